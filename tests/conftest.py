@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+REFERENCE = DATA / "reference"
+
+
+@pytest.fixture
+def reference_dir() -> Path:
+    return REFERENCE
+
+
+@pytest.fixture
+def reference_copy(tmp_path) -> Path:
+    """A writable copy of the reference export folder."""
+    target = tmp_path / "reference"
+    shutil.copytree(REFERENCE, target)
+    for path in target.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return target
