@@ -2,21 +2,28 @@
 
 The layer is the document on disk and in napari's eyes: its ``metadata``
 carries ``Document.to_dict()`` and its ``features`` one row per instance (so
-the status bar names the class under the cursor). This module keeps both in
-step with the live :class:`Document` and draws every instance in its class
-colour.
+the status bar names the class under the cursor). A :class:`LayerBinding`
+keeps both in step with the live document, draws every instance in its class
+colour, and runs the instance workflow: pick a class, paint, and the new label
+id becomes an instance of that class.
+
+Pixel counts are kept up to date from napari's history atoms (the ``paint``
+event after each stroke, and the history item that undo/redo replays), so no
+stroke ever costs a scan of the whole image.
 """
 
 from __future__ import annotations
 
 import colorsys
 import weakref
+from collections import Counter
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from napari.layers import Image, Labels
 from napari.utils.colormaps import DirectLabelColormap
+from psygnal import Signal
 
 from napari_segtool.document import METADATA_KEY, Document, DocumentError
 from napari_segtool.ontology import Ontology
@@ -26,9 +33,8 @@ _bindings: weakref.WeakKeyDictionary[Labels, LayerBinding] = weakref.WeakKeyDict
 TRANSPARENT = np.zeros(4, dtype=np.float32)
 #: ids the document does not know yet stay visible, in neutral grey
 UNASSIGNED_COLOUR = np.array([0.62, 0.62, 0.62, 1.0], dtype=np.float32)
-#: how far successive instances of one class step in lightness, so touching
-#: objects of the same class stay distinguishable
-_LIGHTNESS_STEPS = (0.0, 0.12, -0.12, 0.22, -0.2, 0.06, -0.06, 0.17)
+#: lightness shifts by label id, so touching objects of one class stay distinguishable
+_LIGHTNESS_STEPS = (0.0, 0.14, -0.12, 0.24, -0.2, 0.07, -0.06, 0.18)
 
 
 def is_segmentation_layer(layer: Any) -> bool:
@@ -41,7 +47,7 @@ def segmentation_layer_kwargs(document: Document, name: str, **kwargs: Any) -> d
         "name": name,
         "metadata": {METADATA_KEY: document.to_dict()},
         "features": pd.DataFrame(document.feature_columns()),
-        "colormap": build_colormap(document),
+        "colormap": DirectLabelColormap(color_dict=_colour_dict(document)),
         **kwargs,
     }
 
@@ -50,18 +56,16 @@ def segmentation_layer_for_image(
     image: Image, ontology: Ontology, name: str | None = None
 ) -> tuple[np.ndarray, dict[str, Any], str]:
     """A layer data tuple: empty labels the size of ``image`` (its RGB axis dropped)."""
-    shape = image.data.shape[:-1] if image.rgb else image.data.shape
-    if hasattr(image.data, "levels") or image.multiscale:
-        shape = image.data[0].shape[:-1] if image.rgb else image.data[0].shape
+    data = image.data[0] if image.multiscale else image.data
+    shape = data.shape[:-1] if image.rgb else data.shape
     document = Document(ontology=ontology, source=image_source(image))
     kwargs = segmentation_layer_kwargs(
         document,
         name or f"{image.name} segmentation",
-        scale=image.scale[: len(shape)],
-        translate=image.translate[: len(shape)],
+        scale=image.scale[-len(shape) :],
+        translate=image.translate[-len(shape) :],
     )
-    dtype = np.uint16 if len(document.ontology.classes) < 60000 else np.uint32
-    return np.zeros(shape, dtype=dtype), kwargs, "labels"
+    return np.zeros(shape, dtype=np.uint32), kwargs, "labels"
 
 
 def image_source(image: Image) -> dict[str, Any]:
@@ -71,10 +75,7 @@ def image_source(image: Image) -> dict[str, Any]:
 
 def document_of(layer: Labels) -> Document:
     """The live document of a segmentation layer, bound on first use."""
-    binding = _bindings.get(layer)
-    if binding is None:
-        binding = bind(layer)
-    return binding.document
+    return binding_of(layer).document
 
 
 def binding_of(layer: Labels) -> LayerBinding:
@@ -94,36 +95,207 @@ def bind(layer: Labels, document: Document | None = None) -> LayerBinding:
         old.disconnect()
     binding = LayerBinding(layer, document)
     _bindings[layer] = binding
-    binding.sync_all()
     return binding
 
 
 class LayerBinding:
-    """Keeps a layer's metadata, features and colours in step with its document."""
+    """One segmentation layer's live state: document, pixel counts, current class."""
+
+    #: a label id got its first pixels and became an instance (after the stroke)
+    instance_created = Signal(int)
+    #: the pixel counts of these label ids changed (a frozenset)
+    counts_changed = Signal(object)
+    #: the current class or the selected label changed
+    current_changed = Signal()
 
     def __init__(self, layer: Labels, document: Document):
         self._layer_ref = weakref.ref(layer)
         self.document = document
-        self._connections = [
+        self.pixel_counts: dict[int, int] = {}
+        self.current_class_id: str | None = None
+        #: a label id handed out for the current class and not painted yet
+        self.pending_label_id: int | None = None
+        classes = document.ontology.segmentation_classes or document.ontology.classes
+        if classes:
+            self.current_class_id = classes[0].feature_schema_id
+        self._history_lengths = (0, 0)
+        self._colours: dict[int | None, np.ndarray] = {}
+        self._doc_connections = [
             (document.instance_added, self._on_instance_event),
             (document.instance_removed, self._on_instance_event),
             (document.instance_changed, self._on_instance_event),
             (document.image_answers_changed, self.sync_metadata),
-            (document.ontology_changed, self.sync_all),
+            (document.ontology_changed, self._on_ontology_changed),
         ]
-        for signal, slot in self._connections:
+        for signal, slot in self._doc_connections:
             signal.connect(slot)
+        self._layer_connections = [
+            (layer.events.paint, self._on_paint),
+            (layer.events.set_data, self._on_set_data),
+            (layer.events.data, self._on_data_replaced),
+            (layer.events.selected_label, self._on_selected_label),
+        ]
+        for emitter, slot in self._layer_connections:
+            emitter.connect(slot)
+        self.recount()
+        self.sync_all()
 
     @property
     def layer(self) -> Labels | None:
         return self._layer_ref()
 
     def disconnect(self) -> None:
-        for signal, slot in self._connections:
+        for signal, slot in self._doc_connections:
             signal.disconnect(slot)
+        layer = self.layer
+        if layer is not None:
+            for emitter, slot in self._layer_connections:
+                emitter.disconnect(slot)
 
-    def _on_instance_event(self, _label_id: int) -> None:
+    # -- instance workflow ----------------------------------------------------
+    @property
+    def current_label_id(self) -> int:
+        layer = self.layer
+        return int(layer.selected_label) if layer is not None else 0
+
+    def start_instance(self, schema_id: str | None = None) -> int:
+        """Select a class and hand out a fresh label id for its next instance.
+
+        The layer goes to paint mode with that id selected; the instance is
+        created when the id gets pixels. An id handed out and never painted is
+        reused, so picking a class twice does not burn ids.
+        """
+        layer = self.layer
+        if schema_id is not None:
+            if self.document.ontology.class_by_id(schema_id) is None:
+                raise DocumentError(f"unknown class id {schema_id!r}")
+            self.current_class_id = schema_id
+        if self.current_class_id is None:
+            raise DocumentError("the ontology has no class to draw")
+        pending = self.pending_label_id
+        if pending is None or self.pixel_counts.get(pending) or pending in self.document:
+            pending = self.document.next_label_id(floor=max(self.pixel_counts, default=0))
+        self.pending_label_id = pending
+        self._update_colour(pending)
+        if layer is not None:
+            layer.selected_label = pending
+            if layer.mode not in ("paint", "fill", "polygon"):
+                layer.mode = "paint"
+        self.current_changed.emit()
+        return pending
+
+    def select_instance(self, label_id: int) -> None:
+        """Make ``label_id`` the label napari paints with, and its class current."""
+        instance = self.document.instances.get(label_id)
+        if instance is not None:
+            self.current_class_id = instance.schema_id
+        layer = self.layer
+        if layer is not None:
+            layer.selected_label = label_id
+        self.current_changed.emit()
+
+    def visible_instance_ids(self) -> list[int]:
+        """Instances that have pixels now, in id order (what the table lists)."""
+        return sorted(i for i, n in self.pixel_counts.items() if n > 0 and i in self.document)
+
+    def unassigned_ids(self) -> list[int]:
+        """Label ids with pixels that belong to no instance (assign them a class)."""
+        return sorted(i for i, n in self.pixel_counts.items() if n > 0 and i not in self.document)
+
+    def assign(self, label_id: int, schema_id: str) -> None:
+        """Give a class to a painted id the document does not know."""
+        self.document.add_instance(label_id, schema_id)
+
+    # -- pixel counts ------------------------------------------------------------
+    def recount(self) -> None:
+        """Count every label from scratch (on bind and when the data is replaced)."""
+        layer = self.layer
+        if layer is None:
+            return
+        data = np.asarray(layer.data)
+        values, counts = np.unique(data, return_counts=True)
+        self.pixel_counts = {int(v): int(c) for v, c in zip(values, counts, strict=True) if v}
+        self._history_lengths = (len(layer._undo_history), len(layer._redo_history))
+
+    def _on_paint(self, event) -> None:
+        layer = self.layer
+        delta = _history_delta(event.value, forward=True)
+        if layer is not None:
+            self._history_lengths = (len(layer._undo_history), len(layer._redo_history))
+        self._apply_delta(delta)
+
+    def _on_set_data(self, _event=None) -> None:
+        """Undo and redo fire ``set_data`` (not ``paint``): replay their history item."""
+        layer = self.layer
+        if layer is None:
+            return
+        lengths = (len(layer._undo_history), len(layer._redo_history))
+        undo_before, redo_before = self._history_lengths
+        self._history_lengths = lengths
+        if lengths == (undo_before - 1, redo_before + 1):
+            # the undone item now sits reversed at the end of the redo list
+            self._apply_delta(_history_delta(layer._redo_history[-1], forward=False))
+        elif lengths == (undo_before + 1, redo_before - 1):
+            self._apply_delta(_history_delta(layer._undo_history[-1], forward=True))
+
+    def _on_data_replaced(self, _event=None) -> None:
+        self.recount()
+        self._settle(set(self.pixel_counts) | set(self.document.instances))
+
+    def _apply_delta(self, delta: Counter) -> None:
+        for label_id, change in delta.items():
+            if label_id == 0 or change == 0:
+                continue
+            self.pixel_counts[label_id] = self.pixel_counts.get(label_id, 0) + change
+            if self.pixel_counts[label_id] <= 0:
+                del self.pixel_counts[label_id]
+        self._settle({i for i, change in delta.items() if i and change})
+
+    def _settle(self, changed: set[int]) -> None:
+        """Register ids that got pixels for the first time, then tell listeners."""
+        created = []
+        for label_id in sorted(changed):
+            if self.pixel_counts.get(label_id, 0) <= 0 or label_id in self.document:
+                continue
+            schema_id = self.current_class_id
+            if schema_id is None or self.document.ontology.class_by_id(schema_id) is None:
+                continue  # stays an unassigned row until the user gives it a class
+            self.document.add_instance(label_id, schema_id)
+            created.append(label_id)
+            if label_id == self.pending_label_id:
+                self.pending_label_id = None
+        if changed:
+            self.counts_changed.emit(frozenset(changed))
+        for label_id in created:
+            self.instance_created.emit(label_id)
+
+    def _on_selected_label(self, _event=None) -> None:
+        label_id = self.current_label_id
+        instance = self.document.instances.get(label_id)
+        if instance is not None:
+            self.current_class_id = instance.schema_id
+        elif label_id and label_id != self.pending_label_id:
+            # a fresh id from napari (M key, spin box) paints the current class
+            previous, self.pending_label_id = self.pending_label_id, label_id
+            if previous is not None:
+                self._update_colour(previous)
+            self._update_colour(label_id)
+        self.current_changed.emit()
+
+    # -- keeping the layer in step ------------------------------------------------
+    def _on_instance_event(self, label_id: int) -> None:
+        self.sync_metadata()
+        layer = self.layer
+        if layer is not None:
+            layer.features = pd.DataFrame(self.document.feature_columns())
+        self._update_colour(label_id)
+
+    def _on_ontology_changed(self) -> None:
+        if self.document.ontology.class_by_id(self.current_class_id or "") is None:
+            classes = self.document.ontology.segmentation_classes
+            self.current_class_id = classes[0].feature_schema_id if classes else None
         self.sync_all()
+        self.current_changed.emit()
 
     def sync_metadata(self) -> None:
         layer = self.layer
@@ -136,33 +308,77 @@ class LayerBinding:
             return
         self.sync_metadata()
         layer.features = pd.DataFrame(self.document.feature_columns())
-        layer.colormap = build_colormap(self.document)
+        self._colours = _colour_dict(self.document)
+        self._apply_colours()
+
+    def _wanted_colour(self, label_id: int) -> np.ndarray | None:
+        document = self.document
+        if label_id in document:
+            cls_ = document.class_of(label_id)
+            if cls_ is None or document.is_hidden(label_id):
+                return TRANSPARENT
+            return instance_colour(cls_.color, label_id)
+        if label_id == self.pending_label_id:
+            cls_ = document.ontology.class_by_id(self.current_class_id or "")
+            return instance_colour(cls_.color, label_id) if cls_ else None
+        return None
+
+    def _update_colour(self, label_id: int) -> None:
+        """Recolour one id; the colormap is rebuilt only if its colour really changed."""
+        wanted = self._wanted_colour(label_id)
+        current = self._colours.get(label_id)
+        if wanted is None:
+            if current is None:
+                return
+            del self._colours[label_id]
+        elif current is not None and np.array_equal(current, wanted):
+            return
+        else:
+            self._colours[label_id] = wanted
+        self._apply_colours()
+
+    def _apply_colours(self) -> None:
+        """Give napari a new colormap (editing the old one in place shows nothing)."""
+        layer = self.layer
+        if layer is None:
+            return
+        layer.colormap = DirectLabelColormap(color_dict=dict(self._colours))
 
 
-def instance_colours(document: Document) -> dict[int, np.ndarray]:
-    """RGBA per label id: the class colour, stepped in lightness per instance."""
-    colours: dict[int, np.ndarray] = {}
-    counters: dict[str, int] = {}
-    for label_id in sorted(document.instances):
-        instance = document.instances[label_id]
-        cls_ = document.ontology.class_by_id(instance.schema_id)
-        if cls_ is None or document.is_hidden(label_id):
-            colours[label_id] = TRANSPARENT
-            continue
-        nth = counters.get(instance.schema_id, 0)
-        counters[instance.schema_id] = nth + 1
-        colours[label_id] = shade(cls_.color, _LIGHTNESS_STEPS[nth % len(_LIGHTNESS_STEPS)])
-    return colours
+def _history_delta(item, forward: bool) -> Counter:
+    """Per-label pixel-count change of a napari history item (a list of atoms)."""
+    delta: Counter = Counter()
+    for atom in item:
+        if hasattr(atom, "slice_key"):  # napari's _MaskedPaintAtom
+            old_values = np.asarray(atom.old_values)
+            new_values = np.full(old_values.size, atom.new_value, dtype=old_values.dtype)
+        else:  # (indices, old_values, new_values) from data_setitem
+            _indices, old_values, new_values = atom
+            old_values = np.asarray(old_values).ravel()
+            new_values = np.broadcast_to(np.asarray(new_values), old_values.shape).ravel()
+        before, after = (old_values, new_values) if forward else (new_values, old_values)
+        for values, sign in ((before, -1), (after, 1)):
+            labels, counts = np.unique(values, return_counts=True)
+            for label_id, count in zip(labels.tolist(), counts.tolist(), strict=True):
+                delta[label_id] += sign * count
+    return delta
 
 
-def shade(hex_colour: str, lightness_step: float) -> np.ndarray:
+def instance_colour(hex_colour: str, label_id: int) -> np.ndarray:
+    """The class colour, stepped in lightness by label id."""
     red, green, blue = (int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
     hue, lightness, saturation = colorsys.rgb_to_hls(red, green, blue)
-    lightness = min(0.92, max(0.08, lightness + lightness_step))
+    step = _LIGHTNESS_STEPS[label_id % len(_LIGHTNESS_STEPS)]
+    lightness = min(0.9, max(0.1, lightness + step))
     return np.array([*colorsys.hls_to_rgb(hue, lightness, saturation), 1.0], dtype=np.float32)
 
 
-def build_colormap(document: Document) -> DirectLabelColormap:
-    colour_dict: dict[int | None, Any] = {None: UNASSIGNED_COLOUR, 0: TRANSPARENT}
-    colour_dict.update(instance_colours(document))
-    return DirectLabelColormap(color_dict=colour_dict)
+def _colour_dict(document: Document) -> dict[int | None, np.ndarray]:
+    colours: dict[int | None, np.ndarray] = {None: UNASSIGNED_COLOUR, 0: TRANSPARENT}
+    class_colours = {c.feature_schema_id: c.color for c in document.ontology.classes}
+    for label_id, instance in document.instances.items():
+        hidden = document.is_hidden(label_id) or instance.schema_id not in class_colours
+        colours[label_id] = (
+            TRANSPARENT if hidden else instance_colour(class_colours[instance.schema_id], label_id)
+        )
+    return colours
