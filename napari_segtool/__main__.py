@@ -41,7 +41,7 @@ def open_viewer(viewer, paths: list[str]) -> None:
 
 
 #: dock widgets the main command opens
-DOCK_WIDGETS: tuple[str, ...] = ()
+DOCK_WIDGETS: tuple[str, ...] = ("Segmentation",)
 
 if __name__ == "__main__":
     sys.exit(main())

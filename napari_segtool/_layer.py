@@ -8,7 +8,7 @@ colour, and runs the instance workflow: pick a class, paint, and the new label
 id becomes an instance of that class.
 
 Pixel counts are kept up to date from napari's history atoms (the ``paint``
-event after each stroke, and the history item that undo/redo replays), so no
+event after each stroke carries them; undo/redo replay the same items), so no
 stroke ever costs a scan of the whole image.
 """
 
@@ -78,13 +78,20 @@ def document_of(layer: Labels) -> Document:
     return binding_of(layer).document
 
 
+def unwrap(obj: Any) -> Any:
+    """The object behind napari's plugin proxy (proxies hash and compare apart)."""
+    return getattr(obj, "__wrapped__", obj)
+
+
 def binding_of(layer: Labels) -> LayerBinding:
+    layer = unwrap(layer)
     binding = _bindings.get(layer)
     return binding if binding is not None else bind(layer)
 
 
 def bind(layer: Labels, document: Document | None = None) -> LayerBinding:
     """Attach ``document`` (or the one in the layer's metadata) to ``layer``."""
+    layer = unwrap(layer)
     if document is None:
         raw = layer.metadata.get(METADATA_KEY)
         if raw is None:
@@ -118,8 +125,8 @@ class LayerBinding:
         classes = document.ontology.segmentation_classes or document.ontology.classes
         if classes:
             self.current_class_id = classes[0].feature_schema_id
-        self._history_lengths = (0, 0)
         self._colours: dict[int | None, np.ndarray] = {}
+        self._last_selected = int(layer.selected_label)
         self._doc_connections = [
             (document.instance_added, self._on_instance_event),
             (document.instance_removed, self._on_instance_event),
@@ -131,12 +138,17 @@ class LayerBinding:
             signal.connect(slot)
         self._layer_connections = [
             (layer.events.paint, self._on_paint),
-            (layer.events.set_data, self._on_set_data),
             (layer.events.data, self._on_data_replaced),
             (layer.events.selected_label, self._on_selected_label),
         ]
         for emitter, slot in self._layer_connections:
             emitter.connect(slot)
+        # napari's undo/redo fire no ``paint`` event; mirror its history items
+        # (each ``paint`` carries one) and replay their counts when undo/redo run.
+        self._undo_items: list = []
+        self._redo_items: list = []
+        self._wrap_history_method(layer, "undo", self._undo_items, self._redo_items, False)
+        self._wrap_history_method(layer, "redo", self._redo_items, self._undo_items, True)
         self.recount()
         self.sync_all()
 
@@ -151,6 +163,8 @@ class LayerBinding:
         if layer is not None:
             for emitter, slot in self._layer_connections:
                 emitter.disconnect(slot)
+            for name in ("undo", "redo"):
+                layer.__dict__.pop(name, None)
 
     # -- instance workflow ----------------------------------------------------
     @property
@@ -176,11 +190,11 @@ class LayerBinding:
         if pending is None or self.pixel_counts.get(pending) or pending in self.document:
             pending = self.document.next_label_id(floor=max(self.pixel_counts, default=0))
         self.pending_label_id = pending
-        self._update_colour(pending)
         if layer is not None:
             layer.selected_label = pending
             if layer.mode not in ("paint", "fill", "polygon"):
                 layer.mode = "paint"
+        self._update_colour(pending)
         self.current_changed.emit()
         return pending
 
@@ -205,6 +219,62 @@ class LayerBinding:
     def assign(self, label_id: int, schema_id: str) -> None:
         """Give a class to a painted id the document does not know."""
         self.document.add_instance(label_id, schema_id)
+        self.counts_changed.emit(frozenset({label_id}))
+
+    # -- the plugin's own edits (each one undoable napari step, locks respected) ----
+    def delete_instance(self, label_id: int) -> None:
+        """Clear an instance's pixels in one undoable step.
+
+        The document keeps the instance (class, answers, featureId), so napari's
+        undo brings the object back whole; an instance without pixels is not
+        listed and not exported.
+        """
+        self._refuse_locked([label_id], "delete")
+        self.erase_instances([label_id])
+
+    def merge_instances(self, target: int, others: list[int]) -> None:
+        """Repaint ``others`` with ``target``'s id (same class only), one undoable step."""
+        document = self.document
+        schema_id = document.instance(target).schema_id
+        others = [i for i in others if i != target]
+        different = [i for i in others if document.instance(i).schema_id != schema_id]
+        if different:
+            raise DocumentError(
+                f"only instances of one class can be merged; {different} are of another class"
+            )
+        self._refuse_locked([target, *others], "merge")
+        self._set_pixels(others, target)
+
+    def change_class(self, label_id: int, schema_id: str) -> None:
+        self._refuse_locked([label_id], "change the class of")
+        self.document.set_class(label_id, schema_id)
+        if self.pixel_counts.get(label_id):
+            self.current_class_id = schema_id
+            self.current_changed.emit()
+
+    def erase_instances(self, label_ids: list[int]) -> None:
+        self._set_pixels(label_ids, 0)
+
+    def instance_pixels(self, label_ids: list[int]) -> tuple[np.ndarray, ...]:
+        """Indices of the pixels of ``label_ids`` (one pass; for user actions only)."""
+        layer = self.layer
+        data = np.asarray(layer.data)
+        if len(label_ids) == 1:
+            return np.nonzero(data == label_ids[0])
+        return np.nonzero(np.isin(data, label_ids))
+
+    def _set_pixels(self, label_ids: list[int], value: int) -> None:
+        layer = self.layer
+        if layer is None or not label_ids:
+            return
+        indices = self.instance_pixels(label_ids)
+        if indices[0].size:
+            layer.data_setitem(indices, value)
+
+    def _refuse_locked(self, label_ids: list[int], action: str) -> None:
+        locked = [i for i in label_ids if self.document.is_locked(i)]
+        if locked:
+            raise DocumentError(f"cannot {action} locked instance(s) {locked}: unlock first")
 
     # -- pixel counts ------------------------------------------------------------
     def recount(self) -> None:
@@ -215,30 +285,32 @@ class LayerBinding:
         data = np.asarray(layer.data)
         values, counts = np.unique(data, return_counts=True)
         self.pixel_counts = {int(v): int(c) for v, c in zip(values, counts, strict=True) if v}
-        self._history_lengths = (len(layer._undo_history), len(layer._redo_history))
+
+    def _wrap_history_method(self, layer, name, source, target, forward) -> None:
+        original = getattr(layer, name)
+
+        def replay_counts() -> None:
+            original()
+            if not source:
+                # history from before this binding: count afresh
+                self.recount()
+                self._settle(set(self.pixel_counts) | set(self.document.instances))
+                return
+            item = source.pop()
+            target.append(item)
+            self._apply_delta(_history_delta(item, forward=forward))
+
+        replay_counts.__doc__ = original.__doc__
+        setattr(layer, name, replay_counts)
 
     def _on_paint(self, event) -> None:
-        layer = self.layer
-        delta = _history_delta(event.value, forward=True)
-        if layer is not None:
-            self._history_lengths = (len(layer._undo_history), len(layer._redo_history))
-        self._apply_delta(delta)
-
-    def _on_set_data(self, _event=None) -> None:
-        """Undo and redo fire ``set_data`` (not ``paint``): replay their history item."""
-        layer = self.layer
-        if layer is None:
-            return
-        lengths = (len(layer._undo_history), len(layer._redo_history))
-        undo_before, redo_before = self._history_lengths
-        self._history_lengths = lengths
-        if lengths == (undo_before - 1, redo_before + 1):
-            # the undone item now sits reversed at the end of the redo list
-            self._apply_delta(_history_delta(layer._redo_history[-1], forward=False))
-        elif lengths == (undo_before + 1, redo_before - 1):
-            self._apply_delta(_history_delta(layer._undo_history[-1], forward=True))
+        self._undo_items.append(event.value)
+        self._redo_items.clear()
+        self._apply_delta(_history_delta(event.value, forward=True))
 
     def _on_data_replaced(self, _event=None) -> None:
+        self._undo_items.clear()
+        self._redo_items.clear()
         self.recount()
         self._settle(set(self.pixel_counts) | set(self.document.instances))
 
@@ -271,6 +343,9 @@ class LayerBinding:
 
     def _on_selected_label(self, _event=None) -> None:
         label_id = self.current_label_id
+        if label_id == self._last_selected:
+            return  # napari re-emits it on colormap changes
+        self._last_selected = label_id
         instance = self.document.instances.get(label_id)
         if instance is not None:
             self.current_class_id = instance.schema_id

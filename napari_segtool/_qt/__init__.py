@@ -1,0 +1,1 @@
+"""Qt widgets of the plugin (the only modules that import Qt)."""

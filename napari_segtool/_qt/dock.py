@@ -1,0 +1,326 @@
+"""The plugin's dock: ontology, instances and tools for the active segmentation layer.
+
+It follows napari's active layer: a segmentation layer binds the dock to its
+own document (each layer keeps its own); a plain Labels layer is offered an
+ontology; any other layer leaves the dock on the last segmentation layer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from napari.layers import Labels
+from napari.utils.notifications import show_warning
+from qtpy.QtCore import QItemSelectionModel, Qt
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QCollapsible
+
+from napari_segtool import load_default_ontology
+from napari_segtool._keys import CLASS_KEYS, NEW_INSTANCE_KEY, install_instance_keys
+from napari_segtool._layer import (
+    LayerBinding,
+    bind,
+    binding_of,
+    is_segmentation_layer,
+    unwrap,
+)
+from napari_segtool._qt.instance_table import InstanceTableModel
+from napari_segtool._qt.ontology_panel import OntologyPanel
+from napari_segtool.document import METADATA_KEY, Document, DocumentError
+from napari_segtool.ontology import Ontology, OntologyError
+
+if TYPE_CHECKING:
+    import napari
+
+
+class SegmentationDock(QWidget):
+    """Dock widget (Plugins > napari-segtool > Segmentation)."""
+
+    def __init__(self, napari_viewer: napari.Viewer, parent=None):
+        super().__init__(parent)
+        # napari hands plugins a proxy; layers reached through it are proxies too,
+        # which would not match the layers the bindings are keyed on.
+        self.viewer = unwrap(napari_viewer)
+        self.binding: LayerBinding | None = None
+
+        self.layer_label = QLabel("No segmentation layer")
+        self.layer_label.setWordWrap(True)
+        self.attach_button = QPushButton("Use as segmentation layer (default ontology)")
+        self.attach_button.setToolTip(
+            "Give this Labels layer an ontology; painted ids become unassigned instances"
+        )
+        self.attach_file_button = QPushButton("…with ontology file")
+        self.attach_button.clicked.connect(lambda: self.attach_ontology(None))
+        self.attach_file_button.clicked.connect(self._attach_from_file)
+        attach_row = QHBoxLayout()
+        attach_row.addWidget(self.attach_button)
+        attach_row.addWidget(self.attach_file_button)
+        self._attach_widgets = (self.attach_button, self.attach_file_button)
+
+        self.ontology_panel = OntologyPanel(self)
+        self.ontology_panel.class_activated.connect(self.start_instance)
+
+        self.table_model = InstanceTableModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.table_model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.clicked.connect(self._on_row_clicked)
+        self.table.doubleClicked.connect(lambda index: self.centre_on(self._id_at(index.row())))
+        self.table.setMinimumHeight(160)
+
+        self.new_instance_button = QPushButton("New instance")
+        self.new_instance_button.setToolTip(
+            f"Start another instance of the current class ({NEW_INSTANCE_KEY.upper()})"
+        )
+        self.centre_button = QPushButton("Centre")
+        self.centre_button.setToolTip("Centre the view on the selected instance (double-click)")
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Erase the selected instances (undo with Ctrl+Z)")
+        self.class_button = QPushButton("Class…")
+        self.class_button.setToolTip("Change the class of the selected instances")
+        self.merge_button = QPushButton("Merge")
+        self.merge_button.setToolTip("Merge the selected instances (one class) into the first")
+        self.new_instance_button.clicked.connect(lambda: self.start_instance(None))
+        self.centre_button.clicked.connect(lambda: self.centre_on(self._selected_ids()[:1]))
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.class_button.clicked.connect(self._class_menu)
+        self.merge_button.clicked.connect(self.merge_selected)
+        table_buttons = QHBoxLayout()
+        for button in (
+            self.new_instance_button,
+            self.centre_button,
+            self.delete_button,
+            self.class_button,
+            self.merge_button,
+        ):
+            table_buttons.addWidget(button)
+
+        self.summary_label = QLabel()
+
+        classes_section = QCollapsible("Classes")
+        classes_section.addWidget(self.ontology_panel)
+        classes_section.expand(animate=False)
+        instances_section = QCollapsible("Instances")
+        instances_box = QWidget()
+        instances_layout = QVBoxLayout(instances_box)
+        instances_layout.setContentsMargins(0, 0, 0, 0)
+        instances_layout.addWidget(self.table)
+        instances_layout.addLayout(table_buttons)
+        instances_layout.addWidget(self.summary_label)
+        instances_section.addWidget(instances_box)
+        instances_section.expand(animate=False)
+        self.sections = {"classes": classes_section, "instances": instances_section}
+
+        content = QWidget()
+        self._content_layout = QVBoxLayout(content)
+        self._content_layout.addWidget(self.layer_label)
+        self._content_layout.addLayout(attach_row)
+        self._content_layout.addWidget(classes_section)
+        self._content_layout.addWidget(instances_section)
+        self._content_layout.addStretch()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self.setToolTip(
+            "Pick a class to draw a new instance of it. Shortcuts on the canvas: "
+            + ", ".join(f"{k.replace('Control-', 'Ctrl+')}" for k in CLASS_KEYS[:3])
+            + " … pick classes 1-9; N starts another instance of the current class."
+        )
+
+        self.viewer.layers.selection.events.active.connect(self._on_active_layer)
+        self.viewer.layers.events.removed.connect(self._on_layer_removed)
+        self._on_active_layer()
+
+    # -- following the viewer ---------------------------------------------------
+    def _on_active_layer(self, _event=None) -> None:
+        layer = self.viewer.layers.selection.active
+        if is_segmentation_layer(layer):
+            self.set_layer(layer)
+        self._update_attach_offer(layer)
+
+    def _on_layer_removed(self, event) -> None:
+        if self.binding is not None and event.value is self.binding.layer:
+            self.set_binding(None)
+
+    def _update_attach_offer(self, layer) -> None:
+        offer = isinstance(layer, Labels) and not is_segmentation_layer(layer)
+        for widget in self._attach_widgets:
+            widget.setVisible(offer)
+
+    def set_layer(self, layer: Labels | None) -> None:
+        self.set_binding(binding_of(layer) if layer is not None else None)
+
+    def set_binding(self, binding: LayerBinding | None) -> None:
+        if binding is self.binding:
+            return
+        if self.binding is not None:
+            self.binding.counts_changed.disconnect(self._update_summary)
+            self.binding.current_changed.disconnect(self._show_current_row)
+        self.binding = binding
+        self.ontology_panel.set_binding(binding)
+        self.table_model.set_binding(binding)
+        if binding is not None:
+            install_instance_keys(binding)
+            binding.counts_changed.connect(self._update_summary)
+            binding.current_changed.connect(self._show_current_row)
+            self.layer_label.setText(f"Layer: <b>{binding.layer.name}</b>")
+        else:
+            self.layer_label.setText("No segmentation layer: open the sample or a Labels layer")
+        for widget in (self.table, self.new_instance_button, self.delete_button):
+            widget.setEnabled(binding is not None)
+        self._update_summary()
+
+    def attach_ontology(self, ontology: Ontology | None) -> None:
+        """Make the active plain Labels layer a segmentation layer."""
+        layer = self.viewer.layers.selection.active
+        if not isinstance(layer, Labels) or is_segmentation_layer(layer):
+            return
+        document = Document(ontology=ontology or load_default_ontology())
+        layer.metadata[METADATA_KEY] = document.to_dict()
+        bind(layer, document)
+        self.set_layer(layer)
+        self._update_attach_offer(layer)
+
+    def _attach_from_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Ontology", "", "Ontology JSON (*.json)")
+        if not path:
+            return
+        try:
+            self.attach_ontology(Ontology.load(path))
+        except OntologyError as err:
+            show_warning(str(err))
+
+    # -- instance workflow ------------------------------------------------------
+    def start_instance(self, schema_id: str | None) -> int | None:
+        if self.binding is None:
+            return None
+        try:
+            label_id = self.binding.start_instance(schema_id)
+        except DocumentError as err:
+            show_warning(str(err))
+            return None
+        layer = self.binding.layer
+        if self.viewer.layers.selection.active is not layer:
+            self.viewer.layers.selection.active = layer
+        return label_id
+
+    def _on_row_clicked(self, index) -> None:
+        if self.binding is None:
+            return
+        label_id = self._id_at(index.row())
+        self.binding.select_instance(label_id)
+
+    def _show_current_row(self) -> None:
+        """Keep the table's selection on the label napari paints with."""
+        if self.binding is None:
+            return
+        row = self.table_model.row_of(self.binding.current_label_id)
+        selected = [index.row() for index in self.table.selectionModel().selectedRows()]
+        if row is not None and row not in selected:
+            self.table.selectRow(row)
+
+    def _id_at(self, row: int) -> int:
+        return self.table_model.label_id_at(row)
+
+    def _selected_ids(self) -> list[int]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        return [self._id_at(row) for row in rows]
+
+    def select_rows(self, label_ids: list[int]) -> None:
+        selection = self.table.selectionModel()
+        selection.clear()
+        flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+        for label_id in label_ids:
+            row = self.table_model.row_of(label_id)
+            if row is not None:
+                selection.select(self.table_model.index(row, 0), flags)
+
+    # -- table actions ------------------------------------------------------------
+    def delete_selected(self) -> None:
+        for label_id in self._selected_ids():
+            self._run(self.binding.delete_instance, label_id)
+
+    def merge_selected(self) -> None:
+        ids = self._selected_ids()
+        if len(ids) < 2:
+            show_warning("Select two or more instances of one class to merge.")
+            return
+        self._run(self.binding.merge_instances, ids[0], ids[1:])
+
+    def change_class_of_selected(self, schema_id: str) -> None:
+        for label_id in self._selected_ids():
+            if label_id in self.binding.document:
+                self._run(self.binding.change_class, label_id, schema_id)
+            else:
+                self._run(self.binding.assign, label_id, schema_id)
+
+    def _class_menu(self) -> None:
+        if self.binding is None:
+            return
+        menu = QMenu(self)
+        for cls_ in self.binding.document.ontology.segmentation_classes:
+            action = menu.addAction(cls_.name)
+            action.triggered.connect(
+                lambda _=False, sid=cls_.feature_schema_id: self.change_class_of_selected(sid)
+            )
+        menu.exec_(self.class_button.mapToGlobal(self.class_button.rect().bottomLeft()))
+
+    def centre_on(self, label_ids) -> None:
+        if self.binding is None or not label_ids:
+            return
+        label_id = label_ids[0] if isinstance(label_ids, list) else label_ids
+        layer = self.binding.layer
+        pixels = self.binding.instance_pixels([label_id])
+        if not pixels[0].size:
+            return
+        centre = np.array([axis.mean() for axis in pixels])
+        world = layer.data_to_world(centre)
+        displayed = list(self.viewer.dims.displayed)
+        self.viewer.camera.center = tuple(world[d] for d in displayed)
+        self.binding.select_instance(label_id)
+
+    def _run(self, action, *args) -> None:
+        try:
+            action(*args)
+        except DocumentError as err:
+            show_warning(str(err))
+
+    def _update_summary(self, _changed=None) -> None:
+        binding = self.binding
+        if binding is None:
+            self.summary_label.setText("")
+            return
+        instances = len(binding.visible_instance_ids())
+        unassigned = len(binding.unassigned_ids())
+        text = f"{instances} instance(s)"
+        if unassigned:
+            text += f", {unassigned} unassigned id(s): select and use Class… to assign"
+        self.summary_label.setText(text)
+
+    def keyPressEvent(self, event) -> None:
+        # Let the canvas keep napari's keys when the dock has focus.
+        if event.key() == Qt.Key.Key_Delete and self.table.hasFocus():
+            self.delete_selected()
+            return
+        super().keyPressEvent(event)

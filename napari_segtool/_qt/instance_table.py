@@ -1,0 +1,208 @@
+"""The instance table: one row per object on the canvas.
+
+A Qt model/view table fed incrementally: the binding says which label ids'
+pixel counts changed after a stroke (or an undo), and only those rows are
+inserted, updated or removed. Nothing here scans the image per stroke.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
+from qtpy.QtGui import QColor
+
+from napari_segtool._layer import LayerBinding
+
+COLUMNS = ("ID", "Class", "Pixels", "Questions", "Locked", "Hidden")
+ID_COLUMN, CLASS_COLUMN, PIXELS_COLUMN, QUESTIONS_COLUMN, LOCKED_COLUMN, HIDDEN_COLUMN = range(6)
+UNASSIGNED = "unassigned"
+
+
+class InstanceTableModel(QAbstractTableModel):
+    """Rows: label ids with pixels (instances and unassigned ids), in id order."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._binding: LayerBinding | None = None
+        self._ids: list[int] = []
+
+    # -- binding ------------------------------------------------------------------
+    @property
+    def binding(self) -> LayerBinding | None:
+        return self._binding
+
+    def set_binding(self, binding: LayerBinding | None) -> None:
+        if self._binding is not None:
+            self._binding.counts_changed.disconnect(self._on_counts_changed)
+            document = self._binding.document
+            document.instance_added.disconnect(self._on_instance_changed)
+            document.instance_changed.disconnect(self._on_instance_changed)
+            document.instance_removed.disconnect(self._on_instance_changed)
+            document.ontology_changed.disconnect(self._on_everything_changed)
+        self.beginResetModel()
+        self._binding = binding
+        self._ids = self._current_ids()
+        self.endResetModel()
+        if binding is not None:
+            binding.counts_changed.connect(self._on_counts_changed)
+            document = binding.document
+            document.instance_added.connect(self._on_instance_changed)
+            document.instance_changed.connect(self._on_instance_changed)
+            document.instance_removed.connect(self._on_instance_changed)
+            document.ontology_changed.connect(self._on_everything_changed)
+
+    def _current_ids(self) -> list[int]:
+        binding = self._binding
+        if binding is None:
+            return []
+        return sorted(i for i, n in binding.pixel_counts.items() if n > 0)
+
+    # -- incremental updates --------------------------------------------------------
+    def _on_counts_changed(self, label_ids) -> None:
+        counts = self._binding.pixel_counts if self._binding else {}
+        for label_id in sorted(label_ids):
+            row = self.row_of(label_id)
+            present = counts.get(label_id, 0) > 0
+            if row is None and present:
+                row = bisect.bisect_left(self._ids, label_id)
+                self.beginInsertRows(QModelIndex(), row, row)
+                self._ids.insert(row, label_id)
+                self.endInsertRows()
+            elif row is not None and not present:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._ids[row]
+                self.endRemoveRows()
+            elif row is not None:
+                self._emit_row_changed(row)
+
+    def _on_instance_changed(self, label_id: int) -> None:
+        row = self.row_of(label_id)
+        if row is not None:
+            self._emit_row_changed(row)
+
+    def _on_everything_changed(self) -> None:
+        if self._ids:
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._ids) - 1, len(COLUMNS) - 1)
+            )
+
+    def _emit_row_changed(self, row: int) -> None:
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    # -- lookups ----------------------------------------------------------------------
+    def row_of(self, label_id: int) -> int | None:
+        row = bisect.bisect_left(self._ids, label_id)
+        return row if row < len(self._ids) and self._ids[row] == label_id else None
+
+    def label_id_at(self, row: int) -> int:
+        return self._ids[row]
+
+    def label_ids(self) -> list[int]:
+        return list(self._ids)
+
+    # -- Qt model API -------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal:
+            return _HEADER_TIPS[section]
+        return None
+
+    def flags(self, index):
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.column() in (LOCKED_COLUMN, HIDDEN_COLUMN) and self._instance(index) is not None:
+            flags |= Qt.ItemFlag.ItemIsUserCheckable
+        return flags
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or self._binding is None:
+            return None
+        label_id = self._ids[index.row()]
+        column = index.column()
+        document = self._binding.document
+        instance = document.instances.get(label_id)
+        cls_ = document.ontology.class_by_id(instance.schema_id) if instance else None
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == ID_COLUMN:
+                return label_id
+            if column == CLASS_COLUMN:
+                return cls_.name if cls_ else UNASSIGNED
+            if column == PIXELS_COLUMN:
+                return self._binding.pixel_counts.get(label_id, 0)
+            if column == QUESTIONS_COLUMN:
+                if instance is None:
+                    return ""
+                return "missing" if document.missing_required(label_id) else "ok"
+            return None
+        if role == Qt.ItemDataRole.DecorationRole and column == CLASS_COLUMN:
+            return QColor(cls_.color) if cls_ else QColor("#9e9e9e")
+        if role == Qt.ItemDataRole.CheckStateRole and instance is not None:
+            if column == LOCKED_COLUMN:
+                return _check_state(instance.locked)
+            if column == HIDDEN_COLUMN:
+                return _check_state(instance.hidden)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == QUESTIONS_COLUMN and instance is not None:
+                missing = document.missing_required(label_id)
+                return "Unanswered required: " + ", ".join(missing) if missing else "All answered"
+            if column == LOCKED_COLUMN and instance is not None and document.is_locked(label_id):
+                return "Locked" + (" (whole class)" if not instance.locked else "")
+            if instance is None:
+                return "Painted with an id no instance owns: assign it a class"
+        if (
+            role == Qt.ItemDataRole.ForegroundRole
+            and column == QUESTIONS_COLUMN
+            and instance is not None
+            and document.missing_required(label_id)
+        ):
+            return QColor("#e57373")
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (ID_COLUMN, PIXELS_COLUMN):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
+        if role != Qt.ItemDataRole.CheckStateRole or self._binding is None:
+            return False
+        instance = self._instance(index)
+        if instance is None:
+            return False
+        checked = _is_checked(value)
+        if index.column() == LOCKED_COLUMN:
+            self._binding.document.set_locked(instance.label_id, checked)
+            return True
+        if index.column() == HIDDEN_COLUMN:
+            self._binding.document.set_hidden(instance.label_id, checked)
+            return True
+        return False
+
+    def _instance(self, index):
+        if self._binding is None or not index.isValid():
+            return None
+        return self._binding.document.instances.get(self._ids[index.row()])
+
+
+_HEADER_TIPS = (
+    "Label id on the layer",
+    "Class of the instance",
+    "Number of pixels",
+    "Whether every required question is answered",
+    "Locked instances are never painted over or erased",
+    "Hidden instances are not drawn",
+)
+
+
+def _check_state(checked: bool):
+    return Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
+
+
+def _is_checked(value) -> bool:
+    if isinstance(value, Qt.CheckState):
+        return value == Qt.CheckState.Checked
+    return value == Qt.CheckState.Checked.value or value is True
