@@ -15,6 +15,7 @@ stroke ever costs a scan of the whole image.
 from __future__ import annotations
 
 import colorsys
+import time
 import weakref
 from collections import Counter
 from typing import Any
@@ -30,6 +31,8 @@ from napari_segtool.ontology import Ontology
 
 _bindings: weakref.WeakKeyDictionary[Labels, LayerBinding] = weakref.WeakKeyDictionary()
 
+#: a pause between two edits longer than this is a break, not labelling time
+IDLE_SECONDS = 120.0
 TRANSPARENT = np.zeros(4, dtype=np.float32)
 #: ids the document does not know yet stay visible, in neutral grey
 UNASSIGNED_COLOUR = np.array([0.62, 0.62, 0.62, 1.0], dtype=np.float32)
@@ -127,6 +130,7 @@ class LayerBinding:
             self.current_class_id = classes[0].feature_schema_id
         self._colours: dict[int | None, np.ndarray] = {}
         self._last_selected = int(layer.selected_label)
+        self._last_edit: float | None = None
         self._doc_connections = [
             (document.instance_added, self._on_instance_event),
             (document.instance_removed, self._on_instance_event),
@@ -306,7 +310,25 @@ class LayerBinding:
     def _on_paint(self, event) -> None:
         self._undo_items.append(event.value)
         self._redo_items.clear()
+        self._count_annotating_time()
         self._apply_delta(_history_delta(event.value, forward=True))
+
+    def _count_annotating_time(self) -> None:
+        """Add the time since the previous edit to ``seconds_to_label`` (Labelbox's field).
+
+        Gaps longer than ``IDLE_SECONDS`` count as a break, not as labelling.
+        Written into the metadata dict in place: no full sync on every stroke.
+        """
+        now = time.monotonic()
+        previous, self._last_edit = self._last_edit, now
+        if previous is None or now - previous > IDLE_SECONDS:
+            return
+        source = self.document.source
+        source["seconds_to_label"] = round(source.get("seconds_to_label", 0.0) + now - previous, 3)
+        layer = self.layer
+        stored = layer.metadata.get(METADATA_KEY) if layer is not None else None
+        if isinstance(stored, dict) and isinstance(stored.get("source"), dict):
+            stored["source"]["seconds_to_label"] = source["seconds_to_label"]
 
     def _on_data_replaced(self, _event=None) -> None:
         self._undo_items.clear()

@@ -360,3 +360,18 @@ def test_segmentation_layer_round_trips_with_document(sample):
     assert document_of(copy) is not document_of(layer)
     assert isinstance(document_of(copy), Document)
     assert a in document_of(copy)
+
+
+def test_annotating_time_is_tracked_for_seconds_to_label(sample, monkeypatch):
+    from napari_segtool import _layer
+
+    _viewer, dock, layer = sample
+    clock = iter([100.0, 103.5, 400.0, 401.0])
+    monkeypatch.setattr(_layer.time, "monotonic", lambda: next(clock))
+    label = paint_instance(dock, layer, "Nucleus", (50, 50))
+    layer.paint((52, 52), label)  # 3.5 s later
+    layer.paint((54, 54), label)  # after a long break: not counted
+    layer.paint((56, 56), label)  # 1 s later
+    source = document_of(layer).source
+    assert source["seconds_to_label"] == pytest.approx(4.5)
+    assert layer.metadata["napari_segtool"]["source"]["seconds_to_label"] == pytest.approx(4.5)
