@@ -37,6 +37,7 @@ from napari_segtool._layer import (
     is_segmentation_layer,
     unwrap,
 )
+from napari_segtool._qt.forms import ClassificationPanel
 from napari_segtool._qt.instance_table import InstanceTableModel
 from napari_segtool._qt.ontology_panel import OntologyPanel
 from napari_segtool.document import METADATA_KEY, Document, DocumentError
@@ -114,6 +115,7 @@ class SegmentationDock(QWidget):
             table_buttons.addWidget(button)
 
         self.summary_label = QLabel()
+        self.questions_panel = ClassificationPanel(parent=self)
 
         classes_section = QCollapsible("Classes")
         classes_section.addWidget(self.ontology_panel)
@@ -127,7 +129,14 @@ class SegmentationDock(QWidget):
         instances_layout.addWidget(self.summary_label)
         instances_section.addWidget(instances_box)
         instances_section.expand(animate=False)
-        self.sections = {"classes": classes_section, "instances": instances_section}
+        questions_section = QCollapsible("Questions")
+        questions_section.addWidget(self.questions_panel)
+        questions_section.expand(animate=False)
+        self.sections = {
+            "classes": classes_section,
+            "instances": instances_section,
+            "questions": questions_section,
+        }
 
         content = QWidget()
         self._content_layout = QVBoxLayout(content)
@@ -135,6 +144,7 @@ class SegmentationDock(QWidget):
         self._content_layout.addLayout(attach_row)
         self._content_layout.addWidget(classes_section)
         self._content_layout.addWidget(instances_section)
+        self._content_layout.addWidget(questions_section)
         self._content_layout.addStretch()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -180,6 +190,7 @@ class SegmentationDock(QWidget):
         self.binding = binding
         self.ontology_panel.set_binding(binding)
         self.table_model.set_binding(binding)
+        self.questions_panel.set_binding(binding)
         if binding is not None:
             install_instance_keys(binding)
             binding.counts_changed.connect(self._update_summary)
