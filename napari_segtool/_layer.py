@@ -86,6 +86,11 @@ def unwrap(obj: Any) -> Any:
     return getattr(obj, "__wrapped__", obj)
 
 
+def bound_layers() -> list[Labels]:
+    """Layers that have a live document bound (the writer finds its layer among them)."""
+    return list(_bindings)
+
+
 def binding_of(layer: Labels) -> LayerBinding:
     layer = unwrap(layer)
     binding = _bindings.get(layer)
