@@ -375,3 +375,34 @@ def test_annotating_time_is_tracked_for_seconds_to_label(sample, monkeypatch):
     source = document_of(layer).source
     assert source["seconds_to_label"] == pytest.approx(4.5)
     assert layer.metadata["napari_segtool"]["source"]["seconds_to_label"] == pytest.approx(4.5)
+
+
+def test_dock_saves_and_reopens_a_labelbox_export(sample, tmp_path):
+    from napari_segtool._io_labelbox import open_export
+
+    viewer, dock, layer = sample
+    a = paint_instance(dock, layer, "Nucleus", (50, 50))
+    b = paint_instance(dock, layer, "Cell", (150, 150))
+    target = tmp_path / "cells.json"
+    assert dock.save_export(target)
+    assert target.exists() and (tmp_path / "cells_masks").is_dir()
+    assert "Saved 2 mask(s)" in dock.file_status.text()
+    assert "required question(s) unanswered" in dock.file_status.text()
+    assert dock.default_export_path() == str(target)
+
+    opened = open_export(viewer, target)
+    labels = next(layer_ for layer_ in opened if is_segmentation_layer(layer_))
+    reopened = document_of(labels)
+    original = document_of(layer)
+    for label_id in (a, b):
+        feature_id = original.instance(label_id).feature_id
+        match = next(i for i in reopened.instances.values() if i.feature_id == feature_id)
+        np.testing.assert_array_equal(labels.data == match.label_id, layer.data == label_id)
+
+    # a failing save reports and leaves the viewer as it was
+    blocker = tmp_path / "blocked"
+    blocker.write_text("not a folder")
+    before = len(viewer.layers)
+    assert not dock.save_export(blocker / "x.json")
+    assert "Not saved" in dock.file_status.text()
+    assert len(viewer.layers) == before

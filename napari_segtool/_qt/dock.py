@@ -7,11 +7,13 @@ ontology; any other layer leaves the dock on the last segmentation layer.
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from napari.layers import Labels
-from napari.utils.notifications import show_warning
+from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QItemSelectionModel, Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -29,6 +31,7 @@ from qtpy.QtWidgets import (
 from superqt import QCollapsible
 
 from napari_segtool import load_default_ontology
+from napari_segtool._io_labelbox import export_layer, open_export
 from napari_segtool._keys import CLASS_KEYS, NEW_INSTANCE_KEY, install_instance_keys
 from napari_segtool._layer import (
     LayerBinding,
@@ -41,6 +44,7 @@ from napari_segtool._qt.forms import ClassificationPanel
 from napari_segtool._qt.instance_table import InstanceTableModel
 from napari_segtool._qt.ontology_panel import OntologyPanel
 from napari_segtool.document import METADATA_KEY, Document, DocumentError
+from napari_segtool.formats.labelbox_v1 import LabelboxFormatError, LabelboxFormatWarning
 from napari_segtool.ontology import Ontology, OntologyError
 
 if TYPE_CHECKING:
@@ -117,6 +121,26 @@ class SegmentationDock(QWidget):
         self.summary_label = QLabel()
         self.questions_panel = ClassificationPanel(parent=self)
 
+        self.save_button = QPushButton("Save Labelbox export…")
+        self.save_button.setToolTip(
+            "Write <name>.json (Labelbox v1) with one PNG mask per instance and the ontology "
+            "beside it; same as File > Save Selected Layers with 'Labelbox v1 export'"
+        )
+        self.open_button = QPushButton("Open Labelbox export…")
+        self.open_button.setToolTip("Open a Labelbox v1 export JSON (same as File > Open)")
+        self.save_button.clicked.connect(self._save_dialog)
+        self.open_button.clicked.connect(self._open_dialog)
+        self.file_status = QLabel()
+        self.file_status.setWordWrap(True)
+        file_box = QWidget()
+        file_layout = QVBoxLayout(file_box)
+        file_layout.setContentsMargins(0, 0, 0, 0)
+        self.file_buttons = QHBoxLayout()
+        self.file_buttons.addWidget(self.save_button)
+        self.file_buttons.addWidget(self.open_button)
+        file_layout.addLayout(self.file_buttons)
+        file_layout.addWidget(self.file_status)
+
         classes_section = QCollapsible("Classes")
         classes_section.addWidget(self.ontology_panel)
         classes_section.expand(animate=False)
@@ -132,10 +156,14 @@ class SegmentationDock(QWidget):
         questions_section = QCollapsible("Questions")
         questions_section.addWidget(self.questions_panel)
         questions_section.expand(animate=False)
+        files_section = QCollapsible("Files")
+        files_section.addWidget(file_box)
+        files_section.expand(animate=False)
         self.sections = {
             "classes": classes_section,
             "instances": instances_section,
             "questions": questions_section,
+            "files": files_section,
         }
 
         content = QWidget()
@@ -145,6 +173,7 @@ class SegmentationDock(QWidget):
         self._content_layout.addWidget(classes_section)
         self._content_layout.addWidget(instances_section)
         self._content_layout.addWidget(questions_section)
+        self._content_layout.addWidget(files_section)
         self._content_layout.addStretch()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -328,6 +357,57 @@ class SegmentationDock(QWidget):
         if unassigned:
             text += f", {unassigned} unassigned id(s): select and use Class… to assign"
         self.summary_label.setText(text)
+
+    # -- files ----------------------------------------------------------------------
+    def default_export_path(self) -> str:
+        source = self.binding.document.source if self.binding else {}
+        if source.get("export_path"):
+            return str(source["export_path"])
+        image_path = source.get("image_path")
+        stem = Path(image_path).stem if image_path else (source.get("image_name") or "labels")
+        folder = Path(image_path).parent if image_path else Path.cwd()
+        return str(folder / f"{stem}.json")
+
+    def save_export(self, path: str | Path) -> bool:
+        """Write the bound layer as a Labelbox v1 export; report what happened."""
+        if self.binding is None:
+            return False
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", LabelboxFormatWarning)
+                result = export_layer(self.binding.layer, path)
+        except (LabelboxFormatError, OSError) as err:
+            show_error(f"Not saved: {err}")
+            self.file_status.setText(f"Not saved: {err}")
+            return False
+        notes = [str(w.message) for w in caught if issubclass(w.category, LabelboxFormatWarning)]
+        for note in notes:
+            show_warning(note)
+        text = f"Saved {result.mask_count} mask(s) to {Path(result.json_path).name}"
+        if result.unanswered:
+            text += f"; {sum(len(u) for u in result.unanswered)} required question(s) unanswered"
+        self.file_status.setText(text)
+        return True
+
+    def _save_dialog(self) -> None:
+        if self.binding is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save Labelbox export", self.default_export_path(), "Labelbox v1 (*.json)"
+        )
+        if path:
+            self.save_export(path)
+
+    def _open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open Labelbox export", "", "Labelbox v1 (*.json)"
+        )
+        if not path:
+            return
+        try:
+            open_export(self.viewer, path)
+        except (LabelboxFormatError, OSError) as err:
+            show_error(f"Not opened: {err}")
 
     def keyPressEvent(self, event) -> None:
         # Let the canvas keep napari's keys when the dock has focus.
