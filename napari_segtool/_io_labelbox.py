@@ -15,6 +15,7 @@ from napari.layers import Labels, Layer
 from napari.utils import progress
 
 from napari_segtool import _layer
+from napari_segtool._autosave import notify_saved
 from napari_segtool._layer import binding_of, document_of, segmentation_layer_kwargs, unwrap
 from napari_segtool.document import METADATA_KEY, Document
 from napari_segtool.formats.labelbox_v1 import (
@@ -210,5 +211,6 @@ def _remember(metadata, layer, document: Document, source: dict[str, Any]) -> No
     document.source.update(source)
     if layer is not None:
         binding_of(layer).sync_metadata()
+        notify_saved(layer)  # saved work needs no recovery copy
     else:
         metadata[METADATA_KEY] = document.to_dict()

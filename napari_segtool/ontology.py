@@ -327,6 +327,10 @@ class Ontology:
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise OntologyError("", f"not valid JSON ({err})", source) from None
+        except (ValueError, RecursionError) as err:  # huge integers, absurd nesting
+            raise OntologyError(
+                "", f"not valid JSON ({type(err).__name__}: {err})", source
+            ) from None
         return cls.from_dict(data, source=source)
 
     def to_json(self) -> str:

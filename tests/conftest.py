@@ -9,6 +9,14 @@ DATA = Path(__file__).parent / "data"
 REFERENCE = DATA / "reference"
 
 
+@pytest.fixture(autouse=True)
+def private_recovery_dir(tmp_path_factory, monkeypatch):
+    """Autosaves of every test go to a temporary folder, never the user's data folder."""
+    folder = tmp_path_factory.mktemp("recovery")
+    monkeypatch.setenv("NAPARI_SEGTOOL_RECOVERY_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def reference_dir() -> Path:
     return REFERENCE

@@ -406,3 +406,29 @@ def test_dock_saves_and_reopens_a_labelbox_export(sample, tmp_path):
     assert not dock.save_export(blocker / "x.json")
     assert "Not saved" in dock.file_status.text()
     assert len(viewer.layers) == before
+
+
+def test_dock_autosaves_and_offers_the_work_back(make_napari_viewer):
+    from napari_segtool._autosave import autosaver_of
+
+    first = make_napari_viewer()
+    first.open_sample(PLUGIN_NAME, "cells")
+    _, dock = first.window.add_plugin_dock_widget(PLUGIN_NAME, "Segmentation")
+    layer = first.layers["cells segmentation"]
+    label = paint_instance(dock, layer, "Nucleus", (80, 80), radius=6)
+    saver = autosaver_of(layer)
+    assert saver is not None and saver.is_dirty
+    saver.flush()
+    painted = layer.data.copy()
+    first.layers.remove(layer)  # the work stays in the recovery folder
+
+    second = make_napari_viewer()
+    second.open_sample(PLUGIN_NAME, "cells")
+    _, dock2 = second.window.add_plugin_dock_widget(PLUGIN_NAME, "Segmentation")
+    assert dock2.recovery_banner.isVisibleTo(dock2)
+    assert "1 instance" in dock2.recovery_banner.message.text()
+    dock2.recovery_banner.restore()
+    restored = second.layers["cells segmentation"]
+    np.testing.assert_array_equal(restored.data, painted)
+    assert dock2.binding.layer is restored
+    assert [r[0] for r in table_rows(dock2)] == [label]

@@ -14,6 +14,7 @@ PURE_MODULES = [
     "napari_segtool.document",
     "napari_segtool.sample",
     "napari_segtool._atomic",
+    "napari_segtool.recovery",
     "napari_segtool.formats",
     *(
         f"napari_segtool.formats.{info.name}"

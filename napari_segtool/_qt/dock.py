@@ -31,6 +31,8 @@ from qtpy.QtWidgets import (
 from superqt import QCollapsible
 
 from napari_segtool import load_default_ontology
+from napari_segtool._autosave import attach_autosave
+from napari_segtool._close_guard import install_close_guard
 from napari_segtool._io_labelbox import export_layer, open_export
 from napari_segtool._keys import CLASS_KEYS, NEW_INSTANCE_KEY, install_instance_keys
 from napari_segtool._layer import (
@@ -43,6 +45,7 @@ from napari_segtool._layer import (
 from napari_segtool._qt.forms import ClassificationPanel
 from napari_segtool._qt.instance_table import InstanceTableModel
 from napari_segtool._qt.ontology_panel import OntologyPanel
+from napari_segtool._qt.recovery_banner import RecoveryBanner
 from napari_segtool.document import METADATA_KEY, Document, DocumentError
 from napari_segtool.formats.labelbox_v1 import LabelboxFormatError, LabelboxFormatWarning
 from napari_segtool.ontology import Ontology, OntologyError
@@ -61,6 +64,8 @@ class SegmentationDock(QWidget):
         self.viewer = unwrap(napari_viewer)
         self.binding: LayerBinding | None = None
 
+        self.recovery_banner = RecoveryBanner(self)
+        self.recovery_banner.restored.connect(self.set_binding)
         self.layer_label = QLabel("No segmentation layer")
         self.layer_label.setWordWrap(True)
         self.attach_button = QPushButton("Use as segmentation layer (default ontology)")
@@ -168,6 +173,7 @@ class SegmentationDock(QWidget):
 
         content = QWidget()
         self._content_layout = QVBoxLayout(content)
+        self._content_layout.addWidget(self.recovery_banner)
         self._content_layout.addWidget(self.layer_label)
         self._content_layout.addLayout(attach_row)
         self._content_layout.addWidget(classes_section)
@@ -187,6 +193,11 @@ class SegmentationDock(QWidget):
             + " … pick classes 1-9; N starts another instance of the current class."
         )
 
+        # unsaved work is guarded and autosaved on every segmentation layer, shown or not
+        install_close_guard(self.viewer)
+        self.viewer.layers.events.inserted.connect(self._autosave_new_layer)
+        for layer in self.viewer.layers:
+            self._autosave(layer)
         self.viewer.layers.selection.events.active.connect(self._on_active_layer)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self._on_active_layer()
@@ -197,6 +208,13 @@ class SegmentationDock(QWidget):
         if is_segmentation_layer(layer):
             self.set_layer(layer)
         self._update_attach_offer(layer)
+
+    def _autosave_new_layer(self, event) -> None:
+        self._autosave(event.value)
+
+    def _autosave(self, layer) -> None:
+        if is_segmentation_layer(layer):
+            attach_autosave(binding_of(layer), self.viewer)
 
     def _on_layer_removed(self, event) -> None:
         if self.binding is not None and event.value is self.binding.layer:
@@ -220,7 +238,9 @@ class SegmentationDock(QWidget):
         self.ontology_panel.set_binding(binding)
         self.table_model.set_binding(binding)
         self.questions_panel.set_binding(binding)
+        self.recovery_banner.offer_for(binding, self.viewer)
         if binding is not None:
+            attach_autosave(binding, self.viewer)
             install_instance_keys(binding)
             binding.counts_changed.connect(self._update_summary)
             binding.current_changed.connect(self._show_current_row)
@@ -238,7 +258,7 @@ class SegmentationDock(QWidget):
             return
         document = Document(ontology=ontology or load_default_ontology())
         layer.metadata[METADATA_KEY] = document.to_dict()
-        bind(layer, document)
+        attach_autosave(bind(layer, document), self.viewer)
         self.set_layer(layer)
         self._update_attach_offer(layer)
 

@@ -1,0 +1,809 @@
+"""COCO instance segmentation: export label images with their documents, import them back.
+
+Pure: numpy, scipy and scikit-image (no Qt, no napari). ``pycocotools`` is
+optional: RLE is encoded and decoded here (byte-for-byte what
+``pycocotools.mask.encode`` writes, and working on each instance's crop, which
+``pycocotools`` cannot); only the rasterisation of *polygon* segmentations
+from other tools uses ``pycocotools`` when it is installed (see
+:func:`polygon_pixels`).
+
+The file
+--------
+* ``images``: ``id``, ``file_name`` (relative to the JSON's folder), ``width``,
+  ``height``; ``attributes`` holds the image-level answers when there are any.
+* ``categories``: the ontology's classes in order, ids ``1..n``: ``name``,
+  ``supercategory`` (``"object"``), and Labelbox's ``featureSchemaId`` and
+  ``color``.
+* ``annotations``: one per instance with pixels: ``id``, ``image_id``,
+  ``category_id``, ``segmentation`` (compressed RLE ``{"size": [h, w],
+  "counts": "..."}``, or polygons on request), ``area`` (the pixel count),
+  ``bbox`` ``[x, y, width, height]`` in pixels, ``iscrowd`` 0, and
+  ``attributes``: the answers as a readable dict (see
+  :func:`readable_answers`) plus ``label_id`` and ``featureId`` (reserved keys).
+* ``labelbox_ontology``: the full Labelbox ontology JSON, so nested questions,
+  colours and ids survive a round trip (COCO readers ignore unknown keys).
+
+Polygons (``segmentation="polygons"``) follow :mod:`.polygons`: pixel-corner
+outlines, one flat list per 4-connected component, holes joined by keyhole
+bridges. With ``tolerance=0`` they rasterise back (``pycocotools``) to exactly
+the instance's pixels.
+
+Import
+------
+:func:`parse_coco` rebuilds the ontology (the embedded one when present,
+otherwise one class per category, reusing ``featureSchemaId`` and ``color``
+when the category has them), one label image per COCO image and its
+:class:`~napari_segtool.document.Document`. Annotations are painted in file
+order: where they overlap the later one wins, with a :class:`CocoWarning`.
+Crowd annotations (``iscrowd`` 1) become ordinary instances. Bad input raises
+:class:`CocoError` naming the file and the problem, before anything is built.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from napari_segtool._atomic import atomic_write_text
+from napari_segtool.document import Answers, Document, Instance, clean_answers
+from napari_segtool.formats.polygons import (
+    bounding_boxes,
+    coco_polygon,
+    mask_polygons,
+    ring_to_mask,
+)
+from napari_segtool.ids import new_cuid
+from napari_segtool.ontology import (
+    DEFAULT_TOOL,
+    ObjectClass,
+    Ontology,
+    OntologyError,
+    Question,
+)
+
+SEGMENTATION_KINDS = ("rle", "polygons")
+ONTOLOGY_KEY = "labelbox_ontology"
+#: keys of an annotation's ``attributes`` that are not answers
+RESERVED_ATTRIBUTES = ("label_id", "featureId")
+SUPERCATEGORY = "object"
+#: class colours for categories without one (Labelbox's palette order)
+PALETTE = (
+    "#1E88E5",
+    "#43A047",
+    "#E53935",
+    "#FB8C00",
+    "#8E24AA",
+    "#00ACC1",
+    "#FDD835",
+    "#6D4C41",
+    "#D81B60",
+    "#3949AB",
+)
+_PATH_SEPARATOR = " > "
+#: the largest image the reader allocates a label array for (2**31 pixels)
+MAX_PIXELS = 1 << 31
+
+
+class CocoError(ValueError):
+    """A COCO file (or export request) that cannot be used; names the file and the problem."""
+
+    def __init__(self, source: str | None, problem: str):
+        self.source = source
+        self.problem = problem
+        super().__init__(f"{source}: {problem}" if source else problem)
+
+
+class CocoWarning(UserWarning):
+    """Something in a COCO file or export that was handled but deserves attention."""
+
+
+# -- RLE ---------------------------------------------------------------------------------
+def rle_counts(crop: np.ndarray, origin: tuple[int, int], shape: tuple[int, int]) -> list[int]:
+    """COCO run lengths of a mask given as its crop.
+
+    ``crop`` is the boolean mask inside the window that starts at ``origin``
+    (row, column) of an image of ``shape``; everything outside is background.
+    Runs go down the columns (Fortran order) and start with background.
+    """
+    height, width = shape
+    r0, c0 = origin
+    crop = np.asarray(crop, dtype=bool)
+    step = np.diff(crop.astype(np.int8), axis=0, prepend=0, append=0)
+    # transposed so that nonzero() walks column by column, as COCO's runs do
+    start_cols, start_rows = np.nonzero(step.T == 1)
+    end_cols, end_rows = np.nonzero(step.T == -1)
+    starts = (c0 + start_cols).astype(np.int64) * height + r0 + start_rows
+    ends = (c0 + end_cols).astype(np.int64) * height + r0 + end_rows
+    if len(starts) == 0:
+        return [height * width]
+    # a run reaching the bottom of a column continues at the top of the next one
+    joined = starts[1:] == ends[:-1]
+    if joined.any():
+        starts = starts[np.concatenate(([True], ~joined))]
+        ends = ends[np.concatenate((~joined, [True]))]
+    counts = np.empty(2 * len(starts), dtype=np.int64)
+    counts[0] = starts[0]
+    counts[1::2] = ends - starts
+    counts[2::2] = starts[1:] - ends[:-1]
+    tail = height * width - int(ends[-1])
+    return counts.tolist() + ([tail] if tail else [])
+
+
+def compress_counts(counts: Sequence[int]) -> str:
+    """COCO's compressed RLE string (``pycocotools``' ``rleToString``)."""
+    chars: list[str] = []
+    for index, count in enumerate(counts):
+        value = int(count) - (int(counts[index - 2]) if index > 2 else 0)
+        more = True
+        while more:
+            chunk = value & 0x1F
+            value >>= 5
+            more = value != -1 if chunk & 0x10 else value != 0
+            if more:
+                chunk |= 0x20
+            chars.append(chr(chunk + 48))
+    return "".join(chars)
+
+
+def decompress_counts(text: str) -> list[int]:
+    """Run lengths from COCO's compressed RLE string (``rleFrString``)."""
+    counts: list[int] = []
+    position, length = 0, len(text)
+    while position < length:
+        value, shift, more = 0, 0, True
+        while more:
+            if position >= length:
+                raise ValueError("the RLE string ends in the middle of a number")
+            chunk = ord(text[position]) - 48
+            if not 0 <= chunk < 64:
+                raise ValueError(f"character {text[position]!r} cannot appear in an RLE string")
+            value |= (chunk & 0x1F) << shift
+            more = bool(chunk & 0x20)
+            position += 1
+            shift += 5
+            if not more and chunk & 0x10:
+                value |= -1 << shift
+        if len(counts) > 2:
+            value += counts[-2]
+        counts.append(value)
+    return counts
+
+
+def encode_rle(mask: np.ndarray) -> dict[str, Any]:
+    """A full-size boolean mask as compressed COCO RLE (like ``pycocotools.mask.encode``)."""
+    mask = np.asarray(mask, dtype=bool)
+    counts = rle_counts(mask, (0, 0), mask.shape)
+    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": compress_counts(counts)}
+
+
+def rle_pixels(counts: Sequence[int], shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, cols)`` of the foreground of COCO run lengths (never builds a full mask)."""
+    height, _ = shape
+    counts = np.asarray(counts, dtype=np.int64)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    run_starts, run_lengths = starts[1::2], counts[1::2]
+    keep = run_lengths > 0
+    run_starts, run_lengths = run_starts[keep], run_lengths[keep]
+    total = int(run_lengths.sum())
+    offsets = np.repeat(run_starts - (np.cumsum(run_lengths) - run_lengths), run_lengths)
+    linear = np.arange(total, dtype=np.int64) + offsets
+    return linear % height, linear // height
+
+
+def decode_rle(segmentation: dict[str, Any]) -> np.ndarray:
+    """A COCO RLE (compressed or not) as a full-size boolean mask."""
+    height, width = (int(v) for v in segmentation["size"])
+    counts = segmentation["counts"]
+    if isinstance(counts, bytes):
+        counts = counts.decode("ascii")
+    if isinstance(counts, str):
+        counts = decompress_counts(counts)
+    mask = np.zeros((height, width), dtype=bool)
+    mask[rle_pixels(counts, (height, width))] = True
+    return mask
+
+
+def polygon_pixels(
+    polygons: Sequence[Sequence[float]], shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, cols)`` inside COCO polygon lists (their union; even-odd within a list).
+
+    Uses ``pycocotools`` when installed, so polygons from other tools get
+    COCO's own rasterisation; otherwise pixels whose centre is inside
+    (``skimage.draw.polygon``). Both agree exactly on pixel-edge outlines like
+    ours; on arbitrary polygons they may differ on boundary pixels.
+    """
+    height, width = shape
+    coords = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polygons]
+    x_min = max(0, math.floor(min(c[:, 0].min() for c in coords)))
+    y_min = max(0, math.floor(min(c[:, 1].min() for c in coords)))
+    x_max = min(width, math.ceil(max(c[:, 0].max() for c in coords)) + 1)
+    y_max = min(height, math.ceil(max(c[:, 1].max() for c in coords)) + 1)
+    if x_min >= x_max or y_min >= y_max:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    window = (y_max - y_min, x_max - x_min)
+    # work in the polygons' window: both rasterisers are shift-invariant by whole pixels
+    shifted = [c - (x_min, y_min) for c in coords]
+    try:
+        from pycocotools import mask as coco_mask
+    except ImportError:
+        crop = np.zeros(window, dtype=bool)
+        for ring in shifted:
+            crop |= ring_to_mask(ring, window)
+    else:
+        rles = coco_mask.frPyObjects([r.ravel().tolist() for r in shifted], *window)
+        with warnings.catch_warnings():
+            # pycocotools 2.0.x under numpy 2: a harmless notice about __array__
+            warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
+            crop = coco_mask.decode(coco_mask.merge(rles)).astype(bool)
+    rows, cols = np.nonzero(crop)
+    return rows + y_min, cols + x_min
+
+
+# -- answers ---------------------------------------------------------------------------
+def readable_answers(questions: Sequence[Question], answers: Answers) -> dict[str, Any]:
+    """Answers keyed by question name instead of id, flat, for people and other tools.
+
+    Text answers are strings, radio and dropdown answers the option's label,
+    checklist answers a list of labels. A nested question's key is its path,
+    ``"Question > Option > Nested question"``.
+    """
+    return _readable(questions, answers, "")
+
+
+def _readable(questions: Sequence[Question], answers: Answers, prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for question in questions:
+        value = answers.get(question.feature_schema_id)
+        if value in (None, "", {}):
+            continue
+        key = prefix + question.name
+        if isinstance(value, str):
+            out[key] = value
+            continue
+        chosen = [o for o in question.options if o.feature_schema_id in value]
+        if not chosen:
+            continue
+        labels = [o.label for o in chosen]
+        out[key] = labels if question.type == "checklist" else labels[0]
+        for option in chosen:
+            nested_prefix = f"{key}{_PATH_SEPARATOR}{option.label}{_PATH_SEPARATOR}"
+            out.update(_readable(option.questions, value[option.feature_schema_id], nested_prefix))
+    return out
+
+
+def answers_from_readable(questions: Sequence[Question], readable: dict[str, Any]) -> Answers:
+    """The inverse of :func:`readable_answers` (unknown keys and options are ignored)."""
+    return clean_answers(list(questions), _from_readable(questions, readable, ""))
+
+
+def _from_readable(questions: Sequence[Question], readable: dict[str, Any], prefix: str) -> Answers:
+    answers: Answers = {}
+    for question in questions:
+        key = prefix + question.name
+        value = readable.get(key)
+        if value in (None, "", []):
+            continue
+        if question.type == "text":
+            if isinstance(value, str):
+                answers[question.feature_schema_id] = value
+            continue
+        chosen: Answers = {}
+        for label in value if isinstance(value, list) else [value]:
+            option = question.option_by_value(label) if isinstance(label, str) else None
+            if option is not None:
+                nested_prefix = f"{key}{_PATH_SEPARATOR}{option.label}{_PATH_SEPARATOR}"
+                chosen[option.feature_schema_id] = _from_readable(
+                    option.questions, readable, nested_prefix
+                )
+        if chosen:
+            answers[question.feature_schema_id] = chosen
+    return answers
+
+
+# -- export ----------------------------------------------------------------------------
+@dataclass
+class CocoImageInput:
+    """One annotated image to export: its label pixels, document and file name."""
+
+    labels: np.ndarray
+    document: Document
+    file_name: str
+
+
+def merge_ontologies(ontologies: Sequence[Ontology]) -> Ontology:
+    """One ontology holding every class and image question, matched by ``featureSchemaId``.
+
+    Two different classes (different ids) with the same name cannot share a
+    COCO file: their categories would be indistinguishable by name.
+    """
+    if not ontologies:
+        return Ontology()
+    merged = Ontology.from_dict(ontologies[0].to_dict())
+    for ontology in ontologies[1:]:
+        for cls_ in ontology.classes:
+            if merged.class_by_id(cls_.feature_schema_id) is not None:
+                continue
+            same_name = next(
+                (c for c in merged.classes if c.name.casefold() == cls_.name.casefold()), None
+            )
+            if same_name is not None:
+                raise CocoError(
+                    None,
+                    f"two different classes are both named {cls_.name!r} "
+                    f"({same_name.feature_schema_id} and {cls_.feature_schema_id}); "
+                    "use one ontology for the layers exported together",
+                )
+            merged.classes.append(ObjectClass.from_dict(cls_.to_dict(), "tools"))
+        for question in ontology.questions:
+            known = {q.feature_schema_id for q in merged.questions}
+            names = {q.name.casefold() for q in merged.questions}
+            if question.feature_schema_id not in known and question.name.casefold() not in names:
+                merged.questions.append(Question.from_dict(question.to_dict(), "classifications"))
+    merged.validate()
+    return merged
+
+
+def build_coco(
+    images: Sequence[CocoImageInput],
+    *,
+    segmentation: str = "rle",
+    tolerance: float = 0.0,
+    description: str = "napari-segtool export",
+) -> dict[str, Any]:
+    """The COCO dict for ``images`` (see the module docstring for its layout).
+
+    ``segmentation`` is ``"rle"`` (exact, the default) or ``"polygons"``
+    (exact at ``tolerance=0``; simplified in pixels otherwise). Painted ids
+    that the document does not know (no class) are left out with a
+    :class:`CocoWarning`; instances without pixels are left out.
+    """
+    if segmentation not in SEGMENTATION_KINDS:
+        raise CocoError(
+            None,
+            f"segmentation must be one of {', '.join(SEGMENTATION_KINDS)}, not {segmentation!r}",
+        )
+    ontology = merge_ontologies([entry.document.ontology for entry in images])
+    category_of = {cls_.feature_schema_id: n for n, cls_ in enumerate(ontology.classes, 1)}
+    categories = [
+        {
+            "id": n,
+            "name": cls_.name,
+            "supercategory": SUPERCATEGORY,
+            "featureSchemaId": cls_.feature_schema_id,
+            "color": cls_.color,
+        }
+        for n, cls_ in enumerate(ontology.classes, 1)
+    ]
+    coco_images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    for image_id, entry in enumerate(images, 1):
+        labels = np.asarray(entry.labels)
+        if labels.ndim != 2:
+            raise CocoError(None, f"{entry.file_name}: COCO needs 2D labels, got {labels.ndim}D")
+        height, width = (int(n) for n in labels.shape)
+        document = entry.document
+        image: dict[str, Any] = {
+            "id": image_id,
+            "file_name": entry.file_name,
+            "width": width,
+            "height": height,
+        }
+        image_answers = readable_answers(document.ontology.questions, document.image_answers)
+        if image_answers:
+            image["attributes"] = image_answers
+        coco_images.append(image)
+        boxes = bounding_boxes(labels)
+        unknown = sorted(set(boxes) - set(document.instances))
+        if unknown:
+            warnings.warn(
+                f"{entry.file_name}: label ids {_short(unknown)} have no class and are not "
+                "exported; give them a class first",
+                CocoWarning,
+                stacklevel=2,
+            )
+        for label_id in sorted(set(boxes) & set(document.instances)):
+            instance = document.instances[label_id]
+            rows, cols = boxes[label_id]
+            crop = labels[rows, cols] == label_id
+            cls_ = document.ontology.class_by_id(instance.schema_id)
+            if segmentation == "rle":
+                counts = rle_counts(crop, (rows.start, cols.start), (height, width))
+                segm: Any = {"size": [height, width], "counts": compress_counts(counts)}
+            else:
+                polygons = mask_polygons(crop, tolerance, offset=(cols.start, rows.start))
+                segm = [coco_polygon(p) for p in polygons]
+            attributes = readable_answers(cls_.questions if cls_ else [], instance.answers)
+            attributes.update(label_id=label_id, featureId=instance.feature_id)
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": category_of[instance.schema_id],
+                    "segmentation": segm,
+                    "area": int(np.count_nonzero(crop)),
+                    "bbox": [
+                        float(cols.start),
+                        float(rows.start),
+                        float(cols.stop - cols.start),
+                        float(rows.stop - rows.start),
+                    ],
+                    "iscrowd": 0,
+                    "attributes": attributes,
+                }
+            )
+    now = _dt.datetime.now(_dt.UTC)
+    return {
+        "info": {
+            "description": description,
+            "version": "1.0",
+            "year": now.year,
+            "contributor": "napari-segtool",
+            "date_created": now.isoformat(timespec="seconds"),
+        },
+        "licenses": [],
+        "images": coco_images,
+        "annotations": annotations,
+        "categories": categories,
+        ONTOLOGY_KEY: ontology.to_dict(),
+    }
+
+
+def write_coco_json(path: str | Path, coco: dict[str, Any]) -> None:
+    """Write atomically: a reader sees the previous file or the whole new one."""
+    atomic_write_text(Path(path), json.dumps(coco, ensure_ascii=False) + "\n")
+
+
+# -- import ----------------------------------------------------------------------------
+@dataclass
+class CocoImage:
+    """One imported image: its COCO entry, label pixels and document."""
+
+    image_id: int
+    file_name: str
+    width: int
+    height: int
+    labels: np.ndarray
+    document: Document
+    #: COCO annotation ids -> label ids they became
+    label_ids: dict[Any, int] = field(default_factory=dict)
+
+
+def is_coco(data: Any) -> bool:
+    """Does this parsed JSON look like COCO (the sniff the reader uses)?"""
+    return isinstance(data, dict) and all(
+        isinstance(data.get(key), list) for key in ("images", "annotations", "categories")
+    )
+
+
+def sniff_coco_file(path: str | Path) -> dict[str, Any] | None:
+    """The parsed file when it is COCO JSON, else ``None`` (cheap for a JSON list)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096).removeprefix(b"\xef\xbb\xbf").lstrip()
+            if not head.startswith(b"{"):
+                return None  # a list (Labelbox v1 export) or not JSON: not ours
+            data = json.loads(head + handle.read())
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if is_coco(data) else None
+
+
+def load_coco(path: str | Path) -> tuple[list[CocoImage], Ontology]:
+    """Read and parse a COCO file; :class:`CocoError` names the file on any problem."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as err:
+        raise CocoError(str(path), f"cannot read the file ({err.strerror})") from None
+    except ValueError as err:
+        raise CocoError(str(path), f"not valid JSON ({err})") from None
+    except RecursionError:
+        raise CocoError(str(path), "not usable JSON (nested too deeply)") from None
+    return parse_coco(data, str(path))
+
+
+def parse_coco(data: Any, source: str | None = None) -> tuple[list[CocoImage], Ontology]:
+    """Label images and documents from a parsed COCO dict (see the module docstring)."""
+    if not is_coco(data):
+        raise CocoError(
+            source,
+            "not a COCO file: expected an object with 'images', 'annotations' and "
+            "'categories' lists",
+        )
+    categories = _parse_categories(data["categories"], source)
+    ontology, class_of_category = _rebuild_ontology(data.get(ONTOLOGY_KEY), categories, source)
+    images = _parse_images(data["images"], source)
+    by_image: dict[int, list[tuple[int, dict[str, Any]]]] = {image_id: [] for image_id in images}
+    for index, annotation in enumerate(data["annotations"]):
+        path = f"annotations[{index}]"
+        if not isinstance(annotation, dict):
+            raise CocoError(source, f"{path}: expected an object")
+        image_id = annotation.get("image_id")
+        if image_id not in images:
+            raise CocoError(source, f"{path}.image_id: no image has id {image_id!r}")
+        if annotation.get("category_id") not in class_of_category:
+            raise CocoError(
+                source, f"{path}.category_id: no category has id {annotation.get('category_id')!r}"
+            )
+        by_image[image_id].append((index, annotation))
+    results = [
+        _build_image(images[image_id], by_image[image_id], ontology, class_of_category, source)
+        for image_id in images
+    ]
+    return results, ontology
+
+
+def _parse_categories(raw: list[Any], source: str | None) -> dict[int, dict[str, Any]]:
+    categories: dict[int, dict[str, Any]] = {}
+    for index, category in enumerate(raw):
+        path = f"categories[{index}]"
+        if not isinstance(category, dict):
+            raise CocoError(source, f"{path}: expected an object")
+        cat_id = category.get("id")
+        if not _is_int(cat_id):
+            raise CocoError(source, f"{path}.id: must be an integer, not {cat_id!r}")
+        if cat_id in categories:
+            raise CocoError(source, f"{path}.id: category id {cat_id} is used twice")
+        name = category.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise CocoError(source, f"{path}.name: a category needs a non-empty name")
+        categories[cat_id] = category
+    return categories
+
+
+def _rebuild_ontology(
+    embedded: Any, categories: dict[int, dict[str, Any]], source: str | None
+) -> tuple[Ontology, dict[int, str]]:
+    """The ontology and ``category id -> class featureSchemaId``."""
+    if embedded is not None:
+        try:
+            ontology = Ontology.from_dict(embedded)
+        except OntologyError as err:
+            raise CocoError(source, f"{ONTOLOGY_KEY}: {err}") from None
+        except RecursionError:
+            raise CocoError(source, f"{ONTOLOGY_KEY}: nested too deeply") from None
+    else:
+        ontology = Ontology()
+    class_of_category: dict[int, str] = {}
+    for cat_id, category in categories.items():
+        schema_id = category.get("featureSchemaId")
+        cls_ = ontology.class_by_id(schema_id) if isinstance(schema_id, str) else None
+        if cls_ is None:
+            cls_ = next(
+                (
+                    c
+                    for c in ontology.classes
+                    if c.name == category["name"]
+                    and c.feature_schema_id not in class_of_category.values()
+                ),
+                None,
+            )
+        if cls_ is None:
+            cls_ = ObjectClass(
+                name=_unique_name(category["name"], ontology),
+                color=_colour(category.get("color"), len(ontology.classes)),
+                tool=DEFAULT_TOOL,
+                feature_schema_id=schema_id if isinstance(schema_id, str) else "",
+            )
+            ontology.classes.append(cls_)
+        class_of_category[cat_id] = cls_.feature_schema_id
+    try:
+        ontology.validate()
+    except OntologyError as err:
+        raise CocoError(source, f"categories: {err}") from None
+    return ontology, class_of_category
+
+
+def _parse_images(raw: list[Any], source: str | None) -> dict[int, dict[str, Any]]:
+    images: dict[int, dict[str, Any]] = {}
+    for index, image in enumerate(raw):
+        path = f"images[{index}]"
+        if not isinstance(image, dict):
+            raise CocoError(source, f"{path}: expected an object")
+        image_id = image.get("id")
+        if not _is_int(image_id):
+            raise CocoError(source, f"{path}.id: must be an integer, not {image_id!r}")
+        if image_id in images:
+            raise CocoError(source, f"{path}.id: image id {image_id} is used twice")
+        for key in ("width", "height"):
+            value = image.get(key)
+            if not _is_int(value) or value <= 0:
+                raise CocoError(source, f"{path}.{key}: must be a positive integer, not {value!r}")
+        if image["width"] * image["height"] > MAX_PIXELS:
+            raise CocoError(
+                source,
+                f"{path}: {image['width']} x {image['height']} pixels is more than this "
+                f"reader builds in memory ({MAX_PIXELS:,} pixels)",
+            )
+        file_name = image.get("file_name", "")
+        if not isinstance(file_name, str):
+            raise CocoError(source, f"{path}.file_name: must be a string, not {file_name!r}")
+        images[image_id] = image
+    return images
+
+
+def _build_image(
+    image: dict[str, Any],
+    annotations: list[tuple[int, dict[str, Any]]],
+    ontology: Ontology,
+    class_of_category: dict[int, str],
+    source: str | None,
+) -> CocoImage:
+    height, width = image["height"], image["width"]
+    ontology = Ontology.from_dict(ontology.to_dict())  # each document owns its ontology
+    pixels = [
+        _annotation_pixels(annotation, (height, width), source, f"annotations[{index}]")
+        for index, annotation in annotations
+    ]
+    label_ids = _choose_label_ids([a for _, a in annotations])
+    largest = max(label_ids, default=0)
+    labels = np.zeros((height, width), dtype=np.uint16 if largest <= 0xFFFF else np.uint32)
+    overlapped: list[Any] = []
+    for (_, annotation), (rows, cols), label_id in zip(annotations, pixels, label_ids, strict=True):
+        if np.any(labels[rows, cols]):
+            overlapped.append(annotation.get("id"))
+        labels[rows, cols] = label_id
+    if overlapped:
+        warnings.warn(
+            f"{source}: image {image['id']}: annotations {_short(overlapped)} overlap earlier "
+            "ones; the later annotation wins where they overlap",
+            CocoWarning,
+            stacklevel=3,
+        )
+    present = set(np.unique(labels).tolist())
+    hidden = [
+        a.get("id") for (_, a), i in zip(annotations, label_ids, strict=True) if i not in present
+    ]
+    if hidden:
+        warnings.warn(
+            f"{source}: image {image['id']}: annotations {_short(hidden)} are empty or entirely "
+            "covered by later ones and are left out",
+            CocoWarning,
+            stacklevel=3,
+        )
+    instances: list[Instance] = []
+    feature_ids: set[str] = set()
+    mapping: dict[Any, int] = {}
+    for (_, annotation), label_id in zip(annotations, label_ids, strict=True):
+        if label_id not in present:
+            continue
+        schema_id = class_of_category[annotation["category_id"]]
+        attributes = annotation.get("attributes")
+        attributes = attributes if isinstance(attributes, dict) else {}
+        feature_id = attributes.get("featureId", annotation.get("featureId"))
+        if not isinstance(feature_id, str) or not feature_id or feature_id in feature_ids:
+            feature_id = new_cuid()
+        feature_ids.add(feature_id)
+        questions = ontology.class_by_id(schema_id).questions
+        answers = answers_from_readable(
+            questions, {k: v for k, v in attributes.items() if k not in RESERVED_ATTRIBUTES}
+        )
+        instances.append(Instance(label_id, schema_id, feature_id, answers))
+        mapping[annotation.get("id")] = label_id
+    image_attributes = image.get("attributes")
+    image_answers = (
+        answers_from_readable(ontology.questions, image_attributes)
+        if isinstance(image_attributes, dict)
+        else {}
+    )
+    file_name = image.get("file_name", "")
+    document = Document(
+        ontology=ontology,
+        instances=instances,
+        image_answers=image_answers,
+        source={
+            "image_name": Path(file_name).stem or f"image {image['id']}",
+            "image_path": None,
+            "external_id": file_name,
+            "coco_image_id": image["id"],
+        },
+    )
+    return CocoImage(image["id"], file_name, width, height, labels, document, mapping)
+
+
+def _annotation_pixels(
+    annotation: dict[str, Any], shape: tuple[int, int], source: str | None, path: str
+) -> tuple[np.ndarray, np.ndarray]:
+    segm = annotation.get("segmentation")
+    height, width = shape
+    if isinstance(segm, dict):
+        size = segm.get("size")
+        if not (isinstance(size, list) and len(size) == 2 and list(size) == [height, width]):
+            raise CocoError(
+                source,
+                f"{path}.segmentation.size: {size!r} does not match the image's "
+                f"[height, width] [{height}, {width}]",
+            )
+        counts = segm.get("counts")
+        if isinstance(counts, str):
+            try:
+                counts = decompress_counts(counts)
+            except ValueError as err:
+                raise CocoError(source, f"{path}.segmentation.counts: {err}") from None
+        elif not (isinstance(counts, list) and all(_is_int(c) for c in counts)):
+            raise CocoError(
+                source, f"{path}.segmentation.counts: must be an RLE string or a list of integers"
+            )
+        if any(c < 0 for c in counts) or sum(counts) != height * width:
+            raise CocoError(
+                source,
+                f"{path}.segmentation.counts: the runs must be non-negative and cover the "
+                f"{height} x {width} image exactly",
+            )
+        return rle_pixels(counts, shape)
+    if isinstance(segm, list) and segm:
+        for n, polygon in enumerate(segm):
+            if not (
+                isinstance(polygon, list)
+                and len(polygon) >= 6
+                and len(polygon) % 2 == 0
+                and all(isinstance(v, int | float) and math.isfinite(v) for v in polygon)
+            ):
+                raise CocoError(
+                    source,
+                    f"{path}.segmentation[{n}]: a polygon is a flat list of at least three "
+                    "x, y pairs",
+                )
+        return polygon_pixels(segm, shape)
+    raise CocoError(source, f"{path}.segmentation: expected an RLE object or a list of polygons")
+
+
+def _choose_label_ids(annotations: list[dict[str, Any]]) -> list[int]:
+    """The ``label_id`` each annotation asks for when usable, fresh ids for the rest."""
+    wanted: list[int | None] = []
+    taken: set[int] = set()
+    for annotation in annotations:
+        attributes = annotation.get("attributes")
+        label_id = attributes.get("label_id") if isinstance(attributes, dict) else None
+        if _is_int(label_id) and 0 < label_id < 2**31 and label_id not in taken:
+            taken.add(label_id)
+            wanted.append(label_id)
+        else:
+            wanted.append(None)
+    next_id = max(taken, default=0) + 1
+    chosen = []
+    for label_id in wanted:
+        if label_id is None:
+            label_id, next_id = next_id, next_id + 1
+        chosen.append(label_id)
+    return chosen
+
+
+# -- small helpers -----------------------------------------------------------------------
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _short(items: Sequence[Any], limit: int = 10) -> str:
+    shown = ", ".join(str(i) for i in items[:limit])
+    return f"[{shown}{', ...' if len(items) > limit else ''}]"
+
+
+def _unique_name(name: str, ontology: Ontology) -> str:
+    taken = {c.name.strip().casefold() for c in ontology.classes}
+    candidate, n = name.strip(), 2
+    while candidate.casefold() in taken:
+        candidate, n = f"{name.strip()} ({n})", n + 1
+    return candidate
+
+
+def _colour(value: Any, index: int) -> str:
+    if isinstance(value, str) and len(value) == 7 and value.startswith("#"):
+        try:
+            int(value[1:], 16)
+        except ValueError:
+            pass
+        else:
+            return value.upper()
+    return PALETTE[index % len(PALETTE)]
