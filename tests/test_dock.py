@@ -432,3 +432,33 @@ def test_dock_autosaves_and_offers_the_work_back(make_napari_viewer):
     np.testing.assert_array_equal(restored.data, painted)
     assert dock2.binding.layer is restored
     assert [r[0] for r in table_rows(dock2)] == [label]
+
+
+def test_dock_polygons_both_ways_and_coco_export(sample, tmp_path):
+    from pycocotools.coco import COCO
+
+    viewer, dock, layer = sample
+    a = paint_instance(dock, layer, "Nucleus", (60, 60), radius=6)
+    b = paint_instance(dock, layer, "Cell", (200, 220), radius=8)
+    shapes = dock.to_polygons()
+    assert shapes is not None and len(shapes.data) == 2
+    assert sorted(shapes.features["label_id"]) == [a, b]
+
+    # draw a square as a shape and make it an instance of the current class
+    shapes.add_polygons([np.array([[300, 400], [300, 420], [320, 420], [320, 400]])])
+    shapes.selected_data = {len(shapes.data) - 1}
+    click_class(dock, "Debris")
+    new = dock.selected_shapes_to_instance()
+    assert class_name(layer, new) == "Debris"
+    # napari puts vertices at pixel centres: rows and columns 300..320 inclusive
+    assert (layer.data == new).sum() == 21 * 21
+    assert [r[0] for r in table_rows(dock)] == [a, b, new]
+
+    target = tmp_path / "cells.coco.json"
+    assert dock.export_coco(target)
+    coco = COCO(str(target))
+    masks = {
+        ann["attributes"]["label_id"]: coco.annToMask(ann) for ann in coco.dataset["annotations"]
+    }
+    for label_id in (a, b, new):
+        np.testing.assert_array_equal(masks[label_id].astype(bool), layer.data == label_id)

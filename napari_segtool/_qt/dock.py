@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from napari.layers import Labels
+from napari.layers import Labels, Shapes
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QItemSelectionModel, Qt
 from qtpy.QtWidgets import (
@@ -33,6 +33,7 @@ from superqt import QCollapsible
 from napari_segtool import load_default_ontology
 from napari_segtool._autosave import attach_autosave
 from napari_segtool._close_guard import install_close_guard
+from napari_segtool._io_coco import export_coco
 from napari_segtool._io_labelbox import export_layer, open_export
 from napari_segtool._keys import CLASS_KEYS, NEW_INSTANCE_KEY, install_instance_keys
 from napari_segtool._layer import (
@@ -42,11 +43,13 @@ from napari_segtool._layer import (
     is_segmentation_layer,
     unwrap,
 )
+from napari_segtool._polygons import labels_to_shapes, shapes_to_instance
 from napari_segtool._qt.forms import ClassificationPanel
 from napari_segtool._qt.instance_table import InstanceTableModel
 from napari_segtool._qt.ontology_panel import OntologyPanel
 from napari_segtool._qt.recovery_banner import RecoveryBanner
 from napari_segtool.document import METADATA_KEY, Document, DocumentError
+from napari_segtool.formats.coco import CocoError
 from napari_segtool.formats.labelbox_v1 import LabelboxFormatError, LabelboxFormatWarning
 from napari_segtool.ontology import Ontology, OntologyError
 
@@ -133,8 +136,25 @@ class SegmentationDock(QWidget):
         )
         self.open_button = QPushButton("Open Labelbox export…")
         self.open_button.setToolTip("Open a Labelbox v1 export JSON (same as File > Open)")
+        self.coco_button = QPushButton("Export COCO…")
+        self.coco_button.setToolTip(
+            "Write this layer as COCO instance segmentation (RLE masks, categories from the "
+            "ontology, answers as attributes); File > Save with a .coco.json name does the same"
+        )
+        self.to_polygons_button = QPushButton("To polygons")
+        self.to_polygons_button.setToolTip(
+            "Add a Shapes layer with every instance's outline (pixel edges), coloured by class"
+        )
+        self.from_polygons_button = QPushButton("Polygons → instance")
+        self.from_polygons_button.setToolTip(
+            "Turn the selected shapes of a Shapes layer into one new instance of the current "
+            "class (paints only unlabelled pixels)"
+        )
         self.save_button.clicked.connect(self._save_dialog)
         self.open_button.clicked.connect(self._open_dialog)
+        self.coco_button.clicked.connect(self._coco_dialog)
+        self.to_polygons_button.clicked.connect(self.to_polygons)
+        self.from_polygons_button.clicked.connect(self.selected_shapes_to_instance)
         self.file_status = QLabel()
         self.file_status.setWordWrap(True)
         file_box = QWidget()
@@ -144,6 +164,10 @@ class SegmentationDock(QWidget):
         self.file_buttons.addWidget(self.save_button)
         self.file_buttons.addWidget(self.open_button)
         file_layout.addLayout(self.file_buttons)
+        polygon_buttons = QHBoxLayout()
+        for button in (self.coco_button, self.to_polygons_button, self.from_polygons_button):
+            polygon_buttons.addWidget(button)
+        file_layout.addLayout(polygon_buttons)
         file_layout.addWidget(self.file_status)
 
         classes_section = QCollapsible("Classes")
@@ -428,6 +452,56 @@ class SegmentationDock(QWidget):
             open_export(self.viewer, path)
         except (LabelboxFormatError, OSError) as err:
             show_error(f"Not opened: {err}")
+
+    def export_coco(self, path: str | Path) -> bool:
+        if self.binding is None:
+            return False
+        try:
+            written = export_coco([self.binding.layer], path)
+        except (CocoError, OSError) as err:
+            show_error(f"COCO not written: {err}")
+            self.file_status.setText(f"COCO not written: {err}")
+            return False
+        self.file_status.setText(f"Wrote COCO {Path(written[0]).name}")
+        return True
+
+    def _coco_dialog(self) -> None:
+        if self.binding is None:
+            return
+        default = str(Path(self.default_export_path()).with_suffix(".coco.json"))
+        path, _ = QFileDialog.getSaveFileName(self, "Export COCO", default, "COCO (*.coco.json)")
+        if path:
+            self.export_coco(path)
+
+    def to_polygons(self):
+        if self.binding is None:
+            return None
+        try:
+            return labels_to_shapes(self.viewer, self.binding.layer)
+        except ValueError as err:
+            show_warning(str(err))
+            return None
+
+    def selected_shapes_to_instance(self) -> int | None:
+        binding = self.binding
+        shapes = self._shapes_layer()
+        if binding is None or shapes is None or binding.current_class_id is None:
+            show_warning("Select shapes in a Shapes layer and a class first.")
+            return None
+        try:
+            label_id = shapes_to_instance(binding.layer, shapes, binding.current_class_id)
+        except (ValueError, DocumentError) as err:
+            show_warning(str(err))
+            return None
+        self.select_rows([label_id])
+        return label_id
+
+    def _shapes_layer(self) -> Shapes | None:
+        active = self.viewer.layers.selection.active
+        if isinstance(active, Shapes):
+            return active
+        shapes = [layer for layer in self.viewer.layers if isinstance(layer, Shapes)]
+        return shapes[-1] if shapes else None
 
     def keyPressEvent(self, event) -> None:
         # Let the canvas keep napari's keys when the dock has focus.
