@@ -21,7 +21,6 @@ from qtpy.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
-    QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -103,8 +102,7 @@ class OntologyPanel(QWidget):
         )
         self.add_option_button = QPushButton("+ Option")
         self.add_option_button.setToolTip("Add an answer option to the selected question")
-        self.colour_button = QToolButton()
-        self.colour_button.setText("Colour…")
+        self.colour_button = QPushButton("Colour…")
         self.colour_button.setToolTip("Pick the selected class's colour")
         self.remove_button = QPushButton("Remove")
         self.remove_button.setToolTip("Remove the selected class, question or option")
