@@ -26,6 +26,7 @@ from napari.layers import Image, Labels
 from napari.utils.colormaps import DirectLabelColormap
 from psygnal import Signal
 
+from napari_segtool._guard import install_lock_guard
 from napari_segtool.document import METADATA_KEY, Document, DocumentError
 from napari_segtool.ontology import Ontology
 
@@ -160,12 +161,16 @@ class LayerBinding:
         self._wrap_history_method(layer, "redo", self._redo_items, self._undo_items, True)
         self.recount()
         self.sync_all()
+        # locked and hidden instances are protected on this layer from now on
+        self.lock_guard = install_lock_guard(layer, document)
 
     @property
     def layer(self) -> Labels | None:
         return self._layer_ref()
 
     def disconnect(self) -> None:
+        if self.lock_guard is not None:
+            self.lock_guard.uninstall()
         for signal, slot in self._doc_connections:
             signal.disconnect(slot)
         layer = self.layer
@@ -281,9 +286,15 @@ class LayerBinding:
             layer.data_setitem(indices, value)
 
     def _refuse_locked(self, label_ids: list[int], action: str) -> None:
-        locked = [i for i in label_ids if self.document.is_locked(i)]
+        """The dock's own edits stop at protected instances, as the brush does."""
+        document = self.document
+        locked = [i for i in label_ids if document.is_locked(i)]
         if locked:
             raise DocumentError(f"cannot {action} locked instance(s) {locked}: unlock first")
+        guard = self.lock_guard
+        hidden = [i for i in label_ids if guard is not None and guard.is_protected(i)]
+        if hidden:
+            raise DocumentError(f"cannot {action} hidden instance(s) {hidden}: show them first")
 
     # -- pixel counts ------------------------------------------------------------
     def recount(self) -> None:

@@ -14,7 +14,7 @@ from napari_segtool._qt.instance_table import CLASS_COLUMN, HIDDEN_COLUMN, LOCKE
 from napari_segtool._qt.ontology_panel import NAME_COLUMN
 from napari_segtool.document import Document
 from napari_segtool.ontology import Ontology
-from tests.strokes import drag
+from tests.napari_input import stroke
 
 
 @pytest.fixture
@@ -59,20 +59,20 @@ def class_name(layer, label_id):
     return doc.ontology.class_by_id(doc.instance(label_id).schema_id).name
 
 
-def test_pick_class_draw_two_then_another_class_delete_undo(sample, MouseEvent):
+def test_pick_class_draw_two_then_another_class_delete_undo(sample):
     viewer, dock, layer = sample
     layer.brush_size = 8
     click_class(dock, "Nucleus")
     first = layer.selected_label
     assert layer.mode == "paint"
-    drag(layer, MouseEvent, [(40, 40), (44, 50), (48, 60)])
+    stroke(layer, [(40, 40), (44, 50), (48, 60)])
     click_class(dock, "Nucleus")
     second = layer.selected_label
     assert second != first
-    drag(layer, MouseEvent, [(150, 150), (152, 160)])
+    stroke(layer, [(150, 150), (152, 160)])
     click_class(dock, "Cell")
     third = layer.selected_label
-    drag(layer, MouseEvent, [(300, 300), (300, 320)])
+    stroke(layer, [(300, 300), (300, 320)])
 
     rows = table_rows(dock)
     assert [(r[0], r[1]) for r in rows] == [
@@ -462,3 +462,36 @@ def test_dock_polygons_both_ways_and_coco_export(sample, tmp_path):
     }
     for label_id in (a, b, new):
         np.testing.assert_array_equal(masks[label_id].astype(bool), layer.data == label_id)
+
+
+def test_lock_a_fish_and_paint_the_water_behind_everything(sample):
+    """The seed's "draw to back", driven through the dock: the locked and the
+    other instance stay pixel-for-pixel; the background fills with the new class."""
+    viewer, dock, layer = sample
+    fish_a = paint_instance(dock, layer, "Nucleus", (100, 100), radius=12)
+    fish_b = paint_instance(dock, layer, "Nucleus", (200, 300), radius=12)
+    model = dock.table_model
+    tick(model, fish_a, LOCKED_COLUMN)
+    before = layer.data.copy()
+
+    click_class(dock, "Cell")
+    water = layer.selected_label
+    dock.pen_panel.draw_to_back.setChecked(True)
+    assert layer.preserve_labels
+    layer.brush_size = 60
+    rows = range(0, 384, 20)
+    stroke(layer, [(r, c) for r in rows for c in (0, 511)])  # scribble across the tank
+    np.testing.assert_array_equal(layer.data == fish_a, before == fish_a)
+    np.testing.assert_array_equal(layer.data == fish_b, before == fish_b)
+    assert (layer.data == water).sum() == (before == 0).sum()
+
+    # erasing with draw to back removes only the selected instance
+    dock.pen_panel.erase_button.click()
+    assert layer.mode == "erase"
+    stroke(layer, [(r, c) for r in rows for c in (0, 511)])
+    np.testing.assert_array_equal(layer.data == fish_a, before == fish_a)
+    np.testing.assert_array_equal(layer.data == fish_b, before == fish_b)
+    assert not (layer.data == water).any()
+    # napari's B key and the dock's box stay in step
+    layer.preserve_labels = False
+    assert not dock.pen_panel.draw_to_back.isChecked()

@@ -43,10 +43,12 @@ from napari_segtool._layer import (
     is_segmentation_layer,
     unwrap,
 )
+from napari_segtool._pen import attach_pen, pen_of
 from napari_segtool._polygons import labels_to_shapes, shapes_to_instance
 from napari_segtool._qt.forms import ClassificationPanel
 from napari_segtool._qt.instance_table import InstanceTableModel
 from napari_segtool._qt.ontology_panel import OntologyPanel
+from napari_segtool._qt.pen_panel import PenPanel
 from napari_segtool._qt.recovery_banner import RecoveryBanner
 from napari_segtool.document import METADATA_KEY, Document, DocumentError
 from napari_segtool.formats.coco import CocoError
@@ -85,6 +87,7 @@ class SegmentationDock(QWidget):
 
         self.ontology_panel = OntologyPanel(self)
         self.ontology_panel.class_activated.connect(self.start_instance)
+        self.pen_panel = PenPanel(self)
 
         self.table_model = InstanceTableModel(self)
         self.table = QTableView()
@@ -173,6 +176,9 @@ class SegmentationDock(QWidget):
         classes_section = QCollapsible("Classes")
         classes_section.addWidget(self.ontology_panel)
         classes_section.expand(animate=False)
+        pen_section = QCollapsible("Pen")
+        pen_section.addWidget(self.pen_panel)
+        pen_section.expand(animate=False)
         instances_section = QCollapsible("Instances")
         instances_box = QWidget()
         instances_layout = QVBoxLayout(instances_box)
@@ -190,6 +196,7 @@ class SegmentationDock(QWidget):
         files_section.expand(animate=False)
         self.sections = {
             "classes": classes_section,
+            "pen": pen_section,
             "instances": instances_section,
             "questions": questions_section,
             "files": files_section,
@@ -201,6 +208,7 @@ class SegmentationDock(QWidget):
         self._content_layout.addWidget(self.layer_label)
         self._content_layout.addLayout(attach_row)
         self._content_layout.addWidget(classes_section)
+        self._content_layout.addWidget(pen_section)
         self._content_layout.addWidget(instances_section)
         self._content_layout.addWidget(questions_section)
         self._content_layout.addWidget(files_section)
@@ -233,6 +241,17 @@ class SegmentationDock(QWidget):
             self.set_layer(layer)
         self._update_attach_offer(layer)
 
+    def _release_pen(self, layer) -> None:
+        """Give the layer napari's own brush behaviour back (Alt resizes again)."""
+        pen = pen_of(layer) if layer is not None else None
+        if pen is not None:
+            pen.detach()
+
+    def closeEvent(self, event) -> None:
+        if self.binding is not None:
+            self._release_pen(self.binding.layer)
+        super().closeEvent(event)
+
     def _autosave_new_layer(self, event) -> None:
         self._autosave(event.value)
 
@@ -258,6 +277,7 @@ class SegmentationDock(QWidget):
         if self.binding is not None:
             self.binding.counts_changed.disconnect(self._update_summary)
             self.binding.current_changed.disconnect(self._show_current_row)
+            self._release_pen(self.binding.layer)
         self.binding = binding
         self.ontology_panel.set_binding(binding)
         self.table_model.set_binding(binding)
@@ -266,6 +286,10 @@ class SegmentationDock(QWidget):
         if binding is not None:
             attach_autosave(binding, self.viewer)
             install_instance_keys(binding)
+            attach_pen(binding.layer)  # the plugin's pen while the dock shows this layer
+        self.pen_panel.set_layer(binding.layer if binding is not None else None)
+        self.pen_panel.update_hints()
+        if binding is not None:
             binding.counts_changed.connect(self._update_summary)
             binding.current_changed.connect(self._show_current_row)
             self.layer_label.setText(f"Layer: <b>{binding.layer.name}</b>")
