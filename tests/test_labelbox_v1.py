@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -118,6 +119,15 @@ def _png_pixels(path) -> tuple[str, np.ndarray]:
 def _save_png(path: Path, array: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(array).save(path)
+
+
+def _instance_uris(export: Path) -> list[str]:
+    return [
+        obj["instanceURI"]
+        for row in json.loads(export.read_text())
+        for obj in row["Label"]["objects"]
+        if "instanceURI" in obj
+    ]
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -257,7 +267,10 @@ def test_written_export_has_the_v1_shape(scene, tmp_path):
     first = objects[0]
     assert first["schemaId"] == ORANGE and first["title"] == "Orange Fish"
     assert first["value"] == "orange_fish" and first["color"] == "#3F51B5"
-    assert first["instanceURI"] == f"fish_masks/{first['featureId']}.png"
+    # <featureId>.<start of the PNG's SHA-256>.png: a file name stands for one content
+    mask_path = tmp_path / "out" / first["instanceURI"]
+    digest = hashlib.sha256(mask_path.read_bytes()).hexdigest()[:10]
+    assert first["instanceURI"] == f"fish_masks/{first['featureId']}.{digest}.png"
     # radio answer object, nested text flattened right after it, checklist answers list
     classifications = first["classifications"]
     assert [c["title"] for c in classifications] == [
@@ -366,12 +379,15 @@ def test_resave_removes_masks_of_deleted_instances(scene, tmp_path):
     out = tmp_path / "fish.json"
     _write(out, labels, document)
     gone = document.instances[2].feature_id
-    assert (tmp_path / "fish_masks" / f"{gone}.png").exists()
+    assert len(list((tmp_path / "fish_masks").glob(f"{gone}.*.png"))) == 1
     labels[labels == 2] = 0
     document.remove_instance(2)
     _write(out, labels, document)
     assert sorted(p.name for p in (tmp_path / "fish_masks").iterdir()) == sorted(
-        f"{document.instances[i].feature_id}.png" for i in (1, 3)
+        uri.removeprefix("fish_masks/") for uri in _instance_uris(out)
+    )
+    assert sorted(p.name.split(".")[0] for p in (tmp_path / "fish_masks").iterdir()) == sorted(
+        document.instances[i].feature_id for i in (1, 3)
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "fish.json",
@@ -416,6 +432,162 @@ def test_a_failed_save_leaves_the_earlier_export_intact(scene, tmp_path, monkeyp
         "fish_masks",
         "tank.png",
     ], "no temporaries left"
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, SystemExit])
+def test_an_interrupted_commit_leaves_the_earlier_export_intact(
+    scene, tmp_path, monkeypatch, interruption
+):
+    labels, document = scene
+    out = tmp_path / "fish.json"
+    _write(out, labels, document)
+    before = _snapshot(tmp_path)
+    labels[labels == 1] = 0
+    labels[20:25, 3:9] = 1  # redrawn: a new mask file
+    document.ontology.classes[0].color = "#123456"
+
+    def interrupt(staged, target):
+        raise interruption()
+
+    monkeypatch.setattr(labelbox_v1, "_commit", interrupt)
+    with pytest.raises(interruption):
+        _write(out, labels, document)
+    assert _snapshot(tmp_path) == before  # new masks removed, old ontology back, no temporaries
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
+def test_written_files_get_the_usual_permissions(scene, tmp_path):
+    labels, document = scene
+    umask = os.umask(0o022)
+    try:
+        _write(tmp_path / "fish.json", labels, document)
+    finally:
+        os.umask(umask)
+    written = [tmp_path / "fish.json", tmp_path / "fish.ontology.json"]
+    written += list((tmp_path / "fish_masks").iterdir())
+    assert {oct(p.stat().st_mode & 0o777) for p in written} == {oct(0o644)}
+
+
+def test_unchanged_masks_are_not_rewritten(scene, tmp_path):
+    labels, document = scene
+    out = tmp_path / "fish.json"
+    _write(out, labels, document)
+    stats = {p.name: p.stat() for p in (tmp_path / "fish_masks").iterdir()}
+    labels[labels == 3] = 0
+    labels[33:37, 5:40] = 3  # only instance 3 changes
+    _write(out, labels, document)
+    after = {p.name: p.stat() for p in (tmp_path / "fish_masks").iterdir()}
+    kept = stats.keys() & after.keys()
+    assert len(kept) == 2 and len(after) == 3
+    assert all(after[n].st_ino == stats[n].st_ino for n in kept)
+    assert all(after[n].st_mtime_ns == stats[n].st_mtime_ns for n in kept)
+
+
+# A save that dies at a chosen point, as SIGKILL would: os._exit runs no cleanup code
+CRASHING_SAVE = """
+import json, os, sys
+from pathlib import Path
+import numpy as np
+from napari_segtool.document import Document
+from napari_segtool.formats import labelbox_v1
+
+out, scene, point = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+labels = np.load(scene / "labels.npy")
+document = Document.from_dict(json.loads((scene / "document.json").read_text()))
+
+def crash(*args, **kwargs):
+    os._exit(70)
+
+if point == "mid-masks":  # the first new mask renamed in, the second still a temporary
+    real_write_temp, calls = labelbox_v1._write_temp, []
+
+    def write_temp_then_crash(*args, **kwargs):
+        temp = real_write_temp(*args, **kwargs)
+        calls.append(temp)
+        if len(calls) == 2:
+            crash()
+        return temp
+
+    labelbox_v1._write_temp = write_temp_then_crash
+elif point == "commit":  # every new mask and the new ontology on disk, the JSON not yet
+    labelbox_v1._commit = crash
+elif point == "prune":  # the new JSON committed, the old masks not yet deleted
+    labelbox_v1._MaskFiles.prune = crash
+labelbox_v1.write_export(out, [(labels, document)])
+"""
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX file semantics")
+@pytest.mark.parametrize("point", ["mid-masks", "commit", "prune"])
+def test_a_save_killed_at_any_point_leaves_a_whole_export(scene, tmp_path, point):
+    import subprocess
+    import sys
+
+    labels, document = scene
+    out = tmp_path / "fish.json"
+    _write(out, labels, document)
+    (old,) = _read(out)
+    before = _snapshot(tmp_path)
+    # the next version: instance 1 redrawn, 2 deleted, 3 moved, Water gone from the ontology
+    new_labels = labels.copy()
+    new_labels[new_labels == 1] = 0
+    new_labels[new_labels == 2] = 0
+    new_labels[20:26, 3:9] = 1
+    new_labels[new_labels == 3] = 0
+    new_labels[33:37, 4:46] = 3
+    document.remove_instance(2)
+    document.instances[3].schema_id = BLUE
+    ontology = Ontology.from_dict(document.ontology.to_dict())
+    ontology.classes = [c for c in ontology.classes if c.feature_schema_id != WATER]
+    ontology.classes[0].color = "#123456"
+    document.set_ontology(ontology)
+    scene_dir = tmp_path.parent / f"{tmp_path.name}-scene"
+    scene_dir.mkdir()
+    np.save(scene_dir / "labels.npy", new_labels)
+    (scene_dir / "document.json").write_text(json.dumps(document.to_dict()))
+
+    child = subprocess.run(
+        [sys.executable, "-c", CRASHING_SAVE, str(out), str(scene_dir), point],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 70, child.stderr
+    after = _snapshot(tmp_path)
+    if point == "prune":  # committed: the new export, whole
+        (row,) = _read(out)
+        by_feature = {i.feature_id: i.label_id for i in row.document.instances.values()}
+        assert len(by_feature) == 2  # instance 4 has no pixels
+        for instance in [document.instances[1], document.instances[3]]:
+            label_id = by_feature[instance.feature_id]
+            np.testing.assert_array_equal(row.labels == label_id, new_labels == instance.label_id)
+        assert row.document.ontology == ontology
+    else:  # not committed: the old JSON and every mask it names, byte for byte
+        unchanged = {name: after.get(name) for name in before if name != "fish.ontology.json"}
+        assert unchanged == {n: d for n, d in before.items() if n != "fish.ontology.json"}
+        if point == "commit":
+            # the new ontology beside the old JSON: the reader adds the class it lacks
+            assert Ontology.load(tmp_path / "fish.ontology.json") == ontology
+            with pytest.warns(LabelboxFormatWarning, match=r"lacked 1 class\(s\)"):
+                (row,) = read_export(out)
+        else:
+            assert after["fish.ontology.json"] == before["fish.ontology.json"]
+            (row,) = _read(out)
+        np.testing.assert_array_equal(row.labels, old.labels)
+        assert [
+            (i.feature_id, i.schema_id, i.answers) for i in row.document.instances.values()
+        ] == [(i.feature_id, i.schema_id, i.answers) for i in old.document.instances.values()]
+        extra = after.keys() - before.keys()
+        # extra: only new masks no JSON names yet, and the unfinished JSON (hidden)
+        masks_extra = {n for n in extra if n.startswith("fish_masks/") and n.endswith(".png")}
+        assert masks_extra and not masks_extra & {f"{u}" for u in _instance_uris(out)}
+        assert all(n.startswith(".fish.json.") for n in extra - masks_extra), extra
+    # the next save succeeds and leaves exactly the export: no leftovers
+    _write(out, new_labels, document)
+    assert sorted(_snapshot(tmp_path)) == sorted(
+        ["fish.json", "fish.ontology.json", "tank.png", *_instance_uris(out)]
+    )
 
 
 def test_a_mask_folder_holding_other_files_is_not_replaced(scene, tmp_path):

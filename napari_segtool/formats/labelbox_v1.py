@@ -6,9 +6,11 @@ Pure (numpy, Pillow, scipy; no Qt, no napari). The napari hooks in
 **Layout on disk.** ``write_export("dir/name.json", ...)`` writes
 
 * ``dir/name.json``: a JSON list, one data row per label image;
-* ``dir/name_masks/<featureId>.png``: one mask per instance, the image's size
-  (RGBA by default: object white and opaque, background black and
-  transparent; 8-bit grey on request);
+* ``dir/name_masks/<featureId>.<digest>.png``: one mask per instance, the
+  image's size (RGBA by default: object white and opaque, background black and
+  transparent; 8-bit grey on request). ``<digest>`` is the start of the
+  SHA-256 of the PNG bytes, so a file name always stands for one content (a
+  featureId unfit for a file name is replaced by a hash of it);
 * ``dir/name.ontology.json``: the ontology (optional, on by default), so
   reading it back regroups nested answers exactly.
 
@@ -33,10 +35,33 @@ that are to be uploaded to Labelbox or read by the SDK.
 ``seconds_to_label`` (the active time since the last save); the new total is
 returned in :attr:`ExportResult.sources` for the caller to keep.
 
-**Atomic.** Everything is written into a hidden folder beside the JSON, then
-swapped in: the mask folder, the ontology, and the JSON last. If anything
-fails, the temporaries are removed and an earlier export at that path is
-intact; on success the masks of deleted instances are gone.
+**Crash-safe: the JSON is the commit point.** At every instant the masks
+named by ``name.json`` are in the mask folder with the bytes they had when
+that JSON was written, whatever kills the process (SIGKILL, power loss). A
+save
+
+1. puts each new mask into ``name_masks/`` under its content-named file (temp
+   file, fsync, rename; a file of that name already holds those bytes and is
+   kept), so the files the old JSON names are never touched, then fsyncs the
+   folder;
+2. replaces the ontology file atomically;
+3. replaces the JSON atomically (temp file, fsync, ``os.replace``, fsync of
+   the folder): the commit;
+4. deletes the PNGs in the mask folder that the new JSON does not name (masks
+   of deleted or redrawn instances, and leftovers of interrupted saves).
+
+An exception before the commit removes the files this save created and puts
+the old ontology back: the earlier export is unchanged. A kill before the
+commit leaves the old export readable as it was, plus unnamed PNGs in the mask
+folder that the next save deletes. A kill between steps 2 and 3 leaves the
+*new* ontology beside the *old* JSON. That is harmless: the reader never
+trusts the ontology file blindly. It finds classes by schemaId (then title),
+adds what the JSON uses and the ontology lacks (with a warning), and checks
+every answer against its question, so the old JSON's pixels, instances and
+featureIds read back unchanged; at worst a class shows the newer name or
+colour, or an answer whose question changed type is reported as an error
+naming the file (never misread). Saving again makes the pair consistent.
+Two saves to the same export at the same time are not supported.
 """
 
 from __future__ import annotations
@@ -47,8 +72,7 @@ import json
 import math
 import os
 import re
-import shutil
-import tempfile
+import secrets
 import urllib.parse
 import urllib.request
 import warnings
@@ -121,7 +145,11 @@ _COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _PALETTE = ("#1CE6FF", "#FF34FF", "#FF4A46", "#008941", "#006FA6", "#A30059", "#FFB500")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 _SNIFF_BYTES = 65536
+#: image formats ``Labeled Data`` may be in; others (EPS runs Ghostscript, ...) are refused
+_IMAGE_FORMATS = ("PNG", "JPEG", "MPO", "TIFF", "BMP", "GIF", "WEBP")
 _MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
+#: a real mask, even full of noise, compresses far below this (masks are 1 bit of information)
+_MAX_MASK_BYTES = _MAX_DOWNLOAD_BYTES
 
 
 class LabelboxFormatError(ValueError):
@@ -204,7 +232,7 @@ class ExportResult:
     ontology_path: Path | None
     #: every file and folder written (JSON, mask folder, ontology)
     written: list[Path]
-    #: number of mask files written
+    #: number of masks the export names (files left unchanged since the last save count too)
     mask_count: int
     #: per data row: label ids of instances with no pixels (not exported)
     skipped_empty: list[list[int]]
@@ -250,12 +278,9 @@ def write_export(
     json_path.parent.mkdir(parents=True, exist_ok=True)
     now = _timestamp()
 
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{json_path.stem}.", suffix=".saving", dir=json_path.parent)
-    )
+    masks = _MaskFiles(mask_dir)
+    ontology_swap = _OntologySwap(ontology_path)
     try:
-        staged_masks = staging / mask_dir.name
-        staged_masks.mkdir()
         export: list[dict[str, Any]] = []
         result = ExportResult(json_path, mask_dir, ontology_path, [], 0, [], [], [])
         for (labels, document), seconds in zip(rows, seconds_to_label, strict=True):
@@ -263,7 +288,7 @@ def write_export(
                 json_path,
                 labels,
                 document,
-                staged_masks,
+                masks,
                 mask_mode=mask_mode,
                 compress_level=compress_level,
                 mask_base_url=mask_base_url,
@@ -278,18 +303,26 @@ def write_export(
             result.unanswered.append(document.unanswered_report(written_ids))
             result.sources.append(_source_after_write(document, row, json_path))
         _warn_unanswered(json_path, rows, result.unanswered)
-        staged_json = staging / json_path.name
-        _write_synced(staged_json, json.dumps(export, indent=2, ensure_ascii=False) + "\n")
-        staged_ontology = None
+        masks.sync()
         if ontology_path is not None:
             ontologies = {json.dumps(d.ontology.to_dict(), sort_keys=True) for _, d in rows}
             if len(ontologies) > 1:
                 _warn(f"{json_path}: the data rows use different ontologies; wrote the first")
-            staged_ontology = staging / ontology_path.name
-            staged_ontology.write_text(rows[0][1].ontology.to_json() + "\n", encoding="utf-8")
-        _swap_in(staging, staged_masks, mask_dir, staged_ontology, ontology_path, staged_json)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            ontology_swap.replace((rows[0][1].ontology.to_json() + "\n").encode("utf-8"))
+        text = json.dumps(export, indent=2, ensure_ascii=False) + "\n"
+        staged_json = _write_temp(json_path, text.encode("utf-8"))
+        try:
+            _commit(staged_json, json_path)
+        finally:
+            staged_json.unlink(missing_ok=True)
+    except BaseException:
+        ontology_swap.undo()
+        masks.discard()
+        raise
+    # committed: the new JSON is in place and names only files that are on disk
+    _fsync_dir(json_path.parent)
+    masks.prune()
+    _remove_stale_temporaries(json_path, ontology_path)
     result.written = [json_path, mask_dir] + ([ontology_path] if ontology_path else [])
     return result
 
@@ -317,16 +350,18 @@ def _check_rows(json_path: Path, rows) -> None:
 
 
 def _check_old_mask_dir(mask_dir: Path) -> None:
-    """Only a folder of masks is replaced: refuse to delete anything else."""
+    """Only a folder of masks is written into (and pruned): refuse anything else."""
     if not (mask_dir.exists() or mask_dir.is_symlink()):
         return
     if not mask_dir.is_dir():
         raise LabelboxFormatError(f"{mask_dir}: exists and is not a mask folder; not replaced")
+    # the writer's own temporaries end in .png too, so a killed save never blocks the next
     foreign = [p.name for p in mask_dir.iterdir() if not (p.is_file() and p.suffix == ".png")]
     if foreign:
         raise LabelboxFormatError(
             f"{mask_dir}: the mask folder also holds {', '.join(sorted(foreign)[:5])}; "
-            "saving would delete it, so nothing was written (move it or choose another name)"
+            "it must hold only this export's masks (saving deletes the ones it no longer "
+            "names), so nothing was written (move them or choose another name)"
         )
 
 
@@ -334,7 +369,7 @@ def _write_row(
     json_path: Path,
     labels: np.ndarray,
     document: Document,
-    staged_masks: Path,
+    masks: _MaskFiles,
     *,
     mask_mode,
     compress_level,
@@ -365,9 +400,8 @@ def _write_row(
                 raise LabelboxFormatError(
                     f"{json_path}: instance {label_id} has a class that is not in the ontology"
                 )
-            file_name = mask_file_name(instance.feature_id)
-            (staged_masks / file_name).write_bytes(encoder.encode(mask))
-            relative = f"{staged_masks.name}/{file_name}"
+            file_name = masks.put(instance.feature_id, encoder.encode(mask))
+            relative = f"{masks.folder.name}/{file_name}"
             objects.append(
                 {
                     "featureId": instance.feature_id,
@@ -437,53 +471,159 @@ def _warn_unanswered(json_path: Path, rows, unanswered) -> None:
         _warn(f"{json_path.name}: unanswered required questions: {shown}")
 
 
-def _swap_in(staging, staged_masks, mask_dir, staged_ontology, ontology_path, staged_json):
-    """Move the new files in, the JSON last; on any failure put the old ones back."""
-    old_masks = staging / ".previous-masks"
-    old_ontology = staging / ".previous-ontology"
-    json_path = mask_dir.parent / staged_json.name
-    done: list[str] = []
-    try:
-        if mask_dir.exists() or mask_dir.is_symlink():
-            os.rename(mask_dir, old_masks)
-            done.append("moved old masks")
-        os.rename(staged_masks, mask_dir)
-        done.append("new masks")
-        if staged_ontology is not None:
-            if ontology_path.exists():
-                os.replace(ontology_path, old_ontology)
-                done.append("moved old ontology")
-            os.replace(staged_ontology, ontology_path)
-            done.append("new ontology")
-        _commit(staged_json, json_path)
-    except BaseException:
-        if "new ontology" in done:
-            ontology_path.unlink(missing_ok=True)
-        if "moved old ontology" in done:
-            os.replace(old_ontology, ontology_path)
-        if "new masks" in done:
-            os.rename(mask_dir, staged_masks)
-        if "moved old masks" in done:
-            os.rename(old_masks, mask_dir)
-        raise
+class _MaskFiles:
+    """The mask folder during one save: new files go in beside the old ones.
+
+    A file's name stands for its content (see :func:`mask_file_name`), so
+    nothing the current JSON names is ever overwritten or deleted before the
+    new JSON is in place.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.made_folder = not folder.exists()
+        folder.mkdir(exist_ok=True)
+        #: files of this save that did not exist before it (removed if it fails)
+        self.created: list[Path] = []
+        #: every file name the new JSON names
+        self.named: set[str] = set()
+
+    def put(self, feature_id: str, png: bytes) -> str:
+        name = mask_file_name(feature_id, png)
+        target = self.folder / name
+        self.named.add(name)
+        existed = target.exists()
+        # same name, same content: the digest says so (the size catches a damaged file)
+        if existed and target.is_file() and target.stat().st_size == len(png):
+            return name
+        temp = _write_temp(target, png, suffix=".saving.png")  # .png: see _check_old_mask_dir
+        try:
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        if not existed:
+            self.created.append(target)
+        return name
+
+    def sync(self) -> None:
+        """Make the new files durable before any JSON can name them."""
+        _fsync_dir(self.folder)
+        if self.made_folder:
+            _fsync_dir(self.folder.parent)
+
+    def discard(self) -> None:
+        """The save failed before its commit: remove what it added."""
+        for path in self.created:
+            path.unlink(missing_ok=True)
+        if self.made_folder:
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
+
+    def prune(self) -> None:
+        """After the commit: delete the PNGs the new JSON does not name."""
+        for path in self.folder.iterdir():
+            if path.suffix == ".png" and path.name not in self.named and not path.is_dir():
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+
+
+class _OntologySwap:
+    """Replaces the ontology file before the commit; puts the old one back if it fails."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.old: bytes | None = None
+        self.replaced = False
+
+    def replace(self, data: bytes) -> None:
+        if self.path is None:
+            return
+        self.old = self.path.read_bytes() if self.path.exists() else None
+        if data == self.old:
+            return
+        self.replaced = True
+        temp = _write_temp(self.path, data)
+        try:
+            os.replace(temp, self.path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+
+    def undo(self) -> None:
+        if not self.replaced:
+            return
+        if self.old is None:
+            self.path.unlink(missing_ok=True)
+            return
+        temp = _write_temp(self.path, self.old)
+        os.replace(temp, self.path)
 
 
 def _commit(staged_json: Path, json_path: Path) -> None:
+    """The commit point of a save: the new JSON replaces the old one in one step."""
     os.replace(staged_json, json_path)
 
 
-def _write_synced(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+def _write_temp(target: Path, data: bytes, suffix: str = ".saving") -> Path:
+    """``data`` in a new hidden file beside ``target``, flushed to disk.
+
+    Created with ``os.open`` rather than ``mkstemp``, so the file gets the
+    usual permissions (the umask's), not mkstemp's owner-only ones.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        path = target.with_name(f".{target.name}.{secrets.token_hex(4)}{suffix}")
+        try:
+            fd = os.open(path, flags, 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"{target.parent}: no free temporary file name")
+    try:
+        with open(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
 
 
-def mask_file_name(feature_id: str) -> str:
-    """``<featureId>.png``; a featureId unfit for a file name is hashed instead."""
+def _fsync_dir(folder: Path) -> None:
+    """Make renames in ``folder`` durable (POSIX; Windows cannot open a folder)."""
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_temporaries(json_path: Path, ontology_path: Path | None) -> None:
+    """Temporary JSON / ontology files left beside the export by a killed save."""
+    for target in (json_path, ontology_path):
+        if target is None:
+            continue
+        pattern = re.compile(rf"\.{re.escape(target.name)}\.[A-Za-z0-9_]+\.saving")
+        for path in target.parent.iterdir():
+            if pattern.fullmatch(path.name) and path.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+
+
+def mask_file_name(feature_id: str, png: bytes) -> str:
+    """``<featureId>.<digest>.png``: the digest is the start of the PNG's SHA-256.
+
+    A featureId unfit for a file name is replaced by a hash of it.
+    """
+    digest = hashlib.sha256(png).hexdigest()[:10]
     if _SAFE_FILE_NAME.match(feature_id):
-        return f"{feature_id}.png"
-    return f"m{hashlib.sha256(feature_id.encode()).hexdigest()[:24]}.png"
+        return f"{feature_id}.{digest}.png"
+    return f"m{hashlib.sha256(feature_id.encode()).hexdigest()[:24]}.{digest}.png"
 
 
 def labeled_data_for(source: dict[str, Any], export_dir: Path, image_base_url: str | None) -> str:
@@ -519,7 +659,7 @@ def _join_url(base: str, relative: str) -> str:
 def _seconds(value: Any) -> float:
     try:
         seconds = float(value or 0.0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer past 1e308
         return 0.0
     return seconds if math.isfinite(seconds) and seconds > 0 else 0.0
 
@@ -680,6 +820,8 @@ class _Reader:
         self.allow_download = allow_download
         self.limit = Image.MAX_IMAGE_PIXELS if max_pixels == -1 else max_pixels
         self.progress = progress
+        #: featureIds of the instances read so far, in every row
+        self.feature_ids: set[str] = set()
 
     def fail(self, problem: str) -> LabelboxFormatError:
         return LabelboxFormatError(f"{self.json_path}: {problem}")
@@ -687,7 +829,7 @@ class _Reader:
     # -- top level ---------------------------------------------------------------
     def read(self, ontology: Ontology | None) -> list[DataRow]:
         rows = self._load_json()
-        builder = _OntologyBuilder(self._base_ontology(ontology))
+        builder = _OntologyBuilder(self._base_ontology(ontology), self.json_path)
         for n, row in enumerate(rows):  # classes in export order, before any answers
             for obj in _objects(row):
                 if "instanceURI" in obj or any(key in obj for key in OTHER_TOOLS):
@@ -735,6 +877,10 @@ class _Reader:
             raise self.fail(
                 f"not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})"
             ) from None
+        except RecursionError:
+            raise self.fail("not valid JSON (nested too deeply)") from None
+        except ValueError as err:  # e.g. an integer of more than 4300 digits
+            raise self.fail(f"not valid JSON ({err})") from None
         if not isinstance(rows, list):
             raise self.fail(f"a v1 export is a JSON list of data rows, not {_kind(rows)}")
         for n, row in enumerate(rows):
@@ -788,7 +934,6 @@ class _Reader:
 
         labels = np.zeros(shape, dtype=np.uint32)  # like a new segmentation layer
         instances: list[Instance] = []
-        feature_ids: set[str] = set()
         owners: dict[int, str] = {}
         overlaps: list[str] = []
         empty: list[str] = []
@@ -796,14 +941,20 @@ class _Reader:
             label_id = len(instances) + 1
             cls_ = builder.class_for(obj, where)
             feature_id = obj.get("featureId")
-            if not isinstance(feature_id, str) or not feature_id or feature_id in feature_ids:
-                if feature_id:
+            if not isinstance(feature_id, str) or not feature_id.strip():
+                if feature_id not in (None, ""):
                     _warn(
-                        f"{self.json_path.name} {where}: featureId {feature_id} repeats; "
-                        "the later object got a new one"
+                        f"{self.json_path.name} {where}: featureId {_shown(feature_id)} is not "
+                        "an id; the object got a new one"
                     )
                 feature_id = new_cuid()
-            feature_ids.add(feature_id)
+            elif feature_id in self.feature_ids:  # unique across the whole export
+                _warn(
+                    f"{self.json_path.name} {where}: featureId {_shown(feature_id)} repeats; "
+                    "the later object got a new one"
+                )
+                feature_id = new_cuid()
+            self.feature_ids.add(feature_id)
             if mask.area == 0:
                 empty.append(feature_id)
                 continue
@@ -878,11 +1029,15 @@ class _Reader:
             return None, self._decode_image(labeled_data, data)
         if _SCHEME.match(labeled_data) and not labeled_data.startswith("file://"):
             return None, None  # gs://, s3://, ...: not fetched
-        path = self._local_path(labeled_data)
-        if not path.is_file():
+        try:
+            path = self._local_path(labeled_data)
+            found = path.is_file()
+        except (OSError, ValueError):  # a name too long, a NUL byte, a lone surrogate
+            found = False
+        if not found:
             _warn(
-                f"{self.json_path.name} {where}: the image {labeled_data} was not found; "
-                "opened the segmentation without it"
+                f"{self.json_path.name} {where}: the image {_shown(labeled_data)} was not "
+                "found; opened the segmentation without it"
             )
             return None, None
         try:
@@ -897,7 +1052,7 @@ class _Reader:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 Image.MAX_IMAGE_PIXELS = self.limit
-                with Image.open(BytesIO(data)) as image:
+                with Image.open(BytesIO(data), formats=_IMAGE_FORMATS) as image:
                     image.seek(0)
                     if image.mode in ("P", "PA", "LA"):
                         image = image.convert("RGBA")
@@ -909,16 +1064,17 @@ class _Reader:
                 f"{self.json_path}: the image {name} is too large to be real, refused as a "
                 f"possible decompression bomb ({err})"
             ) from None
-        except (OSError, SyntaxError, ValueError) as err:
+        except Exception as err:  # a damaged file can make a Pillow plugin raise anything
             raise LabelboxFormatError(
-                f"{self.json_path}: the image {name} cannot be decoded ({err})"
+                f"{self.json_path}: the image {_shown(name, 300)} cannot be decoded "
+                f"({type(err).__name__}: {err})"
             ) from None
         finally:
             Image.MAX_IMAGE_PIXELS = previous
 
     def _mask(self, where: str, obj: dict[str, Any], shape) -> SparseMask:
         uri = obj.get("instanceURI")
-        what = f"{where} object {obj.get('featureId', '?')}"
+        what = f"{where} object {_shown(obj.get('featureId', '?'))}"
         if not isinstance(uri, str) or not uri:
             raise self.fail(f"{what}: instanceURI must be a non-empty string")
         if uri.startswith(DOWNLOAD_SCHEMES):
@@ -931,9 +1087,16 @@ class _Reader:
         else:
             path = self._contained_path(what, uri)
             try:
+                if not path.exists():
+                    raise self.fail(f"{what}: the mask {path} is missing")
+                if not path.is_file():  # a folder, or a FIFO that would block the read
+                    raise self.fail(f"{what}: the mask {path} is not a regular file")
+                if path.stat().st_size > _MAX_MASK_BYTES:
+                    raise self.fail(
+                        f"{what}: the mask {path} is larger than {_MAX_MASK_BYTES} bytes; "
+                        "not a mask"
+                    )
                 data = path.read_bytes()
-            except FileNotFoundError:
-                raise self.fail(f"{what}: the mask {path} is missing") from None
             except OSError as err:
                 raise self.fail(f"{what}: cannot read the mask {path} ({err.strerror})") from None
             name = str(path)
@@ -942,23 +1105,28 @@ class _Reader:
         except MaskError as err:
             raise self.fail(f"{what}: {err}") from None
 
-    def _local_path(self, reference: str) -> Path:
+    def _local_path(self, reference: str, unquoted: bool = False) -> Path:
+        """The file a local reference names; may raise OSError / ValueError for odd names."""
         if reference.startswith("file://"):
             parsed = urllib.parse.urlparse(reference)
             return Path(urllib.request.url2pathname(parsed.path))
         path = Path(reference)
         path = path if path.is_absolute() else self.folder / path
-        if not path.exists() and "%" in reference:
-            return self._local_path(urllib.parse.unquote(reference))
+        if not unquoted and "%" in reference and not path.exists():  # percent-encoded once
+            return self._local_path(urllib.parse.unquote(reference), unquoted=True)
         return path
 
     def _contained_path(self, what: str, uri: str) -> Path:
         """The mask file for ``uri``; refused unless it lies in the export's folder."""
         if _SCHEME.match(uri) and not uri.startswith("file://"):
             raise self.fail(f"{what}: unsupported instanceURI scheme in {uri}")
-        path = self._local_path(uri)
         root = self.folder.resolve()
-        resolved = path.resolve()
+        try:
+            resolved = self._local_path(uri).resolve()
+        except (OSError, ValueError, RuntimeError) as err:  # long name, NUL, surrogate, loop
+            raise self.fail(
+                f"{what}: instanceURI {_shown(uri)} is not a usable file name ({err})"
+            ) from None
         if not resolved.is_relative_to(root):
             raise self.fail(
                 f"{what}: instanceURI {uri} points outside the export's folder {root}; refused"
@@ -982,7 +1150,7 @@ class _Reader:
         unknown = 0
         for obj in raw:
             key = next((k for k in OTHER_TOOLS if k in obj), None)
-            coords = _geometry(obj.get(key)) if key else None
+            coords = _geometry(key, obj.get(key)) if key else None
             if coords is None:
                 unknown += 1
                 continue
@@ -1022,21 +1190,31 @@ def _objects(row: dict[str, Any]) -> list[dict[str, Any]]:
     return label.get("objects", []) if isinstance(label, dict) else []
 
 
-def _geometry(value: Any) -> np.ndarray | None:
-    """v1 geometry as (row, column) coordinates; a bbox as its two corners."""
+#: fewest points a geometry needs to be drawn (a bbox and a point are checked by shape)
+_MIN_POINTS = {"polygon": 3, "line": 2}
+
+
+def _geometry(key: str, value: Any) -> np.ndarray | None:
+    """v1 geometry as (row, column) coordinates; a bbox as its two corners.
+
+    ``None`` for anything that is not finite numbers of the right shape.
+    """
     try:
-        if isinstance(value, dict) and {"top", "left", "height", "width"} <= value.keys():
+        if key == "bbox" and isinstance(value, dict):
             top, left = float(value["top"]), float(value["left"])
-            return np.array(
-                [[top, left], [top + float(value["height"]), left + float(value["width"])]]
-            )
-        if isinstance(value, dict):
-            return np.array([[float(value["y"]), float(value["x"])]])
-        if isinstance(value, list) and value:
-            return np.array([[float(p["y"]), float(p["x"])] for p in value])
-    except (KeyError, TypeError, ValueError):
+            coords = [[top, left], [top + float(value["height"]), left + float(value["width"])]]
+        elif key == "point" and isinstance(value, dict):
+            coords = [[float(value["y"]), float(value["x"])]]
+        elif key in _MIN_POINTS and isinstance(value, list):
+            coords = [[float(p["y"]), float(p["x"])] for p in value]
+        else:
+            return None
+    except (KeyError, TypeError, ValueError, OverflowError):  # Overflow: an int past 1e308
         return None
-    return None
+    array = np.array(coords, dtype=float)
+    if len(array) < _MIN_POINTS.get(key, 1) or not np.isfinite(array).all():
+        return None
+    return array
 
 
 def _display_name(external_id: Any, image_path: Path | None, default: str | None) -> str | None:
@@ -1045,6 +1223,13 @@ def _display_name(external_id: Any, image_path: Path | None, default: str | None
         name = external_id.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
         return name.rsplit(".", 1)[0] if "." in name[1:] else name
     return image_path.stem if image_path else default
+
+
+def _shown(value: Any, limit: int = 120) -> str:
+    """``value`` for an error message: printable, and not too long."""
+    text = value if isinstance(value, str) else repr(value)
+    text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _kind(value: Any) -> str:
@@ -1059,7 +1244,8 @@ def _kind(value: Any) -> str:
 class _OntologyBuilder:
     """Finds the class / question / option of v1 entries, adding what is missing."""
 
-    def __init__(self, ontology: Ontology | None):
+    def __init__(self, ontology: Ontology | None, json_path: Path):
+        self.json_path = json_path
         #: False when there was no ontology to start from (rebuilt from the export)
         self.ontology_given = ontology is not None
         self.ontology = ontology if ontology is not None else Ontology()
@@ -1128,8 +1314,8 @@ class _OntologyBuilder:
                 for e in by_question.values()
             )
             _warn(
-                f"{where}: answers ignored because the option they belong under is not "
-                f"chosen: {', '.join(lost)}"
+                f"{self.json_path.name} {where}: answers ignored because the option they "
+                f"belong under is not chosen: {', '.join(lost)}"
             )
         return clean_answers(questions, answers)
 
@@ -1156,15 +1342,15 @@ class _OntologyBuilder:
                 return None
             if not isinstance(answer, str):
                 raise LabelboxFormatError(
-                    f"{where}: the text answer to {question.name!r} is {_kind(answer)}, "
-                    "not a string"
+                    f"{self.json_path}: {where}: the text answer to {question.name!r} is "
+                    f"{_kind(answer)}, not a string"
                 )
             return answer
         chosen = _choice_answers(entry)
         if chosen is None:
             raise LabelboxFormatError(
-                f"{where}: the answer to {question.name!r} is not an option object or a list "
-                "of them"
+                f"{self.json_path}: {where}: the answer to {question.name!r} is not an option "
+                "object or a list of them"
             )
         value: Answers = {}
         for answer in chosen:

@@ -346,6 +346,8 @@ def _read_header(data: bytes, name: str) -> tuple[int, int]:
 
 def _check_size(name, shape, expected_shape, limit) -> None:
     height, width = shape
+    if width == 0 or height == 0:
+        raise MaskError(f"{name}: {width} x {height} pixels: a PNG has at least one pixel")
     if limit is not None and width * height > limit:
         raise MaskError(
             f"{name}: {width} x {height} pixels is more than the limit of {limit} "
@@ -393,6 +395,8 @@ def _decode_own_layout(data: bytes, name: str) -> SparseMask | None:
         elif kind[0:1].isupper():  # a critical chunk this path does not handle
             return None
     if ihdr is None or layout is None or not idat or not ended or len(layout) < _LAYOUT.size:
+        return None
+    if len(ihdr) != 13:
         return None
     width, height, depth, colour, *methods = struct.unpack(">IIBBBBB", ihdr)
     modes = {v: k for k, v in _COLOUR_TYPE.items()}
@@ -480,8 +484,8 @@ def _decode_with_pillow(data: bytes, name: str, expected_shape, limit) -> Sparse
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise MaskError(f"{name}: refused as a possible decompression bomb ({err})") from None
-    except (OSError, SyntaxError, ValueError, zlib.error) as err:
-        raise MaskError(f"{name}: cannot decode the PNG ({err})") from None
+    except Exception as err:  # a damaged file can make Pillow raise anything (struct.error, ...)
+        raise MaskError(f"{name}: cannot decode the PNG ({type(err).__name__}: {err})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = previous
     if pixels.ndim == 3 and pixels.shape[2] == 2:  # grey + alpha: the grey decides
