@@ -165,6 +165,7 @@ def export_layer(
     mask_base_url: str | None = None,
     image_base_url: str | None = None,
     write_ontology: bool = True,
+    polygons: str = "none",
 ) -> ExportResult:
     """Write one segmentation layer as a v1 export (the dock's Save button).
 
@@ -173,9 +174,11 @@ def export_layer(
     Label``. ``mask_mode`` is ``"RGBA"`` (Labelbox's format) or ``"L"`` (8-bit
     grey). ``mask_base_url`` / ``image_base_url`` turn ``instanceURI`` /
     ``Labeled Data`` into URLs; the Labelbox SDK accepts only URLs for
-    ``Labeled Data``. The document's ``source`` is updated with the ids, times
-    and paths written. Raises ``LabelboxFormatError``; warns
-    (``LabelboxFormatWarning``) about unanswered required questions.
+    ``Labeled Data``. ``polygons`` (``"none"``, ``"alongside"``, ``"instead"``)
+    adds instance outlines as Labelbox polygon objects. The document's
+    ``source`` is updated with the ids, times and paths written. Raises
+    ``LabelboxFormatError``; warns (``LabelboxFormatWarning``) about unanswered
+    required questions.
     """
     layer = unwrap(layer)
     document = document_of(layer)
@@ -187,6 +190,7 @@ def export_layer(
         image_base_url=image_base_url,
         write_ontology=write_ontology,
         seconds_to_label=seconds_to_label,
+        polygons=polygons,
         progress=_napari_progress,
     )
     _remember(layer.metadata, layer, document, result.sources[0])

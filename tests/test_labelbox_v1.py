@@ -1083,3 +1083,43 @@ def test_round_trip_keeps_pixels_classes_answers_and_feature_ids(scene_):
         assert again.answers == original.answers
     assert (row.labels > 0).sum() == np.isin(labels, painted).sum()
     assert read_doc.image_answers == document.image_answers
+
+
+@pytest.mark.parametrize("mode", ["alongside", "instead"])
+def test_instances_can_be_exported_as_labelbox_polygons(tmp_path, mode):
+    from napari_segtool.formats.labelbox_v1 import outline_feature_id, read_export, write_export
+    from napari_segtool.ontology import ObjectClass, Ontology
+
+    ontology = Ontology(classes=[ObjectClass("Fish", color="#112233")])
+    fish = ontology.classes[0].feature_schema_id
+    labels = np.zeros((20, 30), np.uint16)
+    labels[2:6, 3:9] = 1  # one square
+    labels[10:12, 2:4] = 2  # two components of instance 2
+    labels[15:18, 20:25] = 2
+    document = Document(ontology)
+    document.add_instance(1, fish)
+    document.add_instance(2, fish)
+    path = tmp_path / "fish.json"
+    result = write_export(path, [(labels, document)], polygons=mode)
+    objects = json.loads(path.read_text())[0]["Label"]["objects"]
+    outlines = [o for o in objects if "polygon" in o]
+    assert len(outlines) == 3
+    square = next(
+        o
+        for o in outlines
+        if o["featureId"] == outline_feature_id(document.instance(1).feature_id, 0)
+    )
+    corners = {(p["x"], p["y"]) for p in square["polygon"]}
+    assert corners == {(3, 2), (9, 2), (9, 6), (3, 6)}  # pixel corners, x = column
+    assert all(o["schemaId"] == fish and o["title"] == "Fish" for o in outlines)
+    with_masks = [o for o in objects if "instanceURI" in o]
+    assert len(with_masks) == (2 if mode == "alongside" else 0)
+    assert result.mask_count == len(with_masks)
+
+    if mode == "alongside":
+        # reading back: derived outlines are no extra objects, and saves do not pile them up
+        (row,) = read_export(path)
+        assert not row.document.source.get("other_objects") and not row.other_objects
+        write_export(path, [(row.labels, row.document)], polygons=mode)
+        again = json.loads(path.read_text())[0]["Label"]["objects"]
+        assert len([o for o in again if "polygon" in o]) == 3

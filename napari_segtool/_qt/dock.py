@@ -17,6 +17,7 @@ from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QItemSelectionModel, Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -52,7 +53,11 @@ from napari_segtool._qt.pen_panel import PenPanel
 from napari_segtool._qt.recovery_banner import RecoveryBanner
 from napari_segtool.document import METADATA_KEY, Document, DocumentError
 from napari_segtool.formats.coco import CocoError
-from napari_segtool.formats.labelbox_v1 import LabelboxFormatError, LabelboxFormatWarning
+from napari_segtool.formats.labelbox_v1 import (
+    POLYGON_MODES,
+    LabelboxFormatError,
+    LabelboxFormatWarning,
+)
 from napari_segtool.ontology import Ontology, OntologyError
 
 if TYPE_CHECKING:
@@ -158,6 +163,12 @@ class SegmentationDock(QWidget):
         self.coco_button.clicked.connect(self._coco_dialog)
         self.to_polygons_button.clicked.connect(self.to_polygons)
         self.from_polygons_button.clicked.connect(self.selected_shapes_to_instance)
+        self.polygon_mode = QComboBox()
+        self.polygon_mode.addItems(["masks only", "masks + polygons", "polygons instead"])
+        self.polygon_mode.setToolTip(
+            "Also write each instance's outline as Labelbox polygon-tool objects "
+            "(one per connected component; holes are not represented)"
+        )
         self.file_status = QLabel()
         self.file_status.setWordWrap(True)
         file_box = QWidget()
@@ -167,6 +178,10 @@ class SegmentationDock(QWidget):
         self.file_buttons.addWidget(self.save_button)
         self.file_buttons.addWidget(self.open_button)
         file_layout.addLayout(self.file_buttons)
+        polygon_row = QHBoxLayout()
+        polygon_row.addWidget(QLabel("Labelbox objects:"))
+        polygon_row.addWidget(self.polygon_mode, 1)
+        file_layout.addLayout(polygon_row)
         polygon_buttons = QHBoxLayout()
         for button in (self.coco_button, self.to_polygons_button, self.from_polygons_button):
             polygon_buttons.addWidget(button)
@@ -443,7 +458,11 @@ class SegmentationDock(QWidget):
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", LabelboxFormatWarning)
-                result = export_layer(self.binding.layer, path)
+                result = export_layer(
+                    self.binding.layer,
+                    path,
+                    polygons=POLYGON_MODES[self.polygon_mode.currentIndex()],
+                )
         except (LabelboxFormatError, OSError) as err:
             show_error(f"Not saved: {err}")
             self.file_status.setText(f"Not saved: {err}")

@@ -95,6 +95,7 @@ from napari_segtool.formats.masks import (
     decode_mask_png,
     iter_instance_crops,
 )
+from napari_segtool.formats.polygons import labelbox_polygons
 from napari_segtool.ids import new_cuid
 from napari_segtool.ontology import (
     CHOICE_TYPES,
@@ -112,6 +113,8 @@ T = TypeVar("T")
 Progress = Callable[[Iterable[T], int, str], Iterable[T]]
 
 URL_SCHEMES = ("http://", "https://", "gs://", "s3://")
+#: how instance outlines go into an export: not at all, beside the masks, or instead of them
+POLYGON_MODES = ("none", "alongside", "instead")
 DOWNLOAD_SCHEMES = ("http://", "https://")
 #: the geometry key of each non-mask v1 object, and what it becomes here
 OTHER_TOOLS = {"bbox": "rectangle", "polygon": "polygon", "line": "path", "point": "point"}
@@ -252,9 +255,16 @@ def write_export(
     image_base_url: str | None = None,
     write_ontology: bool = True,
     seconds_to_label: float | Sequence[float] = 0.0,
+    polygons: str = "none",
+    polygon_tolerance: float = 0.0,
     progress: Progress | None = None,
 ) -> ExportResult:
     """Write label images and their documents as a v1 export (see the module doc).
+
+    ``polygons`` adds each instance's outline as Labelbox polygon-tool objects
+    (``polygon: [{x, y}, ...]``, one per connected component, holes not
+    represented): ``"none"`` (masks only), ``"alongside"`` (masks and
+    polygons) or ``"instead"`` (polygons only, no mask files).
 
     ``rows`` holds one ``(labels, document)`` per data row (a 2-D integer label
     image). ``mask_base_url`` makes ``instanceURI`` absolute
@@ -265,6 +275,8 @@ def write_export(
     """
     progress = progress or _no_progress
     json_path = Path(path)
+    if polygons not in POLYGON_MODES:
+        raise ValueError(f"polygons must be one of {POLYGON_MODES}, not {polygons!r}")
     if not rows:
         raise LabelboxFormatError(f"{json_path}: nothing to write (no label images)")
     mask_dir = mask_dir_for(json_path)
@@ -296,9 +308,11 @@ def write_export(
                 seconds=seconds,
                 now=now,
                 progress=progress,
+                polygons=polygons,
+                polygon_tolerance=polygon_tolerance,
             )
             export.append(row)
-            result.mask_count += len(written_ids)
+            result.mask_count += 0 if polygons == "instead" else len(written_ids)
             result.skipped_empty.append(empty)
             result.unanswered.append(document.unanswered_report(written_ids))
             result.sources.append(_source_after_write(document, row, json_path))
@@ -378,6 +392,8 @@ def _write_row(
     seconds,
     now,
     progress,
+    polygons="none",
+    polygon_tolerance=0.0,
 ) -> tuple[dict[str, Any], list[int], list[int]]:
     labels = np.asarray(labels)
     source = document.source
@@ -400,25 +416,48 @@ def _write_row(
                 raise LabelboxFormatError(
                     f"{json_path}: instance {label_id} has a class that is not in the ontology"
                 )
-            file_name = masks.put(instance.feature_id, encoder.encode(mask))
-            relative = f"{masks.folder.name}/{file_name}"
-            objects.append(
-                {
-                    "featureId": instance.feature_id,
-                    "schemaId": cls_.feature_schema_id,
-                    "title": cls_.name,
-                    "value": cls_.value,
-                    "color": cls_.color,
-                    "instanceURI": _join_url(mask_base_url, relative)
-                    if mask_base_url
-                    else relative,
-                    "classifications": answers_to_v1(
-                        cls_.questions, instance.answers, (instance.feature_id,)
-                    ),
-                }
-            )
+            base = {
+                "schemaId": cls_.feature_schema_id,
+                "title": cls_.name,
+                "value": cls_.value,
+                "color": cls_.color,
+            }
+            if polygons != "instead":
+                file_name = masks.put(instance.feature_id, encoder.encode(mask))
+                relative = f"{masks.folder.name}/{file_name}"
+                objects.append(
+                    {
+                        "featureId": instance.feature_id,
+                        **base,
+                        "instanceURI": _join_url(mask_base_url, relative)
+                        if mask_base_url
+                        else relative,
+                        "classifications": answers_to_v1(
+                            cls_.questions, instance.answers, (instance.feature_id,)
+                        ),
+                    }
+                )
+            if polygons != "none":
+                rings = labelbox_polygons(labels, label_id, mask.slices, polygon_tolerance)
+                for n, ring in enumerate(rings):
+                    feature_id = outline_feature_id(instance.feature_id, n)
+                    objects.append(
+                        {
+                            "featureId": feature_id,
+                            **base,
+                            "polygon": ring,
+                            "classifications": answers_to_v1(
+                                cls_.questions, instance.answers, (feature_id,)
+                            ),
+                        }
+                    )
             written_ids.append(label_id)
-    objects.extend(source.get("other_objects") or [])
+    written_outlines = {o["featureId"] for o in objects if "polygon" in o}
+    objects.extend(
+        o
+        for o in source.get("other_objects") or []
+        if not (isinstance(o, dict) and o.get("featureId") in written_outlines)
+    )
     row: dict[str, Any] = {
         "ID": label_uid,
         "DataRow ID": source.get("data_row_id") or new_cuid(),
@@ -667,6 +706,29 @@ def _seconds(value: Any) -> float:
 def _timestamp() -> str:
     now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def _without_mask_outlines(others: list, mask_objects: list[dict]) -> list:
+    """Drop polygon objects that are outlines this writer derived from masks in the row.
+
+    They repeat the masks (and are rewritten from them on the next save), so
+    they become no Shapes and are not carried along as separate objects.
+    """
+    polygons = [o for o in others if isinstance(o, dict) and "polygon" in o]
+    if not polygons:
+        return others
+    outline_ids = {
+        outline_feature_id(obj["featureId"], n)
+        for obj in mask_objects
+        if isinstance(obj.get("featureId"), str)
+        for n in range(len(polygons))
+    }
+    return [o for o in others if not (isinstance(o, dict) and o.get("featureId") in outline_ids)]
+
+
+def outline_feature_id(instance_feature_id: str, component: int) -> str:
+    """The featureId of an instance's ``component``-th polygon outline (stable across saves)."""
+    return derived_cuid(instance_feature_id, "polygon", str(component))
 
 
 def derived_cuid(*parts: str) -> str:
@@ -978,6 +1040,7 @@ class _Reader:
                 f"{self.json_path.name} {where}: {len(empty)} object(s) with an empty mask "
                 f"skipped: {', '.join(empty)}"
             )
+        other_raw = _without_mask_outlines(other_raw, [obj for obj, _ in masks])
         others = self._other_objects(where, other_raw, builder)
         image_answers = builder.answers(
             builder.ontology.questions, label.get("classifications", []), f"{where} image"
