@@ -27,11 +27,16 @@ Reading
 The reader declines (returns ``None``) any JSON that is not COCO, so Labelbox
 exports and ontologies go to their own reader. Images are loaded when the file
 named by ``file_name`` is in the JSON's folder (or its ``images/`` subfolder);
-names that point outside that folder are refused with a warning.
+names that point outside that folder (``..``, absolute paths, symlinks leading
+out) are refused with a warning, and the segmentation opens alone. Images are
+opened in common raster formats only, and their size is checked against the
+COCO entry on the header, before any pixel is decoded (a decompression bomb is
+refused unread).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 from collections.abc import Sequence
@@ -53,10 +58,12 @@ from napari_segtool._layer import (
 from napari_segtool.document import METADATA_KEY, Document, Instance
 from napari_segtool.formats.coco import (
     CocoError,
+    CocoImage,
     CocoImageInput,
     CocoWarning,
     build_coco,
     parse_coco,
+    read_json_file,
     sniff_coco_file,
     write_coco_json,
 )
@@ -68,12 +75,14 @@ COCO_EXTENSION = ".coco.json"
 PLAIN_CLASS = ObjectClass(name="object", color="#9E9E9E", feature_schema_id="napari-segtool-object")
 #: folders (inside the JSON's) where the reader looks for ``file_name``
 IMAGE_FOLDERS = (".", "images")
+#: image formats opened beside a COCO file; others are refused (EPS would run Ghostscript)
+IMAGE_FORMATS = ("PNG", "JPEG", "MPO", "TIFF", "BMP", "GIF", "WEBP")
 
 
 # -- reader -----------------------------------------------------------------------------
 def get_coco_reader(path: str | list[str]):
     """npe2 reader hook: a reader for COCO JSON, ``None`` for anything else."""
-    paths = [path] if isinstance(path, str) else list(path)
+    paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     if not paths or not all(str(p).lower().endswith(".json") for p in paths):
         return None
     parsed = []
@@ -91,13 +100,10 @@ def get_coco_reader(path: str | list[str]):
 
 def read_coco(path: str | Path) -> list[LayerData]:
     """Layer data tuples of a COCO file: per image, the image (if found) and its segmentation."""
-    data = sniff_coco_file(path)
-    if data is None:
-        raise CocoError(str(path), "not a COCO file (or not readable)")
-    return layer_data_from_coco(str(path), data)
+    return layer_data_from_coco(str(path), read_json_file(path))
 
 
-def layer_data_from_coco(path: str, data: dict[str, Any]) -> list[LayerData]:
+def layer_data_from_coco(path: str, data: Any) -> list[LayerData]:
     """Everything is parsed and loaded before anything is returned: bad input adds no layer."""
     images, _ = parse_coco(data, path)
     folder = Path(path).resolve().parent
@@ -106,13 +112,7 @@ def layer_data_from_coco(path: str, data: dict[str, Any]) -> list[LayerData]:
         name = image.document.source["image_name"]
         image_file = find_image_file(folder, image.file_name, path)
         if image_file is not None:
-            pixels = _load_image(image_file, path)
-            if pixels.shape[:2] != (image.height, image.width):
-                raise CocoError(
-                    path,
-                    f"image {image.image_id}: {image.file_name} is {pixels.shape[1]} x "
-                    f"{pixels.shape[0]} pixels, the file says {image.width} x {image.height}",
-                )
+            pixels = _load_image(image_file, image, path)
             image.document.source["image_path"] = str(image_file)
             rgb = pixels.ndim == 3 and pixels.shape[-1] in (3, 4)
             layers.append((pixels, {"name": name, "rgb": rgb}, "image"))
@@ -141,24 +141,55 @@ def find_image_file(folder: Path, file_name: str, source: str) -> Path | None:
         return None
     for sub in IMAGE_FOLDERS:
         try:
-            candidate = (folder / sub / Path(*relative.parts)).resolve()
+            named = folder / sub / Path(*relative.parts)
+            candidate = named.resolve()
             if candidate.is_relative_to(folder) and candidate.is_file():
                 return candidate
-        except (OSError, ValueError):  # e.g. a NUL byte or an over-long name
+            if named.is_file():  # a symlink leading out of the folder
+                warnings.warn(
+                    f"{source}: image {file_name!r} links to a file outside the COCO file's "
+                    "folder; it is not opened (only the segmentation is)",
+                    CocoWarning,
+                    stacklevel=2,
+                )
+                return None
+        except (OSError, ValueError):  # e.g. a NUL byte, a lone surrogate or an over-long name
             return None
     return None
 
 
-def _load_image(path: Path, source: str) -> np.ndarray:
+def _load_image(path: Path, image: CocoImage, source: str) -> np.ndarray:
+    """The pixels of ``image``'s file; its size is checked before anything is decoded."""
     from PIL import Image as PILImage
 
+    where = f"image {image.image_id}: {image.file_name}"
     try:
-        with PILImage.open(path) as handle:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            handle = PILImage.open(path, formats=IMAGE_FORMATS)
+        with handle:
+            # the header is all that is read so far: a file whose size disagrees with the
+            # COCO entry (which is within MAX_PIXELS) is refused before it is decoded
+            if handle.size != (image.width, image.height):
+                raise CocoError(
+                    source,
+                    f"{where} is {handle.size[0]} x {handle.size[1]} pixels, the file says "
+                    f"{image.width} x {image.height}",
+                )
+            handle.seek(0)
             if handle.mode in ("P", "PA", "LA", "CMYK", "YCbCr", "1"):
                 handle = handle.convert("RGBA" if "A" in handle.mode else "RGB")
             return np.asarray(handle)
-    except (OSError, ValueError) as err:
-        raise CocoError(source, f"cannot read image {path.name} ({err})") from None
+    except CocoError:
+        raise
+    except PILImage.DecompressionBombError as err:
+        raise CocoError(
+            source, f"{where} is too large to be real, refused as a decompression bomb ({err})"
+        ) from None
+    except Exception as err:  # a damaged file can make a Pillow plugin raise anything
+        raise CocoError(
+            source, f"cannot read {where} ({type(err).__name__}: {str(err)[:200]})"
+        ) from None
 
 
 # -- writer -----------------------------------------------------------------------------

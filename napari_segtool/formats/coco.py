@@ -88,6 +88,8 @@ PALETTE = (
     "#3949AB",
 )
 _PATH_SEPARATOR = " > "
+#: 13 five-bit chunks hold a 64-bit run length: the most ``pycocotools`` decodes
+_RLE_MAX_SHIFT = 60
 #: the largest image the reader allocates a label array for (2**31 pixels)
 MAX_PIXELS = 1 << 31
 
@@ -162,6 +164,10 @@ def decompress_counts(text: str) -> list[int]:
         while more:
             if position >= length:
                 raise ValueError("the RLE string ends in the middle of a number")
+            if shift > _RLE_MAX_SHIFT:
+                # pycocotools keeps runs in 64-bit integers; longer numbers are garbage
+                # (and would make this loop quadratic in big-integer arithmetic)
+                raise ValueError("a number in the RLE string is longer than 64 bits")
             chunk = ord(text[position]) - 48
             if not 0 <= chunk < 64:
                 raise ValueError(f"character {text[position]!r} cannot appear in an RLE string")
@@ -224,6 +230,9 @@ def polygon_pixels(
     """
     height, width = shape
     coords = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polygons]
+    coords = [c for c in (_clip_ring(c, shape) for c in coords) if len(c) >= 3]
+    if not coords:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
     x_min = max(0, math.floor(min(c[:, 0].min() for c in coords)))
     y_min = max(0, math.floor(min(c[:, 1].min() for c in coords)))
     x_max = min(width, math.ceil(max(c[:, 0].max() for c in coords)) + 1)
@@ -247,6 +256,43 @@ def polygon_pixels(
             crop = coco_mask.decode(coco_mask.merge(rles)).astype(bool)
     rows, cols = np.nonzero(crop)
     return rows + y_min, cols + x_min
+
+
+def _clip_ring(ring: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``ring`` cut to a pixel beyond the image when it reaches further (Sutherland-Hodgman).
+
+    Rasterising costs time and memory in proportion to the outline's length
+    (``pycocotools`` walks every edge), so a vertex at ``1e9`` would stall the
+    reader for minutes, or overflow its integers. Clipping keeps the even-odd
+    inside of the ring within the box; rings already inside are left as they
+    are, so our own outlines rasterise exactly as before.
+    """
+    height, width = shape
+    low, high = np.array([-1.0, -1.0]), np.array([width + 1.0, height + 1.0])
+    if np.all(ring >= low) and np.all(ring <= high):
+        return ring
+    points = ring
+    for axis, bound, keep_below in ((0, low[0], False), (0, high[0], True),
+                                    (1, low[1], False), (1, high[1], True)):  # fmt: skip
+        if len(points) == 0:
+            break
+        inside = points[:, axis] <= bound if keep_below else points[:, axis] >= bound
+        previous = np.roll(points, 1, axis=0)
+        previous_inside = np.roll(inside, 1)
+        kept: list[np.ndarray] = []
+        for point, before, point_in, before_in in zip(
+            points, previous, inside, previous_inside, strict=True
+        ):
+            if point_in != before_in:  # the edge crosses the bound: keep the crossing
+                # in halves and as a convex combination: no overflow even at 1e308
+                t = (bound / 2 - before[axis] / 2) / (point[axis] / 2 - before[axis] / 2)
+                crossing = (1 - t) * before + t * point
+                crossing[axis] = bound
+                kept.append(crossing)
+            if point_in:
+                kept.append(point)
+        points = np.array(kept, dtype=np.float64).reshape(-1, 2)
+    return points
 
 
 # -- answers ---------------------------------------------------------------------------
@@ -487,30 +533,40 @@ def is_coco(data: Any) -> bool:
 
 def sniff_coco_file(path: str | Path) -> dict[str, Any] | None:
     """The parsed file when it is COCO JSON, else ``None`` (cheap for a JSON list)."""
-    path = Path(path)
     try:
-        with path.open("rb") as handle:
-            head = handle.read(4096).removeprefix(b"\xef\xbb\xbf").lstrip()
-            if not head.startswith(b"{"):
-                return None  # a list (Labelbox v1 export) or not JSON: not ours
-            data = json.loads(head + handle.read())
-    except (OSError, ValueError, RecursionError):
+        data = read_json_file(path, only_objects=True)
+    except CocoError:
         return None
     return data if is_coco(data) else None
 
 
-def load_coco(path: str | Path) -> tuple[list[CocoImage], Ontology]:
-    """Read and parse a COCO file; :class:`CocoError` names the file on any problem."""
+def read_json_file(path: str | Path, *, only_objects: bool = False) -> Any:
+    """The parsed JSON of ``path``; :class:`CocoError` names the file and the problem.
+
+    ``only_objects`` returns ``None`` without reading further when the text is
+    not a JSON object (a Labelbox export is a list): the sniff stays cheap.
+    """
     path = Path(path)
+    # a FIFO or a device would block the open or never end: regular files only
+    if not path.is_file():
+        raise CocoError(str(path), "not a file")
     try:
-        data = json.loads(path.read_bytes())
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+            if only_objects and not head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{"):
+                return None
+            return json.loads(head + handle.read())
     except OSError as err:
-        raise CocoError(str(path), f"cannot read the file ({err.strerror})") from None
-    except ValueError as err:
+        raise CocoError(str(path), f"cannot read the file ({err.strerror or err})") from None
+    except ValueError as err:  # also bad UTF-8, and integers with thousands of digits
         raise CocoError(str(path), f"not valid JSON ({err})") from None
     except RecursionError:
         raise CocoError(str(path), "not usable JSON (nested too deeply)") from None
-    return parse_coco(data, str(path))
+
+
+def load_coco(path: str | Path) -> tuple[list[CocoImage], Ontology]:
+    """Read and parse a COCO file; :class:`CocoError` names the file on any problem."""
+    return parse_coco(read_json_file(path), str(path))
 
 
 def parse_coco(data: Any, source: str | None = None) -> tuple[list[CocoImage], Ontology]:
@@ -525,16 +581,30 @@ def parse_coco(data: Any, source: str | None = None) -> tuple[list[CocoImage], O
     ontology, class_of_category = _rebuild_ontology(data.get(ONTOLOGY_KEY), categories, source)
     images = _parse_images(data["images"], source)
     by_image: dict[int, list[tuple[int, dict[str, Any]]]] = {image_id: [] for image_id in images}
+    annotation_ids: set[int] = set()
     for index, annotation in enumerate(data["annotations"]):
         path = f"annotations[{index}]"
         if not isinstance(annotation, dict):
             raise CocoError(source, f"{path}: expected an object")
-        image_id = annotation.get("image_id")
-        if image_id not in images:
-            raise CocoError(source, f"{path}.image_id: no image has id {image_id!r}")
-        if annotation.get("category_id") not in class_of_category:
+        # ids are checked to be integers first: a list or dict cannot even be looked up,
+        # and True would pass for 1
+        for key in ("id", "image_id", "category_id"):
+            value = annotation.get(key)
+            if not _is_int(value):
+                raise CocoError(source, f"{path}.{key}: must be an integer, not {_shown(value)}")
+        if annotation["id"] in annotation_ids:
+            # pycocotools would keep only one of them: refuse rather than lose one
             raise CocoError(
-                source, f"{path}.category_id: no category has id {annotation.get('category_id')!r}"
+                source, f"{path}.id: annotation id {_shown(annotation['id'])} is used twice"
+            )
+        annotation_ids.add(annotation["id"])
+        image_id = annotation["image_id"]
+        if image_id not in images:
+            raise CocoError(source, f"{path}.image_id: no image has id {_shown(image_id)}")
+        if annotation["category_id"] not in class_of_category:
+            raise CocoError(
+                source,
+                f"{path}.category_id: no category has id {_shown(annotation['category_id'])}",
             )
         by_image[image_id].append((index, annotation))
     results = [
@@ -552,9 +622,9 @@ def _parse_categories(raw: list[Any], source: str | None) -> dict[int, dict[str,
             raise CocoError(source, f"{path}: expected an object")
         cat_id = category.get("id")
         if not _is_int(cat_id):
-            raise CocoError(source, f"{path}.id: must be an integer, not {cat_id!r}")
+            raise CocoError(source, f"{path}.id: must be an integer, not {_shown(cat_id)}")
         if cat_id in categories:
-            raise CocoError(source, f"{path}.id: category id {cat_id} is used twice")
+            raise CocoError(source, f"{path}.id: category id {_shown(cat_id)} is used twice")
         name = category.get("name")
         if not isinstance(name, str) or not name.strip():
             raise CocoError(source, f"{path}.name: a category needs a non-empty name")
@@ -613,22 +683,24 @@ def _parse_images(raw: list[Any], source: str | None) -> dict[int, dict[str, Any
             raise CocoError(source, f"{path}: expected an object")
         image_id = image.get("id")
         if not _is_int(image_id):
-            raise CocoError(source, f"{path}.id: must be an integer, not {image_id!r}")
+            raise CocoError(source, f"{path}.id: must be an integer, not {_shown(image_id)}")
         if image_id in images:
-            raise CocoError(source, f"{path}.id: image id {image_id} is used twice")
+            raise CocoError(source, f"{path}.id: image id {_shown(image_id)} is used twice")
         for key in ("width", "height"):
             value = image.get(key)
             if not _is_int(value) or value <= 0:
-                raise CocoError(source, f"{path}.{key}: must be a positive integer, not {value!r}")
+                raise CocoError(
+                    source, f"{path}.{key}: must be a positive integer, not {_shown(value)}"
+                )
         if image["width"] * image["height"] > MAX_PIXELS:
             raise CocoError(
                 source,
-                f"{path}: {image['width']} x {image['height']} pixels is more than this "
-                f"reader builds in memory ({MAX_PIXELS:,} pixels)",
+                f"{path}: {_shown(image['width'])} x {_shown(image['height'])} pixels is more "
+                f"than this reader builds in memory ({MAX_PIXELS:,} pixels)",
             )
         file_name = image.get("file_name", "")
         if not isinstance(file_name, str):
-            raise CocoError(source, f"{path}.file_name: must be a string, not {file_name!r}")
+            raise CocoError(source, f"{path}.file_name: must be a string, not {_shown(file_name)}")
         images[image_id] = image
     return images
 
@@ -748,12 +820,12 @@ def _annotation_pixels(
                 isinstance(polygon, list)
                 and len(polygon) >= 6
                 and len(polygon) % 2 == 0
-                and all(isinstance(v, int | float) and math.isfinite(v) for v in polygon)
+                and all(_is_coordinate(v) for v in polygon)
             ):
                 raise CocoError(
                     source,
                     f"{path}.segmentation[{n}]: a polygon is a flat list of at least three "
-                    "x, y pairs",
+                    "x, y pairs of finite numbers",
                 )
         return polygon_pixels(segm, shape)
     raise CocoError(source, f"{path}.segmentation: expected an RLE object or a list of polygons")
@@ -783,6 +855,22 @@ def _choose_label_ids(annotations: list[dict[str, Any]]) -> list[int]:
 # -- small helpers -----------------------------------------------------------------------
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_coordinate(value: Any) -> bool:
+    """A finite number that fits a float (``10**400`` is an int that does not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr`` cut short: a hostile value may be megabytes long."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**limit else "a huge number"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _short(items: Sequence[Any], limit: int = 10) -> str:
