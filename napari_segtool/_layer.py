@@ -131,6 +131,9 @@ class LayerBinding:
         self.current_class_id: str | None = None
         #: a label id handed out for the current class and not painted yet
         self.pending_label_id: int | None = None
+        #: ids of instances removed with their class; undo may bring their pixels
+        #: back, and then they are unassigned rather than taken by the current class
+        self.retired_ids: set[int] = set()
         classes = document.ontology.segmentation_classes or document.ontology.classes
         if classes:
             self.current_class_id = classes[0].feature_schema_id
@@ -233,6 +236,7 @@ class LayerBinding:
     def assign(self, label_id: int, schema_id: str) -> None:
         """Give a class to a painted id the document does not know."""
         self.document.add_instance(label_id, schema_id)
+        self.retired_ids.discard(label_id)
         self.counts_changed.emit(frozenset({label_id}))
 
     # -- the plugin's own edits (each one undoable napari step, locks respected) ----
@@ -368,7 +372,11 @@ class LayerBinding:
             if self.pixel_counts.get(label_id, 0) <= 0 or label_id in self.document:
                 continue
             schema_id = self.current_class_id
-            if schema_id is None or self.document.ontology.class_by_id(schema_id) is None:
+            if (
+                schema_id is None
+                or self.document.ontology.class_by_id(schema_id) is None
+                or label_id in self.retired_ids  # its class was removed: not the current one's
+            ):
                 continue  # stays an unassigned row until the user gives it a class
             self.document.add_instance(label_id, schema_id)
             created.append(label_id)

@@ -325,7 +325,9 @@ class Document:
             index.append(label_id)
             names.append(cls_.name if cls_ else "")
             feature_ids.append(instance.feature_id)
-            answers.append(summarise_answers(cls_.questions if cls_ else [], instance.answers))
+            answers.append(
+                summarise_answers(cls_.questions if cls_ else [], instance.answers) or "none"
+            )
         return {"index": index, "class": names, "featureId": feature_ids, "answers": answers}
 
 

@@ -246,6 +246,8 @@ def test_each_layer_keeps_its_own_document(sample):
     viewer.layers.selection.active = image  # not a segmentation layer: dock stays
     assert dock.binding.layer is layer
     viewer.layers.remove(layer)
+    assert dock.binding.layer is second  # the remaining segmentation layer
+    viewer.layers.remove(second)
     assert dock.binding is None
 
 
@@ -495,3 +497,52 @@ def test_lock_a_fish_and_paint_the_water_behind_everything(sample):
     # napari's B key and the dock's box stay in step
     layer.preserve_labels = False
     assert not dock.pen_panel.draw_to_back.isChecked()
+
+
+def test_undo_after_removing_a_class_brings_its_pixels_back_unassigned(sample):
+    _viewer, dock, layer = sample
+    panel = dock.ontology_panel
+    nucleus = paint_instance(dock, layer, "Nucleus", (50, 50))
+    cell = paint_instance(dock, layer, "Cell", (150, 150))
+    panel.confirm = lambda title, text: True
+    assert panel.remove(("class", 0))
+    layer.undo()  # the erase of the removed class's pixels
+    rows = dict((r[0], r[1]) for r in table_rows(dock))
+    assert rows == {nucleus: "unassigned", cell: "Cell"}
+    assert nucleus not in document_of(layer)
+    dock.select_rows([nucleus])
+    dock.change_class_of_selected(
+        document_of(layer).ontology.class_by_name("Debris").feature_schema_id
+    )
+    assert class_name(layer, nucleus) == "Debris"
+
+
+def test_closing_the_dock_gives_the_layer_napari_brush_back(sample, qtbot):
+    from qtpy.QtCore import QCoreApplication, QEvent
+
+    from napari_segtool._pen import pen_of
+
+    viewer, dock, layer = sample
+    assert pen_of(layer) is not None
+    viewer.window.remove_dock_widget(dock)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    qtbot.waitUntil(lambda: pen_of(layer) is None, timeout=2000)
+
+
+def test_removing_the_shown_layer_moves_the_dock_to_another_segmentation_layer(sample):
+    from napari_segtool._commands import new_segmentation_layer
+
+    viewer, dock, layer = sample
+    viewer.layers.selection.active = viewer.layers["cells"]
+    new_segmentation_layer(viewer)
+    second = viewer.layers[-1]
+    assert dock.binding.layer is second
+    viewer.layers.remove(second)
+    assert dock.binding.layer is layer
+
+
+def test_status_bar_says_none_for_an_unanswered_instance(sample):
+    _viewer, dock, layer = sample
+    label = paint_instance(dock, layer, "Debris", (30, 30))
+    assert layer.get_status((30, 30))["value"].endswith("answers: none")
+    assert label in document_of(layer)

@@ -8,13 +8,15 @@ ontology; any other layer leaves the dock on the last segmentation layer.
 from __future__ import annotations
 
 import warnings
+import weakref
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from napari.layers import Labels, Shapes
 from napari.utils.notifications import show_error, show_warning
-from qtpy.QtCore import QItemSelectionModel, Qt
+from qtpy.QtCore import QEvent, QItemSelectionModel, Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -47,7 +49,7 @@ from napari_segtool._layer import (
 from napari_segtool._pen import attach_pen, pen_of
 from napari_segtool._polygons import labels_to_shapes, shapes_to_instance
 from napari_segtool._qt.forms import ClassificationPanel
-from napari_segtool._qt.instance_table import InstanceTableModel
+from napari_segtool._qt.instance_table import CLASS_COLUMN, COLUMNS, InstanceTableModel
 from napari_segtool._qt.ontology_panel import OntologyPanel
 from napari_segtool._qt.pen_panel import PenPanel
 from napari_segtool._qt.recovery_banner import RecoveryBanner
@@ -64,6 +66,15 @@ if TYPE_CHECKING:
     import napari
 
 
+def _release_pens(layer_refs: list) -> None:
+    """Give layers napari's own brush behaviour back (Alt resizes again)."""
+    for ref in layer_refs:
+        layer = ref()
+        pen = pen_of(layer) if layer is not None else None
+        if pen is not None:
+            pen.detach()
+
+
 class SegmentationDock(QWidget):
     """Dock widget (Plugins > napari-segtool > Segmentation)."""
 
@@ -74,6 +85,10 @@ class SegmentationDock(QWidget):
         self.viewer = unwrap(napari_viewer)
         self.binding: LayerBinding | None = None
 
+        # napari deletes a closed dock without a closeEvent: give the pen back then.
+        # The slot holds only this list, not the widget being destroyed.
+        self._pen_layer: list[weakref.ref] = []
+        self.destroyed.connect(partial(_release_pens, self._pen_layer))
         self.recovery_banner = RecoveryBanner(self)
         self.recovery_banner.restored.connect(self.set_binding)
         self.layer_label = QLabel("No segmentation layer")
@@ -101,8 +116,18 @@ class SegmentationDock(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # fixed widths (measuring thousands of rows per update would cost more than the
+        # update itself); the class name takes the spare width
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        metrics = self.table.fontMetrics()
+        for column, sample in enumerate(("0000", "", "000000", "missing", "", "")):
+            width = max(
+                metrics.horizontalAdvance(sample), metrics.horizontalAdvance(COLUMNS[column])
+            )
+            self.table.setColumnWidth(column, width + 14)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(CLASS_COLUMN, QHeaderView.ResizeMode.Stretch)
         self.table.clicked.connect(self._on_row_clicked)
         self.table.doubleClicked.connect(lambda index: self.centre_on(self._id_at(index.row())))
         self.table.setMinimumHeight(160)
@@ -257,15 +282,13 @@ class SegmentationDock(QWidget):
         self._update_attach_offer(layer)
 
     def _release_pen(self, layer) -> None:
-        """Give the layer napari's own brush behaviour back (Alt resizes again)."""
-        pen = pen_of(layer) if layer is not None else None
-        if pen is not None:
-            pen.detach()
+        _release_pens([weakref.ref(layer)] if layer is not None else [])
 
-    def closeEvent(self, event) -> None:
-        if self.binding is not None:
-            self._release_pen(self.binding.layer)
-        super().closeEvent(event)
+    def event(self, event) -> bool:
+        # napari takes a closed dock out by reparenting it to None (then deletes it)
+        if event.type() == QEvent.Type.ParentChange and self.parent() is None:
+            _release_pens(getattr(self, "_pen_layer", []))
+        return super().event(event)
 
     def _autosave_new_layer(self, event) -> None:
         self._autosave(event.value)
@@ -276,7 +299,8 @@ class SegmentationDock(QWidget):
 
     def _on_layer_removed(self, event) -> None:
         if self.binding is not None and event.value is self.binding.layer:
-            self.set_binding(None)
+            others = [layer for layer in self.viewer.layers if is_segmentation_layer(layer)]
+            self.set_layer(others[-1] if others else None)
 
     def _update_attach_offer(self, layer) -> None:
         offer = isinstance(layer, Labels) and not is_segmentation_layer(layer)
@@ -302,6 +326,7 @@ class SegmentationDock(QWidget):
             attach_autosave(binding, self.viewer)
             install_instance_keys(binding)
             attach_pen(binding.layer)  # the plugin's pen while the dock shows this layer
+        self._pen_layer[:] = [weakref.ref(binding.layer)] if binding is not None else []
         self.pen_panel.set_layer(binding.layer if binding is not None else None)
         self.pen_panel.update_hints()
         if binding is not None:

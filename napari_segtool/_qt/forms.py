@@ -166,7 +166,7 @@ class QuestionField(QWidget):
         box.setObjectName("segtoolRadioGroup")
         box.setStyleSheet("QGroupBox#segtoolRadioGroup { border: none; margin: 0; padding: 0; }")
         box.layout().setContentsMargins(0, 0, 0, 0)
-        box.layout().setSpacing(16)
+        box.layout().setSpacing(16 if short else 2)  # gaps only between side-by-side choices
         # packed to the left rather than spread over the dock's width
         layout.addWidget(box, 0, Qt.AlignmentFlag.AlignLeft)
         # magicgui rebuilds the buttons when the widget is re-parented

@@ -14,7 +14,7 @@ from qtpy.QtGui import QColor
 
 from napari_segtool._layer import LayerBinding
 
-COLUMNS = ("ID", "Class", "Pixels", "Questions", "Locked", "Hidden")
+COLUMNS = ("ID", "Class", "Pixels", "Questions", "Lock", "Hide")
 ID_COLUMN, CLASS_COLUMN, PIXELS_COLUMN, QUESTIONS_COLUMN, LOCKED_COLUMN, HIDDEN_COLUMN = range(6)
 UNASSIGNED = "unassigned"
 

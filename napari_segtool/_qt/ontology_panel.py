@@ -379,6 +379,7 @@ class OntologyPanel(QWidget):
             binding.erase_instances([i.label_id for i in instances])
             for instance in instances:
                 binding.document.remove_instance(instance.label_id)
+                binding.retired_ids.add(instance.label_id)
             return self.edit_ontology(lambda o: o.classes.pop(path[1]))
 
         def change(ontology: Ontology) -> None:
