@@ -35,6 +35,7 @@ from napari_segtool.formats.coco import (
     polygon_pixels,
 )
 from napari_segtool.formats.polygons import ring_to_mask
+from tests.fuzz import json_values
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:__array__ implementation:DeprecationWarning",
@@ -723,21 +724,11 @@ def test_an_image_of_the_wrong_size_is_named(written):
 
 
 # -- property-based fuzzing -----------------------------------------------------------------------
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=8),
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(["id", "size", "counts", "image_id", "category_id", "name"])
-            | st.text(max_size=5),
-            children,
-            max_size=4,
-        )
-    ),
+JSON = json_values(
+    ["id", "size", "counts", "image_id", "category_id", "name"],
+    text_size=8,
+    key_size=5,
+    max_keys=4,
     max_leaves=12,
 )
 

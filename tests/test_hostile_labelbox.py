@@ -30,6 +30,7 @@ from napari_segtool.formats.labelbox_v1 import (
     read_export,
 )
 from napari_segtool.formats.masks import PNG_SIGNATURE
+from tests.fuzz import json_values
 
 EXPORT = "export_v1.fish.json"
 FEATURES = [
@@ -672,23 +673,10 @@ def test_an_ontology_beside_that_is_not_an_ontology(reference_copy, export):
 
 
 # -- property-based fuzzing -----------------------------------------------------------------------
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(
-        st.sampled_from(
-            ["featureId", "schemaId", "title", "value", "color", "instanceURI", "answer",
-             "answers", "classifications", "objects", "Label", "bbox", "point", "polygon",
-             "line", "x", "y", "top", "left", "height", "width"]
-        ) | st.text(max_size=6),
-        children,
-        max_size=5,
-    ),
-    max_leaves=20,
+JSON = json_values(
+    ["featureId", "schemaId", "title", "value", "color", "instanceURI", "answer", "answers",
+     "classifications", "objects", "Label", "bbox", "point", "polygon", "line", "x", "y",
+     "top", "left", "height", "width"],
 )  # fmt: skip
 FIXTURE_OK = HealthCheck.function_scoped_fixture  # each example rewrites the same file
 

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from napari_segtool.ontology import Ontology, OntologyError
+from tests.fuzz import json_values
 
 FIXTURE_OK = HealthCheck.function_scoped_fixture  # the fixtures are read-only here
 
@@ -238,22 +239,7 @@ def test_lone_surrogates_and_bom(tmp_path, reference):
 
 
 # -- property-based fuzzing -----------------------------------------------------------------------
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=12),
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(sorted(STR_FIELDS | BOOL_FIELDS | LIST_FIELDS)) | st.text(max_size=6),
-            children,
-            max_size=5,
-        )
-    ),
-    max_leaves=25,
-)
+JSON = json_values(STR_FIELDS | BOOL_FIELDS | LIST_FIELDS, max_leaves=25)
 
 
 def check(call):
