@@ -87,13 +87,20 @@ def get_coco_reader(path: str | list[str]):
         return None
     parsed = []
     for one in paths:
+        if str(one).lower().endswith(COCO_EXTENSION) and Path(one).is_file():
+            # our own extension: claim it even when damaged, so the error says what is wrong
+            parsed.append((str(one), None))
+            continue
         data = sniff_coco_file(one)
         if data is None:
             return None
         parsed.append((str(one), data))
 
     def read_parsed(_path: str | list[str]) -> list[LayerData]:
-        return [layer for one, data in parsed for layer in layer_data_from_coco(one, data)]
+        layers: list[LayerData] = []
+        for one, data in parsed:
+            layers.extend(read_coco(one) if data is None else layer_data_from_coco(one, data))
+        return layers
 
     return read_parsed
 

@@ -678,3 +678,13 @@ def test_coco_json_written_atomically(tmp_path, monkeypatch):
         write_coco_json(path, build_coco([CocoImageInput(labels, document, "a.png")]))
     assert path.read_text() == "previous"
     assert sorted(p.name for p in Path(tmp_path).iterdir()) == ["a.coco.json"]
+
+
+def test_a_damaged_coco_json_is_claimed_and_the_problem_named(make_napari_viewer, tmp_path):
+    damaged = tmp_path / "cells.coco.json"
+    damaged.write_text('{"images": [{"id": 1, "file_name": "a.png", "wid')
+    viewer = make_napari_viewer()
+    with pytest.raises(Exception, match=r"cells\.coco\.json.*not valid JSON") as info:
+        viewer.open(str(damaged), plugin="napari-segtool")
+    assert "no reader" not in str(info.value).lower()
+    assert len(viewer.layers) == 0
