@@ -31,7 +31,7 @@ def open_viewer(viewer, paths: list[str]) -> None:
     from napari_segtool._layer import is_segmentation_layer
 
     if paths:
-        viewer.open(paths)
+        viewer.open(paths, plugin=None)  # any reader: images, Labelbox or COCO exports
         if not any(is_segmentation_layer(layer) for layer in viewer.layers):
             new_segmentation_layer(viewer)
     else:

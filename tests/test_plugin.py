@@ -184,3 +184,13 @@ def test_main_command_makes_a_segmentation_layer_for_an_opened_image(make_napari
     labels = viewer.layers[-1]
     assert is_segmentation_layer(labels) and labels.data.shape == (40, 50)
     assert document_of(labels).source["image_path"] == str(path)
+
+
+def test_main_command_opens_a_labelbox_export(make_napari_viewer, reference_copy):
+    from napari_segtool.__main__ import open_viewer
+
+    viewer = make_napari_viewer()
+    open_viewer(viewer, [str(reference_copy / "export_v1.fish.json")])
+    segmentation = [layer for layer in viewer.layers if is_segmentation_layer(layer)]
+    assert len(segmentation) == 1, "the export's own layer, no extra empty one"
+    assert len(document_of(segmentation[0])) == 4
