@@ -138,12 +138,15 @@ class LayerBinding:
         if classes:
             self.current_class_id = classes[0].feature_schema_id
         self._colours: dict[int | None, np.ndarray] = {}
+        #: where each instance sits in the stored document and the features table
+        self._stored_positions: dict[int, int] = {}
+        self._feature_rows: dict[int, int] = {}
         self._last_selected = int(layer.selected_label)
         self._last_edit: float | None = None
         self._doc_connections = [
             (document.instance_added, self._on_instance_event),
             (document.instance_removed, self._on_instance_event),
-            (document.instance_changed, self._on_instance_event),
+            (document.instance_changed, self._on_instance_changed),
             (document.image_answers_changed, self.sync_metadata),
             (document.ontology_changed, self._on_ontology_changed),
         ]
@@ -406,10 +409,49 @@ class LayerBinding:
     # -- keeping the layer in step ------------------------------------------------
     def _on_instance_event(self, label_id: int) -> None:
         self.sync_metadata()
-        layer = self.layer
-        if layer is not None:
-            layer.features = pd.DataFrame(self.document.feature_columns())
+        self._sync_features()
         self._update_colour(label_id)
+
+    def _on_instance_changed(self, label_id: int) -> None:
+        """One instance's answers, class, lock or visibility: update its entries in place.
+
+        Answer edits are frequent; rewriting the whole document and features
+        table for each would cost time in proportion to the instance count.
+        """
+        if not self._update_stored_instance(label_id):
+            self.sync_metadata()
+            self._sync_features()
+        self._update_colour(label_id)
+
+    def _update_stored_instance(self, label_id: int) -> bool:
+        layer = self.layer
+        stored = layer.metadata.get(METADATA_KEY) if layer is not None else None
+        position = self._stored_positions.get(label_id)
+        row = self._feature_rows.get(label_id)
+        if not isinstance(stored, dict) or position is None or row is None:
+            return False
+        entries = stored.get("instances")
+        features = layer.features
+        if (
+            not isinstance(entries, list)
+            or position >= len(entries)
+            or entries[position].get("label_id") != label_id
+            or row >= len(features)
+            or features["index"].iat[row] != label_id
+        ):
+            return False
+        entries[position] = self.document.instance(label_id).to_dict()
+        for key, value in self.document.feature_row(label_id).items():
+            features.iloc[row, features.columns.get_loc(key)] = value
+        return True
+
+    def _sync_features(self) -> None:
+        layer = self.layer
+        if layer is None:
+            return
+        columns = self.document.feature_columns()
+        layer.features = pd.DataFrame(columns)
+        self._feature_rows = {label_id: row for row, label_id in enumerate(columns["index"])}
 
     def _on_ontology_changed(self) -> None:
         if self.document.ontology.class_by_id(self.current_class_id or "") is None:
@@ -421,14 +463,18 @@ class LayerBinding:
     def sync_metadata(self) -> None:
         layer = self.layer
         if layer is not None:
-            layer.metadata[METADATA_KEY] = self.document.to_dict()
+            stored = self.document.to_dict()
+            layer.metadata[METADATA_KEY] = stored
+            self._stored_positions = {
+                entry["label_id"]: n for n, entry in enumerate(stored["instances"])
+            }
 
     def sync_all(self) -> None:
         layer = self.layer
         if layer is None:
             return
         self.sync_metadata()
-        layer.features = pd.DataFrame(self.document.feature_columns())
+        self._sync_features()
         self._colours = _colour_dict(self.document)
         self._apply_colours()
 

@@ -318,17 +318,28 @@ class Document:
     # -- status-bar table ------------------------------------------------------
     def feature_columns(self) -> dict[str, list]:
         """Columns for ``layer.features``: one row per instance plus background."""
-        index, names, feature_ids, answers = [0], ["background"], [""], [""]
+        columns: dict[str, list] = {
+            "index": [0],
+            "class": ["background"],
+            "featureId": [""],
+            "answers": [""],
+        }
         for label_id in sorted(self.instances):
-            instance = self.instances[label_id]
-            cls_ = self.ontology.class_by_id(instance.schema_id)
-            index.append(label_id)
-            names.append(cls_.name if cls_ else "")
-            feature_ids.append(instance.feature_id)
-            answers.append(
-                summarise_answers(cls_.questions if cls_ else [], instance.answers) or "none"
-            )
-        return {"index": index, "class": names, "featureId": feature_ids, "answers": answers}
+            columns["index"].append(label_id)
+            for key, value in self.feature_row(label_id).items():
+                columns[key].append(value)
+        return columns
+
+    def feature_row(self, label_id: int) -> dict[str, str]:
+        """One instance's ``layer.features`` values (class, featureId, answers)."""
+        instance = self.instance(label_id)
+        cls_ = self.ontology.class_by_id(instance.schema_id)
+        summary = summarise_answers(cls_.questions if cls_ else [], instance.answers)
+        return {
+            "class": cls_.name if cls_ else "",
+            "featureId": instance.feature_id,
+            "answers": summary or "none",
+        }
 
 
 # -- answer helpers (pure functions over the nested answer dicts) ---------------

@@ -184,3 +184,20 @@ def test_metadata_key_holds_a_plain_dict(fish):
 
     json.dumps(layer.metadata[METADATA_KEY])  # JSON-ready
     assert layer.metadata[METADATA_KEY]["instances"][0]["label_id"] == 1
+
+
+def test_answer_edits_keep_metadata_and_features_exact(fish):
+    orange, blue, _, blurry, fins = ids(fish)
+    layer = Labels(np.zeros((8, 8), np.uint8), **segmentation_layer_kwargs(Document(fish), "s"))
+    live = document_of(layer)
+    for label_id, schema_id in ((1, orange), (2, blue), (3, orange)):
+        live.add_instance(label_id, schema_id)
+    live.set_answers(3, {fins.feature_schema_id: {fins.options[1].feature_schema_id: {}}})
+    live.set_locked(2, True)
+    assert layer.metadata[METADATA_KEY] == live.to_dict()
+    features = layer.features.set_index("index")
+    assert features.loc[3, "answers"] == "Visible fins: Tail"
+    assert features.loc[1, "answers"] == "none"
+    live.set_class(3, blue)  # drops the answers that belonged to the old class
+    assert layer.metadata[METADATA_KEY] == live.to_dict()
+    assert layer.features.set_index("index").loc[3, "class"] == "Blue Fish"
