@@ -35,7 +35,7 @@ from napari_segtool.formats.coco import (
     polygon_pixels,
 )
 from napari_segtool.formats.polygons import ring_to_mask
-from tests.fuzz import json_values
+from tests.fuzz import assert_unchanged, json_values, viewer_with_a_layer
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:__array__ implementation:DeprecationWarning",
@@ -878,17 +878,6 @@ def error_chain(error: BaseException | None) -> list[str]:
         chain.append(str(error))
         error = error.__cause__ or error.__context__
     return chain
-
-
-def viewer_with_a_layer(make_napari_viewer):
-    viewer = make_napari_viewer()
-    labels = viewer.add_labels(np.arange(12, dtype=np.uint8).reshape(3, 4), name="work")
-    return viewer, labels, labels.data.copy()
-
-
-def assert_unchanged(viewer, labels, pixels) -> None:
-    assert list(viewer.layers) == [labels]
-    np.testing.assert_array_equal(labels.data, pixels)
 
 
 @pytest.mark.parametrize("damage", NAPARI_DAMAGES, ids=lambda f: f.__name__)

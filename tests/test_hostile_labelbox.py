@@ -30,7 +30,7 @@ from napari_segtool.formats.labelbox_v1 import (
     read_export,
 )
 from napari_segtool.formats.masks import PNG_SIGNATURE
-from tests.fuzz import json_values
+from tests.fuzz import assert_unchanged, json_values, viewer_with_a_layer
 
 EXPORT = "export_v1.fish.json"
 FEATURES = [
@@ -796,17 +796,6 @@ def damaged(reference_copy, request):
     else:
         write_json(export, content)
     return export, problem
-
-
-def viewer_with_a_layer(make_napari_viewer):
-    viewer = make_napari_viewer()
-    labels = viewer.add_labels(np.arange(12, dtype=np.uint8).reshape(3, 4), name="work")
-    return viewer, labels, labels.data.copy()
-
-
-def assert_unchanged(viewer, labels, pixels) -> None:
-    assert list(viewer.layers) == [labels]
-    np.testing.assert_array_equal(labels.data, pixels)
 
 
 def assert_names_file_and_problem(messages: list[str], export: Path, problem: str) -> None:
