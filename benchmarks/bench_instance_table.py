@@ -20,9 +20,9 @@ from napari.layers import Labels
 from qtpy.QtWidgets import QApplication, QTableView
 
 from napari_segtool import load_default_ontology
-from napari_segtool._layer import binding_of, segmentation_layer_kwargs
+from napari_segtool._napari.binding import binding_of, segmentation_layer_kwargs
 from napari_segtool._qt.instance_table import InstanceTableModel
-from napari_segtool.document import Document
+from napari_segtool.model.document import Document
 
 SIDE = 4096
 INSTANCES = 5000

@@ -32,8 +32,8 @@ import numpy as np
 from PIL import Image
 
 from napari_segtool import load_default_ontology
-from napari_segtool.document import Document, Instance
 from napari_segtool.formats.labelbox_v1 import LabelboxFormatWarning, read_export, write_export
+from napari_segtool.model.document import Document, Instance
 
 
 def build_scene(size: int, count: int, seed: int = 0) -> tuple[np.ndarray, Document]:

@@ -33,8 +33,8 @@ from napari.utils.interactions import (
 )
 
 from napari_segtool import load_default_ontology
-from napari_segtool._guard import ProtectedLabels, install_lock_guard
-from napari_segtool.document import Document
+from napari_segtool._napari.lock_guard import ProtectedLabels, install_lock_guard
+from napari_segtool.model.document import Document
 
 INSTANCES = 1000
 LOCKED = 100

@@ -32,9 +32,9 @@ from skimage.draw import disk
 from skimage.measure import find_contours
 
 from napari_segtool import load_default_ontology
-from napari_segtool.document import Document
 from napari_segtool.formats.coco import CocoImageInput, build_coco
 from napari_segtool.formats.polygons import instance_polygons, mask_polygons
+from napari_segtool.model.document import Document
 
 
 def make_labels(size: int, count: int, seed: int = 0) -> np.ndarray:

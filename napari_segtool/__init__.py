@@ -18,6 +18,6 @@ def default_ontology_path() -> Path:
 
 
 def load_default_ontology():
-    from napari_segtool.ontology import Ontology
+    from napari_segtool.model.ontology import Ontology
 
     return Ontology.load(default_ontology_path())

@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def open_viewer(viewer, paths: list[str]) -> None:
     """Fill ``viewer``: the given files, or the sample; then the plugin's dock."""
-    from napari_segtool._commands import new_segmentation_layer
-    from napari_segtool._layer import is_segmentation_layer
+    from napari_segtool._napari.binding import is_segmentation_layer
+    from napari_segtool._napari.commands import new_segmentation_layer
 
     if paths:
         viewer.open(paths, plugin=None)  # any reader: images, Labelbox or COCO exports

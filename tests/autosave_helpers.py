@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from napari_segtool import recovery
-from napari_segtool._autosave import INTERVAL_ENV, set_autosave_interval, wait_idle
-from napari_segtool._commands import add_segmentation_layer
-from napari_segtool._layer import binding_of
-from napari_segtool.sample import cells_image
+from napari_segtool._napari.autosave import INTERVAL_ENV, set_autosave_interval, wait_idle
+from napari_segtool._napari.binding import binding_of
+from napari_segtool._napari.commands import add_segmentation_layer
+from napari_segtool.formats import recovery
+from napari_segtool.model.sample_image import cells_image
 
 IMAGE_SHAPE = (96, 128)
 

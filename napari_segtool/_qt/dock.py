@@ -34,33 +34,33 @@ from qtpy.QtWidgets import (
 from superqt import QCollapsible
 
 from napari_segtool import load_default_ontology
-from napari_segtool._autosave import attach_autosave
-from napari_segtool._close_guard import install_close_guard
-from napari_segtool._io_coco import export_coco
-from napari_segtool._io_labelbox import export_layer, open_export
-from napari_segtool._keys import CLASS_KEYS, NEW_INSTANCE_KEY, install_instance_keys
-from napari_segtool._layer import (
+from napari_segtool._napari.autosave import attach_autosave
+from napari_segtool._napari.binding import (
     LayerBinding,
     bind,
     binding_of,
     is_segmentation_layer,
     unwrap,
 )
-from napari_segtool._pen import attach_pen, pen_of
-from napari_segtool._polygons import labels_to_shapes, shapes_to_instance
+from napari_segtool._napari.io_coco import export_coco
+from napari_segtool._napari.io_labelbox import export_layer, open_export
+from napari_segtool._napari.keys import CLASS_KEYS, NEW_INSTANCE_KEY, install_instance_keys
+from napari_segtool._napari.pen import attach_pen, pen_of
+from napari_segtool._napari.polygons import labels_to_shapes, shapes_to_instance
+from napari_segtool._qt.close_guard import install_close_guard
 from napari_segtool._qt.forms import ClassificationPanel
 from napari_segtool._qt.instance_table import CLASS_COLUMN, COLUMNS, InstanceTableModel
 from napari_segtool._qt.ontology_panel import OntologyPanel
 from napari_segtool._qt.pen_panel import PenPanel
 from napari_segtool._qt.recovery_banner import RecoveryBanner
-from napari_segtool.document import METADATA_KEY, Document, DocumentError
 from napari_segtool.formats.coco import CocoError
 from napari_segtool.formats.labelbox_v1 import (
     POLYGON_MODES,
     LabelboxFormatError,
     LabelboxFormatWarning,
 )
-from napari_segtool.ontology import Ontology, OntologyError
+from napari_segtool.model.document import METADATA_KEY, Document, DocumentError
+from napari_segtool.model.ontology import Ontology, OntologyError
 
 if TYPE_CHECKING:
     import napari

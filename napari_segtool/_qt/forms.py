@@ -1,6 +1,6 @@
 """Classification forms: magicgui widgets built from the ontology's questions.
 
-:class:`AnswerForm` turns a list of :class:`~napari_segtool.ontology.Question`
+:class:`AnswerForm` turns a list of :class:`~napari_segtool.model.ontology.Question`
 into widgets (radio -> ``RadioButtons``, checklist -> one ``CheckBox`` per
 option, text -> ``LineEdit``, dropdown -> ``ComboBox``) and reads / writes the
 document's nested answer dicts. A nested question sits in an indented block
@@ -9,7 +9,7 @@ the option clears the block, so its answers are dropped.
 
 :class:`ClassificationPanel` shows the form of one instance of a segmentation
 layer (and the layer's image-level form) and writes every edit through to the
-layer's :class:`~napari_segtool.document.Document`. It prompts with the new
+layer's :class:`~napari_segtool.model.document.Document`. It prompts with the new
 instance's form after a stroke creates it, and never takes keyboard focus, so
 the labeler keeps drawing and using napari's keys.
 """
@@ -39,9 +39,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_segtool._layer import LayerBinding, instance_colour
-from napari_segtool.document import Answers, Document
-from napari_segtool.ontology import Question
+from napari_segtool._napari.binding import LayerBinding, instance_colour
+from napari_segtool.model.document import Answers, Document
+from napari_segtool.model.ontology import Question
 
 #: typing pauses this long (ms) before a text answer is written to the document
 TEXT_COMMIT_DELAY_MS = 400

@@ -12,7 +12,7 @@ import bisect
 from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
 from qtpy.QtGui import QColor
 
-from napari_segtool._layer import LayerBinding
+from napari_segtool._napari.binding import LayerBinding
 
 COLUMNS = ("ID", "Class", "Pixels", "Questions", "Lock", "Hide")
 ID_COLUMN, CLASS_COLUMN, PIXELS_COLUMN, QUESTIONS_COLUMN, LOCKED_COLUMN, HIDDEN_COLUMN = range(6)

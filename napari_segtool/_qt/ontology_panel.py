@@ -27,9 +27,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_segtool._layer import LayerBinding
-from napari_segtool.document import DocumentError
-from napari_segtool.ontology import (
+from napari_segtool._napari.binding import LayerBinding
+from napari_segtool.formats.ontology_json import write_ontology
+from napari_segtool.model.document import DocumentError
+from napari_segtool.model.ontology import (
     QUESTION_TYPES,
     ObjectClass,
     Ontology,
@@ -418,7 +419,7 @@ class OntologyPanel(QWidget):
         )
         if path and self.ontology is not None:
             try:
-                self.ontology.save(Path(path))
+                write_ontology(self.ontology, Path(path))
             except (OSError, OntologyError) as err:
                 self._warn("Ontology not saved", str(err))
 

@@ -20,7 +20,12 @@ from qtpy.QtWidgets import (
 )
 from superqt import QLabeledSlider
 
-from napari_segtool._pen import LINE_MODIFIER, describe_modifiers, pen_of, pen_resize_modifiers
+from napari_segtool._napari.pen import (
+    LINE_MODIFIER,
+    describe_modifiers,
+    pen_of,
+    pen_resize_modifiers,
+)
 
 #: the layer modes the three tool buttons stand for
 TOOLS = ("paint", "erase", "polygon")

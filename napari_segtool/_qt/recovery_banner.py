@@ -13,10 +13,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_segtool import recovery
-from napari_segtool._autosave import check_recovery, live_recovery_paths, restore_recovery
-from napari_segtool._layer import LayerBinding
-from napari_segtool.recovery import RecoveryError, RecoveryInfo
+from napari_segtool._napari.autosave import check_recovery, live_recovery_paths, restore_recovery
+from napari_segtool._napari.binding import LayerBinding
+from napari_segtool.formats import recovery
+from napari_segtool.formats.recovery import RecoveryError, RecoveryInfo
 
 
 def describe(info: RecoveryInfo) -> str:

@@ -33,7 +33,7 @@ Import
 :func:`parse_coco` rebuilds the ontology (the embedded one when present,
 otherwise one class per category, reusing ``featureSchemaId`` and ``color``
 when the category has them), one label image per COCO image and its
-:class:`~napari_segtool.document.Document`. Annotations are painted in file
+:class:`~napari_segtool.model.document.Document`. Annotations are painted in file
 order: where they overlap the later one wins, with a :class:`CocoWarning`.
 Crowd annotations (``iscrowd`` 1) become ordinary instances. Bad input raises
 :class:`CocoError` naming the file and the problem, before anything is built.
@@ -52,16 +52,16 @@ from typing import Any
 
 import numpy as np
 
-from napari_segtool._atomic import atomic_write_text
-from napari_segtool.document import Answers, Document, Instance, clean_answers
 from napari_segtool.formats.polygons import (
     bounding_boxes,
     coco_polygon,
     mask_polygons,
     ring_to_mask,
 )
-from napari_segtool.ids import new_cuid
-from napari_segtool.ontology import (
+from napari_segtool.formats.toolkit.atomic import atomic_write_text
+from napari_segtool.model.document import Answers, Document, Instance, clean_answers
+from napari_segtool.model.ids import new_cuid
+from napari_segtool.model.ontology import (
     DEFAULT_TOOL,
     ObjectClass,
     Ontology,

@@ -1,7 +1,7 @@
 """Labelbox v1 export ("Label format") with one PNG mask per instance: read and write.
 
 Pure (numpy, Pillow, scipy; no Qt, no napari). The napari hooks in
-``napari_segtool._io_labelbox`` translate layers to and from these functions.
+``napari_segtool._napari.io_labelbox`` translate layers to and from these functions.
 
 **Layout on disk.** ``write_export("dir/name.json", ...)`` writes
 
@@ -87,7 +87,6 @@ from typing import Any, TypeVar
 import numpy as np
 from PIL import Image
 
-from napari_segtool.document import Answers, Document, Instance, clean_answers
 from napari_segtool.formats.masks import (
     MaskError,
     MaskPngEncoder,
@@ -96,8 +95,9 @@ from napari_segtool.formats.masks import (
     iter_instance_crops,
 )
 from napari_segtool.formats.polygons import labelbox_polygons
-from napari_segtool.ids import new_cuid
-from napari_segtool.ontology import (
+from napari_segtool.model.document import Answers, Document, Instance, clean_answers
+from napari_segtool.model.ids import new_cuid
+from napari_segtool.model.ontology import (
     CHOICE_TYPES,
     DEFAULT_TOOL,
     ObjectClass,

@@ -1,0 +1,1 @@
+"""napari glue without Qt: sessions, bindings, the painter, the pen, keys, autosave, npe2 hooks."""

@@ -1,0 +1,517 @@
+"""Autosave: unsaved segmentation work goes to a recovery file, off the UI thread.
+
+One :class:`Autosaver` follows one segmentation layer. Every edit (a stroke,
+undo/redo, an instance or answer change, an ontology change) marks it dirty and
+restarts a single-shot timer, so a save happens only after ``interval`` seconds
+without edits. On timeout the pixels are copied and the document serialised on
+the UI thread (a memcpy; both change under our feet otherwise), and the
+compressing and writing happen on one background thread, so painting never
+waits for the disk. Writes are atomic: a crash leaves the previous recovery
+file whole (see :mod:`napari_segtool.formats.recovery`).
+
+The interval is ``$NAPARI_SEGTOOL_AUTOSAVE_SECONDS`` (default 30 s) or
+:func:`set_autosave_interval`. The recovery folder is
+:func:`napari_segtool.formats.recovery.recovery_dir` (``$NAPARI_SEGTOOL_RECOVERY_DIR``
+overrides it).
+
+Entry points for the rest of the plugin:
+
+- :func:`attach_autosave` (the dock, for each layer it binds);
+- :func:`check_recovery` (the dock: a newer recovery file for this image?);
+- :func:`notify_saved` (the writers, after a successful save: not dirty any
+  more, recovery files of this work removed);
+- :func:`autosaver_of` / :attr:`Autosaver.is_dirty` / :meth:`Autosaver.flush`
+  (the close guard).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import uuid
+import weakref
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from napari.layers import Image, Labels
+from psygnal import Signal
+from qtpy.QtCore import QObject, QTimer
+from qtpy.QtCore import Signal as QtSignal
+
+from napari_segtool._napari.binding import (
+    LayerBinding,
+    bind,
+    binding_of,
+    is_segmentation_layer,
+    unwrap,
+)
+from napari_segtool.formats import recovery
+from napari_segtool.formats.recovery import RecoveryInfo
+from napari_segtool.model.document import METADATA_KEY, Document, DocumentError
+
+logger = logging.getLogger(__name__)
+
+INTERVAL_ENV = "NAPARI_SEGTOOL_AUTOSAVE_SECONDS"
+DEFAULT_INTERVAL = 30.0
+#: recovery files older than this, or beyond this many, are pruned
+PRUNE_MAX_AGE_DAYS = 30
+PRUNE_MAX_FILES = 50
+
+_autosavers: weakref.WeakKeyDictionary[Labels, Autosaver] = weakref.WeakKeyDictionary()
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+_interval_override: float | None = None
+_pruned_folders: set[Path] = set()
+#: (path, size, mtime_ns) -> sha256; hashing a big image once is enough
+_file_hashes: dict[tuple[str, int, int], str] = {}
+
+
+# -- configuration --------------------------------------------------------------------
+def autosave_interval() -> float:
+    """Seconds of idle time after an edit before the autosave runs."""
+    if _interval_override is not None:
+        return _interval_override
+    raw = os.environ.get(INTERVAL_ENV)
+    if raw:
+        try:
+            return max(0.05, float(raw))
+        except ValueError:
+            logger.warning("%s=%r is not a number; using %s s", INTERVAL_ENV, raw, DEFAULT_INTERVAL)
+    return DEFAULT_INTERVAL
+
+
+def set_autosave_interval(seconds: float | None) -> None:
+    """Set the idle time for every autosaver (``None``: back to the env var / default)."""
+    global _interval_override
+    _interval_override = None if seconds is None else max(0.05, float(seconds))
+    for saver in list(_autosavers.values()):
+        saver.interval = autosave_interval()
+
+
+def _pool() -> ThreadPoolExecutor:
+    # One worker: writes never race each other, and a discard queued after a
+    # write runs after it.
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segtool-autosave")
+        return _executor
+
+
+# -- which image ------------------------------------------------------------------------
+def image_identity(layer: Labels, viewer=None) -> tuple[str | None, str, str]:
+    """``(image_path, image_hash, hash_kind)`` of the image a segmentation layer annotates.
+
+    The file's bytes when ``source["image_path"]`` is a readable file;
+    otherwise the pixels of the viewer's image layer named
+    ``source["image_name"]``; otherwise (no image to be found) the image name
+    and the labels' shape, a weaker key that still keeps images apart.
+    """
+    layer = unwrap(layer)
+    source = binding_of(layer).document.source
+    path = source.get("image_path") or None
+    if path and os.path.isfile(path):
+        return path, _hash_file_cached(path), "file"
+    image = _find_image_layer(layer, source.get("image_name"), viewer)
+    if image is not None:
+        data = image.data[-1] if image.multiscale else image.data
+        return path, recovery.hash_pixels(np.asarray(data)), "pixels"
+    name = f"{source.get('image_name') or layer.name}|{tuple(layer.data.shape)}"
+    return path, recovery.hash_pixels(np.frombuffer(name.encode(), np.uint8)), "pixels"
+
+
+def _hash_file_cached(path: str) -> str:
+    stat = os.stat(path)
+    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+    digest = _file_hashes.get(key)
+    if digest is None:
+        digest = _file_hashes[key] = recovery.hash_file(path)
+    return digest
+
+
+def _find_image_layer(layer: Labels, image_name: str | None, viewer=None) -> Image | None:
+    if not image_name:
+        return None
+    if viewer is None:
+        import napari
+
+        viewer = napari.current_viewer()
+    if viewer is None:
+        return None
+    viewer = unwrap(viewer)
+    layers = [lay for lay in viewer.layers if isinstance(lay, Image) and lay.name == image_name]
+    return layers[0] if layers else None
+
+
+# -- the autosaver ------------------------------------------------------------------------
+class _Relay(QObject):
+    """Carries a finished write from the worker thread back to the UI thread."""
+
+    finished = QtSignal(object)
+
+
+class Autosaver:
+    """Keeps one segmentation layer's unsaved work in a recovery file."""
+
+    #: a recovery file was written (its path); on the UI thread
+    saved = Signal(object)
+    #: an autosave failed (the message); the work is still in the layer
+    failed = Signal(str)
+    #: ``is_dirty`` changed
+    dirty_changed = Signal(bool)
+
+    def __init__(
+        self,
+        binding: LayerBinding,
+        folder: str | os.PathLike | None = None,
+        interval: float | None = None,
+        viewer=None,
+    ):
+        self._layer_ref = weakref.ref(binding.layer)
+        self._viewer_ref = weakref.ref(unwrap(viewer)) if viewer is not None else None
+        self.folder = Path(folder) if folder is not None else recovery.recovery_dir()
+        self.session = uuid.uuid4().hex[:16]
+        self._file_name: str | None = None
+        self._generation = 0  # bumped by every edit
+        self._written = 0  # newest generation known to be on disk
+        self._unsaved = False  # edits not yet saved through a writer
+        self._writes: dict[Future, int] = {}  # write in flight -> its generation
+        self._chores: list[Future] = []  # discards queued behind the writes
+        self._relay = _Relay()
+        self._relay.finished.connect(self._finish)
+        self._timer = QTimer()
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.save_async)
+        self.interval = autosave_interval() if interval is None else interval
+        self.binding: LayerBinding | None = None
+        self._connections: list[tuple[Any, Any]] = []
+        self.rebind(binding)
+
+    # -- state -------------------------------------------------------------------------
+    @property
+    def layer(self) -> Labels | None:
+        return self._layer_ref()
+
+    @property
+    def is_dirty(self) -> bool:
+        """The layer holds edits not saved through a writer (the close guard asks)."""
+        return self._unsaved
+
+    @property
+    def has_pending(self) -> bool:
+        """Some edits are not in the recovery file yet."""
+        return self._generation > self._written
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    @interval.setter
+    def interval(self, seconds: float) -> None:
+        self._interval = max(0.05, float(seconds))
+        self._timer.setInterval(int(self._interval * 1000))
+
+    @property
+    def path(self) -> Path | None:
+        """This layer's recovery file (once one was written or adopted)."""
+        return self.folder / self._file_name if self._file_name else None
+
+    # -- following the layer ---------------------------------------------------------------
+    def rebind(self, binding: LayerBinding) -> None:
+        """Follow a new binding of the same layer (e.g. after a restore)."""
+        for signal, slot in self._connections:
+            signal.disconnect(slot)
+        document = binding.document
+        self._connections = [
+            (binding.counts_changed, self._on_edit),
+            (document.instance_added, self._on_edit),
+            (document.instance_removed, self._on_edit),
+            (document.instance_changed, self._on_edit),
+            (document.image_answers_changed, self._on_edit),
+            (document.ontology_changed, self._on_edit),
+        ]
+        for signal, slot in self._connections:
+            signal.connect(slot)
+        self.binding = binding
+
+    def disconnect(self) -> None:
+        """Stop following the layer (it left the viewer): its file becomes offerable."""
+        self._timer.stop()
+        for signal, slot in self._connections:
+            signal.disconnect(slot)
+        self._connections = []
+        layer = self.layer
+        if layer is not None and _autosavers.get(layer) is self:
+            del _autosavers[layer]
+
+    def _on_edit(self, *_args) -> None:
+        self._generation += 1
+        self._set_unsaved(True)
+        self._timer.start()  # restarting it: save only after idle time
+
+    def mark_dirty(self) -> None:
+        """Count the current state as an unsaved edit (e.g. after a restore)."""
+        self._on_edit()
+
+    def _set_unsaved(self, unsaved: bool) -> None:
+        if unsaved != self._unsaved:
+            self._unsaved = unsaved
+            self.dirty_changed.emit(unsaved)
+
+    # -- saving ----------------------------------------------------------------------------
+    def save_async(self) -> Future | None:
+        """Snapshot now and write in the background (what the timer calls)."""
+        self._timer.stop()
+        job = self._snapshot()
+        if job is None:
+            return None
+        future = _pool().submit(_write_job, job)
+        self._writes[future] = job.pop("generation")
+        relay = self._relay
+
+        def done(fut: Future) -> None:
+            with contextlib.suppress(RuntimeError):  # the relay went with its autosaver
+                relay.finished.emit(fut)
+
+        future.add_done_callback(done)
+        return future
+
+    def flush(self, timeout: float | None = 30.0) -> Path | None:
+        """Write pending edits now and wait for every queued job (close guard, tests)."""
+        if self.has_pending:
+            self.save_async()
+        futures.wait([*self._writes, *self._chores], timeout=timeout)
+        # deliver the results now instead of waiting for the event loop
+        for future in [f for f in self._writes if f.done()]:
+            self._finish(future)
+        self._chores = [f for f in self._chores if not f.done()]
+        return self.path
+
+    def _snapshot(self) -> dict[str, Any] | None:
+        layer, binding = self.layer, self.binding
+        if layer is None or binding is None or not self.has_pending:
+            return None
+        image_path, image_hash, hash_kind = image_identity(layer, self._viewer())
+        if self._file_name is None:
+            self._file_name = recovery.recovery_name(layer.name, image_hash, self.session)
+        job = {
+            "generation": self._generation,
+            "folder": self.folder,
+            "name": self._file_name,
+            # a copy: napari keeps painting into layer.data while the worker writes
+            "labels": np.array(layer.data, copy=True),
+            "document": binding.document.to_dict(),
+            "image_path": image_path,
+            "image_hash": image_hash,
+            "hash_kind": hash_kind,
+            "image_name": binding.document.source.get("image_name"),
+            "layer_name": layer.name,
+            "layer": {
+                "scale": [float(s) for s in layer.scale],
+                "translate": [float(t) for t in layer.translate],
+            },
+            "instance_count": len(binding.visible_instance_ids()),
+        }
+        return job
+
+    def _viewer(self):
+        return self._viewer_ref() if self._viewer_ref is not None else None
+
+    def _finish(self, future: Future) -> None:
+        generation = self._writes.pop(future, None)
+        if generation is None:
+            return  # already delivered (flush, then the queued signal)
+        error = future.exception()
+        if error is not None:
+            message = f"Autosave of {self._layer_label()} failed: {error}"
+            logger.warning(message)
+            self.failed.emit(message)
+            if self.layer is not None:
+                self._timer.start()  # try again after the next idle period
+            return
+        self._written = max(self._written, generation)
+        self.saved.emit(future.result())
+
+    def _layer_label(self) -> str:
+        layer = self.layer
+        return repr(layer.name) if layer is not None else "a removed layer"
+
+    # -- after a real save / a decision ------------------------------------------------------
+    def mark_saved(self) -> None:
+        """The work was saved through a writer: nothing is unsaved, recovery files go."""
+        self._timer.stop()
+        self._written = self._generation
+        self._set_unsaved(False)
+        paths = [self.path] if self.path is not None else []
+        layer = self.layer
+        if layer is not None:
+            try:
+                image_path, image_hash, _kind = image_identity(layer, self._viewer())
+            except OSError:
+                pass
+            else:
+                others = live_recovery_paths() - {self.path}
+                paths += [
+                    info.path
+                    for info in recovery.find_recoveries(self.folder, image_path, image_hash)
+                    if info.path not in others
+                ]
+        # queued behind any write in flight, so that write cannot resurrect the file
+        self._chores = [f for f in self._chores if not f.done()]
+        self._chores.append(_pool().submit(recovery.discard, paths))
+
+    def adopt(self, path: str | os.PathLike) -> None:
+        """Write future autosaves over ``path`` (a restored recovery file)."""
+        path = Path(path)
+        self.folder = path.parent
+        self._file_name = path.name
+
+    def mark_restored(self, path: str | os.PathLike) -> None:
+        """The layer now holds ``path``'s content: unsaved, but already on disk there."""
+        self.adopt(path)
+        self._timer.stop()
+        self._written = self._generation
+        self._set_unsaved(True)
+
+
+def _write_job(job: dict[str, Any]) -> Path:
+    return recovery.write_recovery(
+        job.pop("folder"), job.pop("name"), job.pop("labels"), job.pop("document"), **job
+    )
+
+
+def live_recovery_paths() -> set[Path]:
+    return {s.path for s in list(_autosavers.values()) if s.path is not None}
+
+
+# -- public functions ------------------------------------------------------------------------
+def attach_autosave(binding: LayerBinding, viewer=None, folder=None) -> Autosaver:
+    """The layer's autosaver, created on first call (it follows later re-binds)."""
+    layer = unwrap(binding.layer)
+    saver = _autosavers.get(layer)
+    if saver is None:
+        saver = Autosaver(binding, folder=folder, viewer=viewer)
+        _autosavers[layer] = saver
+        _prune_once(saver.folder)
+    elif saver.binding is not binding:
+        saver.rebind(binding)
+    return saver
+
+
+def autosaver_of(layer: Labels) -> Autosaver | None:
+    return _autosavers.get(unwrap(layer))
+
+
+def notify_saved(layer: Labels) -> None:
+    """Call after a writer saved ``layer``: it is clean and its recovery files go.
+
+    Safe to call for any layer (a layer without autosaver just has the
+    recovery files of its image removed).
+    """
+    layer = unwrap(layer)
+    if not is_segmentation_layer(layer):
+        return
+    saver = _autosavers.get(layer)
+    if saver is not None:
+        saver.mark_saved()
+        return
+    image_path, image_hash, _kind = image_identity(layer)
+    folder = recovery.recovery_dir()
+    stale = [
+        i.path
+        for i in recovery.find_recoveries(folder, image_path, image_hash)
+        if i.path not in live_recovery_paths()
+    ]
+    recovery.discard(stale)
+
+
+def check_recovery(binding: LayerBinding, viewer=None) -> RecoveryInfo | None:
+    """The newest recovery file for the image of ``binding``'s layer, if it is worth offering.
+
+    Not offered: files of layers open in this session (their autosaves), and
+    files older than the layer's last save (``source["updated_at"]``).
+    """
+    layer = unwrap(binding.layer)
+    saver = _autosavers.get(layer)
+    folder = saver.folder if saver is not None else recovery.recovery_dir()
+    try:
+        image_path, image_hash, _kind = image_identity(layer, viewer)
+    except OSError as err:
+        logger.warning("cannot identify the image of %r: %s", layer.name, err)
+        return None
+    saved_at = _epoch(binding.document.source.get("updated_at"))
+    live = live_recovery_paths()
+    for info in recovery.find_recoveries(folder, image_path, image_hash, exclude=live):
+        if saved_at is None or info.saved_at_epoch > saved_at:
+            return info
+    return None
+
+
+def _epoch(stamp: Any) -> float | None:
+    if not isinstance(stamp, str) or not stamp:
+        return None
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.astimezone()
+    return when.timestamp()
+
+
+def _prune_once(folder: Path) -> None:
+    if folder in _pruned_folders:
+        return
+    _pruned_folders.add(folder)
+    keep = frozenset(live_recovery_paths())
+    _pool().submit(
+        recovery.prune, folder, PRUNE_MAX_AGE_DAYS, PRUNE_MAX_FILES, keep=keep
+    ).add_done_callback(_log_failure)
+
+
+def _log_failure(future: Future) -> None:
+    if future.exception() is not None:
+        logger.warning("pruning recovery files failed: %s", future.exception())
+
+
+def wait_idle(timeout: float = 30.0) -> None:
+    """Block until every queued autosave / discard / prune has run (tests, shutdown)."""
+    _pool().submit(lambda: None).result(timeout=timeout)
+
+
+def restore_recovery(binding: LayerBinding, info: RecoveryInfo | os.PathLike | str) -> LayerBinding:
+    """Replace the layer's pixels and document with a recovery file's; returns the new binding.
+
+    Everything is read and checked before the layer is touched, so a bad file
+    raises :class:`~napari_segtool.formats.recovery.RecoveryError` and changes nothing.
+    Napari's undo history of the layer starts afresh (the data is replaced).
+    """
+    path = info.path if isinstance(info, RecoveryInfo) else Path(info)
+    saved = recovery.read_recovery(path)
+    layer = unwrap(binding.layer)
+    if tuple(layer.data.shape) != saved.info.labels_shape:
+        raise recovery.RecoveryError(
+            path,
+            f"holds labels of shape {saved.info.labels_shape}, the layer {layer.name!r} "
+            f"has {tuple(layer.data.shape)}",
+        )
+    try:
+        document = Document.from_dict(saved.document)
+    except DocumentError as err:  # read_recovery checked it; belt and braces
+        raise recovery.RecoveryError(path, f"document: {err}") from None
+    saver = _autosavers.get(layer)
+    new_binding = bind(layer, document)
+    if saver is not None:
+        saver.rebind(new_binding)
+    layer.data = saved.labels
+    layer.metadata[METADATA_KEY] = document.to_dict()
+    new_binding.sync_all()
+    if saver is not None:
+        saver.mark_restored(path)
+    return new_binding

@@ -1,0 +1,551 @@
+"""Bind a :class:`Document` to a napari Labels layer.
+
+The layer is the document on disk and in napari's eyes: its ``metadata``
+carries ``Document.to_dict()`` and its ``features`` one row per instance (so
+the status bar names the class under the cursor). A :class:`LayerBinding`
+keeps both in step with the live document, draws every instance in its class
+colour, and runs the instance workflow: pick a class, paint, and the new label
+id becomes an instance of that class.
+
+Pixel counts are kept up to date from napari's history atoms (the ``paint``
+event after each stroke carries them; undo/redo replay the same items), so no
+stroke ever costs a scan of the whole image.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import time
+import weakref
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from napari.layers import Image, Labels
+from napari.utils.colormaps import DirectLabelColormap
+from psygnal import Signal
+
+from napari_segtool._napari.lock_guard import install_lock_guard
+from napari_segtool.model.document import METADATA_KEY, Document, DocumentError
+from napari_segtool.model.ontology import Ontology
+
+_bindings: weakref.WeakKeyDictionary[Labels, LayerBinding] = weakref.WeakKeyDictionary()
+
+#: a pause between two edits longer than this is a break, not labelling time
+IDLE_SECONDS = 120.0
+TRANSPARENT = np.zeros(4, dtype=np.float32)
+#: ids the document does not know yet stay visible, in neutral grey
+UNASSIGNED_COLOUR = np.array([0.62, 0.62, 0.62, 1.0], dtype=np.float32)
+#: lightness shifts by label id, so touching objects of one class stay distinguishable
+_LIGHTNESS_STEPS = (0.0, 0.14, -0.12, 0.24, -0.2, 0.07, -0.06, 0.18)
+
+
+def is_segmentation_layer(layer: Any) -> bool:
+    return isinstance(layer, Labels) and isinstance(layer.metadata.get(METADATA_KEY), dict)
+
+
+def segmentation_layer_kwargs(document: Document, name: str, **kwargs: Any) -> dict[str, Any]:
+    """Layer kwargs for a new segmentation Labels layer carrying ``document``."""
+    return {
+        "name": name,
+        "metadata": {METADATA_KEY: document.to_dict()},
+        "features": pd.DataFrame(document.feature_columns()),
+        "colormap": DirectLabelColormap(color_dict=_colour_dict(document)),
+        **kwargs,
+    }
+
+
+def segmentation_layer_for_image(
+    image: Image, ontology: Ontology, name: str | None = None
+) -> tuple[np.ndarray, dict[str, Any], str]:
+    """A layer data tuple: empty labels the size of ``image`` (its RGB axis dropped)."""
+    data = image.data[0] if image.multiscale else image.data
+    shape = data.shape[:-1] if image.rgb else data.shape
+    document = Document(ontology=ontology, source=image_source(image))
+    kwargs = segmentation_layer_kwargs(
+        document,
+        name or f"{image.name} segmentation",
+        scale=image.scale[-len(shape) :],
+        translate=image.translate[-len(shape) :],
+    )
+    return np.zeros(shape, dtype=np.uint32), kwargs, "labels"
+
+
+def image_source(image: Image) -> dict[str, Any]:
+    path = image.source.path if image.source is not None else None
+    return {"image_name": image.name, "image_path": str(path) if path else None}
+
+
+def document_of(layer: Labels) -> Document:
+    """The live document of a segmentation layer, bound on first use."""
+    return binding_of(layer).document
+
+
+def unwrap(obj: Any) -> Any:
+    """The object behind napari's plugin proxy (proxies hash and compare apart)."""
+    return getattr(obj, "__wrapped__", obj)
+
+
+def bound_layers() -> list[Labels]:
+    """Layers that have a live document bound (the writer finds its layer among them)."""
+    return list(_bindings)
+
+
+def binding_of(layer: Labels) -> LayerBinding:
+    layer = unwrap(layer)
+    binding = _bindings.get(layer)
+    return binding if binding is not None else bind(layer)
+
+
+def bind(layer: Labels, document: Document | None = None) -> LayerBinding:
+    """Attach ``document`` (or the one in the layer's metadata) to ``layer``."""
+    layer = unwrap(layer)
+    if document is None:
+        raw = layer.metadata.get(METADATA_KEY)
+        if raw is None:
+            raise DocumentError(f"layer {layer.name!r} is not a segmentation layer")
+        document = Document.from_dict(raw)
+    old = _bindings.pop(layer, None)
+    if old is not None:
+        old.disconnect()
+    binding = LayerBinding(layer, document)
+    _bindings[layer] = binding
+    return binding
+
+
+class LayerBinding:
+    """One segmentation layer's live state: document, pixel counts, current class."""
+
+    #: a label id got its first pixels and became an instance (after the stroke)
+    instance_created = Signal(int)
+    #: the pixel counts of these label ids changed (a frozenset)
+    counts_changed = Signal(object)
+    #: the current class or the selected label changed
+    current_changed = Signal()
+
+    def __init__(self, layer: Labels, document: Document):
+        self._layer_ref = weakref.ref(layer)
+        self.document = document
+        self.pixel_counts: dict[int, int] = {}
+        self.current_class_id: str | None = None
+        #: a label id handed out for the current class and not painted yet
+        self.pending_label_id: int | None = None
+        #: ids of instances removed with their class; undo may bring their pixels
+        #: back, and then they are unassigned rather than taken by the current class
+        self.retired_ids: set[int] = set()
+        classes = document.ontology.segmentation_classes or document.ontology.classes
+        if classes:
+            self.current_class_id = classes[0].feature_schema_id
+        self._colours: dict[int | None, np.ndarray] = {}
+        #: where each instance sits in the stored document and the features table
+        self._stored_positions: dict[int, int] = {}
+        self._feature_rows: dict[int, int] = {}
+        self._last_selected = int(layer.selected_label)
+        self._last_edit: float | None = None
+        self._doc_connections = [
+            (document.instance_added, self._on_instance_event),
+            (document.instance_removed, self._on_instance_event),
+            (document.instance_changed, self._on_instance_changed),
+            (document.image_answers_changed, self.sync_metadata),
+            (document.ontology_changed, self._on_ontology_changed),
+        ]
+        for signal, slot in self._doc_connections:
+            signal.connect(slot)
+        self._layer_connections = [
+            (layer.events.paint, self._on_paint),
+            (layer.events.data, self._on_data_replaced),
+            (layer.events.selected_label, self._on_selected_label),
+        ]
+        for emitter, slot in self._layer_connections:
+            emitter.connect(slot)
+        # napari's undo/redo fire no ``paint`` event; mirror its history items
+        # (each ``paint`` carries one) and replay their counts when undo/redo run.
+        self._undo_items: list = []
+        self._redo_items: list = []
+        self._wrap_history_method(layer, "undo", self._undo_items, self._redo_items, False)
+        self._wrap_history_method(layer, "redo", self._redo_items, self._undo_items, True)
+        self.recount()
+        self.sync_all()
+        # locked and hidden instances are protected on this layer from now on
+        self.lock_guard = install_lock_guard(layer, document)
+
+    @property
+    def layer(self) -> Labels | None:
+        return self._layer_ref()
+
+    def disconnect(self) -> None:
+        if self.lock_guard is not None:
+            self.lock_guard.uninstall()
+        for signal, slot in self._doc_connections:
+            signal.disconnect(slot)
+        layer = self.layer
+        if layer is not None:
+            for emitter, slot in self._layer_connections:
+                emitter.disconnect(slot)
+            for name in ("undo", "redo"):
+                layer.__dict__.pop(name, None)
+
+    # -- instance workflow ----------------------------------------------------
+    @property
+    def current_label_id(self) -> int:
+        layer = self.layer
+        return int(layer.selected_label) if layer is not None else 0
+
+    def start_instance(self, schema_id: str | None = None) -> int:
+        """Select a class and hand out a fresh label id for its next instance.
+
+        The layer goes to paint mode with that id selected; the instance is
+        created when the id gets pixels. An id handed out and never painted is
+        reused, so picking a class twice does not burn ids.
+        """
+        layer = self.layer
+        if schema_id is not None:
+            if self.document.ontology.class_by_id(schema_id) is None:
+                raise DocumentError(f"unknown class id {schema_id!r}")
+            self.current_class_id = schema_id
+        if self.current_class_id is None:
+            raise DocumentError("the ontology has no class to draw")
+        pending = self.pending_label_id
+        if pending is None or self.pixel_counts.get(pending) or pending in self.document:
+            pending = self.document.next_label_id(floor=max(self.pixel_counts, default=0))
+        self.pending_label_id = pending
+        if layer is not None:
+            layer.selected_label = pending
+            if layer.mode not in ("paint", "fill", "polygon"):
+                layer.mode = "paint"
+        self._update_colour(pending)
+        self.current_changed.emit()
+        return pending
+
+    def select_instance(self, label_id: int) -> None:
+        """Make ``label_id`` the label napari paints with, and its class current."""
+        instance = self.document.instances.get(label_id)
+        if instance is not None:
+            self.current_class_id = instance.schema_id
+        layer = self.layer
+        if layer is not None:
+            layer.selected_label = label_id
+        self.current_changed.emit()
+
+    def visible_instance_ids(self) -> list[int]:
+        """Instances that have pixels now, in id order (what the table lists)."""
+        return sorted(i for i, n in self.pixel_counts.items() if n > 0 and i in self.document)
+
+    def unassigned_ids(self) -> list[int]:
+        """Label ids with pixels that belong to no instance (assign them a class)."""
+        return sorted(i for i, n in self.pixel_counts.items() if n > 0 and i not in self.document)
+
+    def assign(self, label_id: int, schema_id: str) -> None:
+        """Give a class to a painted id the document does not know."""
+        self.document.add_instance(label_id, schema_id)
+        self.retired_ids.discard(label_id)
+        self.counts_changed.emit(frozenset({label_id}))
+
+    # -- the plugin's own edits (each one undoable napari step, locks respected) ----
+    def delete_instance(self, label_id: int) -> None:
+        """Clear an instance's pixels in one undoable step.
+
+        The document keeps the instance (class, answers, featureId), so napari's
+        undo brings the object back whole; an instance without pixels is not
+        listed and not exported.
+        """
+        self._refuse_locked([label_id], "delete")
+        self.erase_instances([label_id])
+
+    def merge_instances(self, target: int, others: list[int]) -> None:
+        """Repaint ``others`` with ``target``'s id (same class only), one undoable step."""
+        document = self.document
+        schema_id = document.instance(target).schema_id
+        others = [i for i in others if i != target]
+        different = [i for i in others if document.instance(i).schema_id != schema_id]
+        if different:
+            raise DocumentError(
+                f"only instances of one class can be merged; {different} are of another class"
+            )
+        self._refuse_locked([target, *others], "merge")
+        self._set_pixels(others, target)
+
+    def change_class(self, label_id: int, schema_id: str) -> None:
+        self._refuse_locked([label_id], "change the class of")
+        self.document.set_class(label_id, schema_id)
+        if self.pixel_counts.get(label_id):
+            self.current_class_id = schema_id
+            self.current_changed.emit()
+
+    def erase_instances(self, label_ids: list[int]) -> None:
+        self._set_pixels(label_ids, 0)
+
+    def instance_pixels(self, label_ids: list[int]) -> tuple[np.ndarray, ...]:
+        """Indices of the pixels of ``label_ids`` (one pass; for user actions only)."""
+        layer = self.layer
+        data = np.asarray(layer.data)
+        if len(label_ids) == 1:
+            return np.nonzero(data == label_ids[0])
+        return np.nonzero(np.isin(data, label_ids))
+
+    def _set_pixels(self, label_ids: list[int], value: int) -> None:
+        layer = self.layer
+        if layer is None or not label_ids:
+            return
+        indices = self.instance_pixels(label_ids)
+        if indices[0].size:
+            layer.data_setitem(indices, value)
+
+    def _refuse_locked(self, label_ids: list[int], action: str) -> None:
+        """The dock's own edits stop at protected instances, as the brush does."""
+        document = self.document
+        locked = [i for i in label_ids if document.is_locked(i)]
+        if locked:
+            raise DocumentError(f"cannot {action} locked instance(s) {locked}: unlock first")
+        guard = self.lock_guard
+        hidden = [i for i in label_ids if guard is not None and guard.is_protected(i)]
+        if hidden:
+            raise DocumentError(f"cannot {action} hidden instance(s) {hidden}: show them first")
+
+    # -- pixel counts ------------------------------------------------------------
+    def recount(self) -> None:
+        """Count every label from scratch (on bind and when the data is replaced)."""
+        layer = self.layer
+        if layer is None:
+            return
+        data = np.asarray(layer.data)
+        values, counts = np.unique(data, return_counts=True)
+        self.pixel_counts = {int(v): int(c) for v, c in zip(values, counts, strict=True) if v}
+
+    def _wrap_history_method(self, layer, name, source, target, forward) -> None:
+        original = getattr(layer, name)
+
+        def replay_counts() -> None:
+            original()
+            if not source:
+                # history from before this binding: count afresh
+                self.recount()
+                self._settle(set(self.pixel_counts) | set(self.document.instances))
+                return
+            item = source.pop()
+            target.append(item)
+            self._apply_delta(_history_delta(item, forward=forward))
+
+        replay_counts.__doc__ = original.__doc__
+        setattr(layer, name, replay_counts)
+
+    def _on_paint(self, event) -> None:
+        self._undo_items.append(event.value)
+        self._redo_items.clear()
+        self._count_annotating_time()
+        self._apply_delta(_history_delta(event.value, forward=True))
+
+    def _count_annotating_time(self) -> None:
+        """Add the time since the previous edit to ``seconds_to_label`` (Labelbox's field).
+
+        Gaps longer than ``IDLE_SECONDS`` count as a break, not as labelling.
+        Written into the metadata dict in place: no full sync on every stroke.
+        """
+        now = time.monotonic()
+        previous, self._last_edit = self._last_edit, now
+        if previous is None or now - previous > IDLE_SECONDS:
+            return
+        source = self.document.source
+        source["seconds_to_label"] = round(source.get("seconds_to_label", 0.0) + now - previous, 3)
+        layer = self.layer
+        stored = layer.metadata.get(METADATA_KEY) if layer is not None else None
+        if isinstance(stored, dict) and isinstance(stored.get("source"), dict):
+            stored["source"]["seconds_to_label"] = source["seconds_to_label"]
+
+    def _on_data_replaced(self, _event=None) -> None:
+        self._undo_items.clear()
+        self._redo_items.clear()
+        self.recount()
+        self._settle(set(self.pixel_counts) | set(self.document.instances))
+
+    def _apply_delta(self, delta: Counter) -> None:
+        for label_id, change in delta.items():
+            if label_id == 0 or change == 0:
+                continue
+            self.pixel_counts[label_id] = self.pixel_counts.get(label_id, 0) + change
+            if self.pixel_counts[label_id] <= 0:
+                del self.pixel_counts[label_id]
+        self._settle({i for i, change in delta.items() if i and change})
+
+    def _settle(self, changed: set[int]) -> None:
+        """Register ids that got pixels for the first time, then tell listeners."""
+        created = []
+        for label_id in sorted(changed):
+            if self.pixel_counts.get(label_id, 0) <= 0 or label_id in self.document:
+                continue
+            schema_id = self.current_class_id
+            if (
+                schema_id is None
+                or self.document.ontology.class_by_id(schema_id) is None
+                or label_id in self.retired_ids  # its class was removed: not the current one's
+            ):
+                continue  # stays an unassigned row until the user gives it a class
+            self.document.add_instance(label_id, schema_id)
+            created.append(label_id)
+            if label_id == self.pending_label_id:
+                self.pending_label_id = None
+        if changed:
+            self.counts_changed.emit(frozenset(changed))
+        for label_id in created:
+            self.instance_created.emit(label_id)
+
+    def _on_selected_label(self, _event=None) -> None:
+        label_id = self.current_label_id
+        if label_id == self._last_selected:
+            return  # napari re-emits it on colormap changes
+        self._last_selected = label_id
+        instance = self.document.instances.get(label_id)
+        if instance is not None:
+            self.current_class_id = instance.schema_id
+        elif label_id and label_id != self.pending_label_id:
+            # a fresh id from napari (M key, spin box) paints the current class
+            previous, self.pending_label_id = self.pending_label_id, label_id
+            if previous is not None:
+                self._update_colour(previous)
+            self._update_colour(label_id)
+        self.current_changed.emit()
+
+    # -- keeping the layer in step ------------------------------------------------
+    def _on_instance_event(self, label_id: int) -> None:
+        self.sync_metadata()
+        self._sync_features()
+        self._update_colour(label_id)
+
+    def _on_instance_changed(self, label_id: int) -> None:
+        """One instance's answers, class, lock or visibility: update its entries in place.
+
+        Answer edits are frequent; rewriting the whole document and features
+        table for each would cost time in proportion to the instance count.
+        """
+        if not self._update_stored_instance(label_id):
+            self.sync_metadata()
+            self._sync_features()
+        self._update_colour(label_id)
+
+    def _update_stored_instance(self, label_id: int) -> bool:
+        layer = self.layer
+        stored = layer.metadata.get(METADATA_KEY) if layer is not None else None
+        position = self._stored_positions.get(label_id)
+        row = self._feature_rows.get(label_id)
+        if not isinstance(stored, dict) or position is None or row is None:
+            return False
+        entries = stored.get("instances")
+        features = layer.features
+        if (
+            not isinstance(entries, list)
+            or position >= len(entries)
+            or entries[position].get("label_id") != label_id
+            or row >= len(features)
+            or features["index"].iat[row] != label_id
+        ):
+            return False
+        entries[position] = self.document.instance(label_id).to_dict()
+        for key, value in self.document.feature_row(label_id).items():
+            features.iloc[row, features.columns.get_loc(key)] = value
+        return True
+
+    def _sync_features(self) -> None:
+        layer = self.layer
+        if layer is None:
+            return
+        columns = self.document.feature_columns()
+        layer.features = pd.DataFrame(columns)
+        self._feature_rows = {label_id: row for row, label_id in enumerate(columns["index"])}
+
+    def _on_ontology_changed(self) -> None:
+        if self.document.ontology.class_by_id(self.current_class_id or "") is None:
+            classes = self.document.ontology.segmentation_classes
+            self.current_class_id = classes[0].feature_schema_id if classes else None
+        self.sync_all()
+        self.current_changed.emit()
+
+    def sync_metadata(self) -> None:
+        layer = self.layer
+        if layer is not None:
+            stored = self.document.to_dict()
+            layer.metadata[METADATA_KEY] = stored
+            self._stored_positions = {
+                entry["label_id"]: n for n, entry in enumerate(stored["instances"])
+            }
+
+    def sync_all(self) -> None:
+        layer = self.layer
+        if layer is None:
+            return
+        self.sync_metadata()
+        self._sync_features()
+        self._colours = _colour_dict(self.document)
+        self._apply_colours()
+
+    def _wanted_colour(self, label_id: int) -> np.ndarray | None:
+        document = self.document
+        if label_id in document:
+            cls_ = document.class_of(label_id)
+            if cls_ is None or document.is_hidden(label_id):
+                return TRANSPARENT
+            return instance_colour(cls_.color, label_id)
+        if label_id == self.pending_label_id:
+            cls_ = document.ontology.class_by_id(self.current_class_id or "")
+            return instance_colour(cls_.color, label_id) if cls_ else None
+        return None
+
+    def _update_colour(self, label_id: int) -> None:
+        """Recolour one id; the colormap is rebuilt only if its colour really changed."""
+        wanted = self._wanted_colour(label_id)
+        current = self._colours.get(label_id)
+        if wanted is None:
+            if current is None:
+                return
+            del self._colours[label_id]
+        elif current is not None and np.array_equal(current, wanted):
+            return
+        else:
+            self._colours[label_id] = wanted
+        self._apply_colours()
+
+    def _apply_colours(self) -> None:
+        """Give napari a new colormap (editing the old one in place shows nothing)."""
+        layer = self.layer
+        if layer is None:
+            return
+        layer.colormap = DirectLabelColormap(color_dict=dict(self._colours))
+
+
+def _history_delta(item, forward: bool) -> Counter:
+    """Per-label pixel-count change of a napari history item (a list of atoms)."""
+    delta: Counter = Counter()
+    for atom in item:
+        if hasattr(atom, "slice_key"):  # napari's _MaskedPaintAtom
+            old_values = np.asarray(atom.old_values)
+            new_values = np.full(old_values.size, atom.new_value, dtype=old_values.dtype)
+        else:  # (indices, old_values, new_values) from data_setitem
+            _indices, old_values, new_values = atom
+            old_values = np.asarray(old_values).ravel()
+            new_values = np.broadcast_to(np.asarray(new_values), old_values.shape).ravel()
+        before, after = (old_values, new_values) if forward else (new_values, old_values)
+        for values, sign in ((before, -1), (after, 1)):
+            labels, counts = np.unique(values, return_counts=True)
+            for label_id, count in zip(labels.tolist(), counts.tolist(), strict=True):
+                delta[label_id] += sign * count
+    return delta
+
+
+def instance_colour(hex_colour: str, label_id: int) -> np.ndarray:
+    """The class colour, stepped in lightness by label id."""
+    red, green, blue = (int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    hue, lightness, saturation = colorsys.rgb_to_hls(red, green, blue)
+    step = _LIGHTNESS_STEPS[label_id % len(_LIGHTNESS_STEPS)]
+    lightness = min(0.9, max(0.1, lightness + step))
+    return np.array([*colorsys.hls_to_rgb(hue, lightness, saturation), 1.0], dtype=np.float32)
+
+
+def _colour_dict(document: Document) -> dict[int | None, np.ndarray]:
+    colours: dict[int | None, np.ndarray] = {None: UNASSIGNED_COLOUR, 0: TRANSPARENT}
+    class_colours = {c.feature_schema_id: c.color for c in document.ontology.classes}
+    for label_id, instance in document.instances.items():
+        hidden = document.is_hidden(label_id) or instance.schema_id not in class_colours
+        colours[label_id] = (
+            TRANSPARENT if hidden else instance_colour(class_colours[instance.schema_id], label_id)
+        )
+    return colours

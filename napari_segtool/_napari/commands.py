@@ -1,0 +1,67 @@
+"""npe2 commands behind napari's menus (thin: they call the glue in ``_layer``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from napari.layers import Image, Labels
+from napari.utils.notifications import show_info
+
+from napari_segtool import load_default_ontology
+from napari_segtool._napari.binding import (
+    document_of,
+    is_segmentation_layer,
+    segmentation_layer_for_image,
+)
+from napari_segtool.model.ontology import Ontology
+
+if TYPE_CHECKING:
+    import napari
+
+
+def new_segmentation_layer(viewer: napari.Viewer) -> None:
+    """Layers > Annotate: a segmentation layer for the selected image.
+
+    The ontology is the one of the active segmentation layer when there is one
+    (so several images share one set of classes), otherwise the default.
+    """
+    image = _target_image(viewer)
+    if image is None:
+        show_info("Select an image layer first: the segmentation layer takes its size.")
+        return
+    active = viewer.layers.selection.active
+    ontology = (
+        Ontology.from_dict(document_of(active).ontology.to_dict())
+        if is_segmentation_layer(active)
+        else load_default_ontology()
+    )
+    add_segmentation_layer(viewer, image, ontology)
+
+
+def add_segmentation_layer(
+    viewer: napari.Viewer, image: Image, ontology: Ontology | None = None
+) -> Labels:
+    data, kwargs, _ = segmentation_layer_for_image(image, ontology or load_default_ontology())
+    layer = viewer.add_labels(data, **kwargs)
+    viewer.layers.selection.active = layer
+    return layer
+
+
+def add_segmentation_layer_from_file(
+    viewer: napari.Viewer, image: Image, ontology_file: Path | None = None
+) -> None:
+    """Widget: a segmentation layer for ``image`` with an ontology JSON (default if empty)."""
+    ontology = Ontology.load(ontology_file) if ontology_file else load_default_ontology()
+    add_segmentation_layer(viewer, image, ontology)
+
+
+def _target_image(viewer: napari.Viewer) -> Image | None:
+    active = viewer.layers.selection.active
+    if isinstance(active, Image):
+        return active
+    selected = [layer for layer in viewer.layers.selection if isinstance(layer, Image)]
+    if selected:
+        return selected[0]
+    images = [layer for layer in viewer.layers if isinstance(layer, Image)]
+    return images[-1] if images else None

@@ -1,0 +1,512 @@
+"""Recovery files: unsaved annotations kept safe between autosaves and crashes.
+
+Pure (no Qt, no napari). One recovery file is a zip (readable by
+``numpy.load`` as an ``.npz``) with two members:
+
+``labels.npy``
+    the layer's pixels, exact dtype and shape, deflate-compressed;
+``meta.json``
+    ``format`` / ``version``, ``saved_at`` (UTC, ISO 8601) and
+    ``saved_at_epoch``, ``image_path``, ``image_name``, ``image_hash``,
+    ``hash_kind``, ``layer_name``, ``layer`` (scale / translate),
+    ``instance_count``, ``labels_shape`` / ``labels_dtype`` and ``document``
+    (``Document.to_dict()``).
+
+Which image a file belongs to is ``image_path`` plus ``image_hash``: the
+SHA-256 of the image *file's bytes* when the image came from a file
+(``hash_kind = "file"``), otherwise of the image's pixel array, its dtype and
+shape (``hash_kind = "pixels"``, e.g. the synthetic sample). So an image edited
+on disk under the same name is not offered someone else's annotations.
+
+Files are written atomically (:func:`napari_segtool.formats.toolkit.atomic.atomic_path`): a
+crash mid-write leaves the previous recovery file whole. The reader trusts
+nothing: every field, the zip's declared sizes (decompression bombs), the array
+header and the document are checked before any pixel is read, and every
+problem is a :class:`RecoveryError` naming the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import struct
+import time
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from napari_segtool.formats.toolkit.atomic import atomic_path
+from napari_segtool.model.document import Document, DocumentError
+
+FORMAT_NAME = "napari-segtool-recovery"
+FORMAT_VERSION = 1
+SUFFIX = ".segtool-recovery.npz"
+#: environment variable that moves the recovery folder (tests point it at tmp)
+RECOVERY_DIR_ENV = "NAPARI_SEGTOOL_RECOVERY_DIR"
+
+LABELS_MEMBER = "labels.npy"
+META_MEMBER = "meta.json"
+#: pixel dtypes a segmentation layer may have
+LABEL_DTYPES = ("uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64")
+#: refuse files whose pixels would need more memory than this (bytes, uncompressed)
+DEFAULT_MAX_LABEL_BYTES = 4 * 1024**3
+#: the metadata holds the ontology and every answer, but never this much
+MAX_META_BYTES = 64 * 1024**2
+#: pixels are written in blocks this big (bounded extra memory while writing)
+CHUNK_BYTES = 4 * 1024**2
+_HASH_BLOCK = 1024**2
+#: what zipfile / zlib raise on damaged archives (bad CRC, bad deflate stream,
+#: unknown compression method, inconsistent directory, ...)
+_DAMAGE = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    zlib.error,
+    struct.error,
+    NotImplementedError,
+    ValueError,
+)
+
+
+class RecoveryError(ValueError):
+    """A recovery file that cannot be used; the message names the file and the problem."""
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+@dataclass(frozen=True)
+class RecoveryInfo:
+    """What a recovery file says about itself (read without its pixels)."""
+
+    path: Path
+    saved_at: str
+    saved_at_epoch: float
+    image_path: str | None
+    image_name: str | None
+    image_hash: str
+    hash_kind: str
+    layer_name: str
+    instance_count: int
+    labels_shape: tuple[int, ...]
+    labels_dtype: str
+    layer: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def saved_at_local(self) -> datetime:
+        return datetime.fromtimestamp(self.saved_at_epoch).astimezone()
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """A whole recovery file: enough to rebuild the layer exactly."""
+
+    info: RecoveryInfo
+    labels: np.ndarray
+    document: dict[str, Any]
+
+
+# -- where and which ---------------------------------------------------------------
+def recovery_dir() -> Path:
+    """The user's recovery folder (``$NAPARI_SEGTOOL_RECOVERY_DIR`` wins)."""
+    override = os.environ.get(RECOVERY_DIR_ENV)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("napari-segtool", appauthor=False)) / "recovery"
+
+
+def hash_file(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (read in blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hash_pixels(array: Any) -> str:
+    """SHA-256 of an in-memory image: dtype, shape and C-order bytes."""
+    array = np.ascontiguousarray(np.asarray(array))
+    digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    digest.update(memoryview(array.reshape(-1)).cast("B"))
+    return digest.hexdigest()
+
+
+def recovery_name(layer_name: str, image_hash: str, session: str) -> str:
+    """A file name that is safe whatever the layer is called (no separators, no dots)."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", layer_name).strip("_")[:40] or "layer"
+    token = re.sub(r"[^A-Za-z0-9]+", "", session)[:32] or "session"
+    return f"{slug}-{image_hash[:12]}-{token}{SUFFIX}"
+
+
+# -- writing -------------------------------------------------------------------------
+def write_recovery(
+    folder: str | os.PathLike,
+    name: str,
+    labels: np.ndarray,
+    document: dict[str, Any],
+    *,
+    image_path: str | None,
+    image_hash: str,
+    hash_kind: str = "file",
+    image_name: str | None = None,
+    layer_name: str = "",
+    layer: dict[str, Any] | None = None,
+    instance_count: int | None = None,
+    saved_at: float | None = None,
+) -> Path:
+    """Write (or atomically replace) ``folder / name``; returns its path.
+
+    ``labels`` must not change while this runs (pass a copy when writing off
+    the UI thread). ``instance_count`` defaults to the document's instances
+    that have pixels.
+    """
+    target = Path(folder) / name
+    if Path(name).name != name or not name.endswith(SUFFIX):
+        raise ValueError(f"recovery file name must be a plain '*{SUFFIX}' name, not {name!r}")
+    labels = np.ascontiguousarray(labels)
+    if labels.dtype.name not in LABEL_DTYPES:
+        raise ValueError(f"labels of dtype {labels.dtype} cannot be recovered")
+    if instance_count is None:
+        ids = {i.get("label_id") for i in document.get("instances", [])}
+        instance_count = int(np.isin(np.unique(labels), list(ids)).sum()) if ids else 0
+    when = time.time() if saved_at is None else saved_at
+    meta = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "saved_at": datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds"),
+        "saved_at_epoch": when,
+        "image_path": image_path,
+        "image_name": image_name,
+        "image_hash": image_hash,
+        "hash_kind": hash_kind,
+        "layer_name": layer_name,
+        "layer": layer or {},
+        "instance_count": instance_count,
+        "labels_shape": list(labels.shape),
+        "labels_dtype": labels.dtype.name,
+        "document": document,
+    }
+    meta_bytes = json.dumps(meta, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    # Level 1: label images are long runs of equal values, so fast deflate
+    # already shrinks them ~50-100x; higher levels cost seconds for little.
+    with (
+        atomic_path(target) as tmp,
+        zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+    ):
+        archive.writestr(META_MEMBER, meta_bytes)
+        with archive.open(LABELS_MEMBER, "w", force_zip64=True) as stream:
+            np.lib.format.write_array_header_2_0(
+                stream, np.lib.format.header_data_from_array_1_0(labels)
+            )
+            flat = labels.reshape(-1)
+            step = max(1, CHUNK_BYTES // labels.itemsize)
+            for start in range(0, flat.size, step):
+                _write_chunk(stream, memoryview(flat[start : start + step]).cast("B"))
+    return target
+
+
+def _write_chunk(stream, chunk) -> None:
+    """One block of pixels (a seam the crash test slows down)."""
+    stream.write(chunk)
+
+
+# -- reading -------------------------------------------------------------------------
+def read_recovery_info(
+    path: str | os.PathLike, max_label_bytes: int = DEFAULT_MAX_LABEL_BYTES
+) -> RecoveryInfo:
+    """The metadata of a recovery file, checked; the pixels are not read."""
+    path = Path(path)
+    with _open_archive(path) as archive:
+        info, _document = _read_meta(path, archive, max_label_bytes)
+    return info
+
+
+def read_recovery(
+    path: str | os.PathLike, max_label_bytes: int = DEFAULT_MAX_LABEL_BYTES
+) -> Recovery:
+    """Read and check a whole recovery file, or raise :class:`RecoveryError`."""
+    path = Path(path)
+    with _open_archive(path) as archive:
+        info, document = _read_meta(path, archive, max_label_bytes)
+        labels = _read_labels(path, archive, info)
+    return Recovery(info=info, labels=labels, document=document)
+
+
+@contextlib.contextmanager
+def _open_archive(path: Path):
+    if path.is_symlink():
+        raise RecoveryError(path, "is a symbolic link; recovery files are plain files")
+    try:
+        archive = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise RecoveryError(path, "file not found") from None
+    except OSError as err:
+        raise RecoveryError(path, f"cannot read file ({err.strerror or err})") from None
+    except _DAMAGE as err:
+        raise RecoveryError(path, f"not a recovery file (damaged or truncated: {err})") from None
+    try:
+        yield archive
+    except RecoveryError:
+        raise
+    except (OSError, *_DAMAGE) as err:
+        raise RecoveryError(path, f"damaged or truncated data ({err})") from None
+    finally:
+        archive.close()
+
+
+def _member(path: Path, archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
+    infos = [i for i in archive.infolist() if i.filename == name]
+    if len(infos) != 1:
+        problem = "is missing" if not infos else "appears more than once"
+        raise RecoveryError(path, f"member {name!r} {problem}")
+    return infos[0]
+
+
+def _read_meta(
+    path: Path, archive: zipfile.ZipFile, max_label_bytes: int
+) -> tuple[RecoveryInfo, dict[str, Any]]:
+    member = _member(path, archive, META_MEMBER)
+    # The declared size bounds what zipfile will inflate, so a bomb is refused here.
+    if member.file_size > MAX_META_BYTES:
+        raise RecoveryError(
+            path, f"{META_MEMBER} is {member.file_size} bytes (limit {MAX_META_BYTES})"
+        )
+    raw = archive.read(member)
+    try:
+        meta = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise RecoveryError(path, f"{META_MEMBER} is not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise RecoveryError(path, f"{META_MEMBER} must be an object, not {type(meta).__name__}")
+    if meta.get("format") != FORMAT_NAME:
+        raise RecoveryError(path, f"format is {meta.get('format')!r}, not {FORMAT_NAME!r}")
+    version = meta.get("version")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise RecoveryError(
+            path, f"unsupported recovery version {version!r} (this plugin reads {FORMAT_VERSION})"
+        )
+    epoch = _field(path, meta, "saved_at_epoch", (int, float))
+    if not math.isfinite(epoch) or not 0 <= epoch < 1e11:
+        raise RecoveryError(path, f"saved_at_epoch: not a plausible time ({epoch!r})")
+    image_hash = _field(path, meta, "image_hash", str)
+    if not re.fullmatch(r"[0-9a-f]{64}", image_hash):
+        raise RecoveryError(path, "image_hash: must be 64 hex digits (SHA-256)")
+    hash_kind = _field(path, meta, "hash_kind", str)
+    if hash_kind not in ("file", "pixels"):
+        raise RecoveryError(path, f"hash_kind: must be 'file' or 'pixels', not {hash_kind!r}")
+    count = _field(path, meta, "instance_count", int)
+    if not 0 <= count < 2**63:
+        raise RecoveryError(path, f"instance_count: out of range ({count})")
+    shape = _field(path, meta, "labels_shape", list)
+    if not 2 <= len(shape) <= 5 or not all(
+        isinstance(n, int) and not isinstance(n, bool) and 0 < n < 2**40 for n in shape
+    ):
+        raise RecoveryError(path, f"labels_shape: must be 2 to 5 positive sizes, not {shape!r}")
+    dtype = _field(path, meta, "labels_dtype", str)
+    if dtype not in LABEL_DTYPES:
+        raise RecoveryError(path, f"labels_dtype: {dtype!r} is not a label dtype")
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    if nbytes > max_label_bytes:
+        raise RecoveryError(
+            path, f"labels would take {nbytes} bytes in memory (limit {max_label_bytes})"
+        )
+    layer = meta.get("layer", {})
+    if not isinstance(layer, dict):
+        raise RecoveryError(path, "layer: must be an object")
+    document = meta.get("document")
+    try:
+        parsed = Document.from_dict(document)
+    except DocumentError as err:
+        raise RecoveryError(path, f"document: {err}") from None
+    except Exception as err:  # a hostile document must not escape as a crash
+        raise RecoveryError(path, f"document: unusable ({type(err).__name__}: {err})") from None
+    too_big = [i for i in parsed.instances if i > np.iinfo(dtype).max]
+    if too_big:
+        raise RecoveryError(
+            path, f"document: label id {too_big[0]} does not fit the {dtype} pixels"
+        )
+    saved_at = _field(path, meta, "saved_at", str)
+    try:
+        datetime.fromisoformat(saved_at)
+    except ValueError:
+        raise RecoveryError(path, f"saved_at: not an ISO 8601 time ({saved_at!r:.40})") from None
+    info = RecoveryInfo(
+        path=path,
+        saved_at=saved_at,
+        saved_at_epoch=float(epoch),
+        image_path=_field(path, meta, "image_path", str, optional=True),
+        image_name=_field(path, meta, "image_name", str, optional=True),
+        image_hash=image_hash,
+        hash_kind=hash_kind,
+        layer_name=_field(path, meta, "layer_name", str),
+        instance_count=count,
+        labels_shape=tuple(shape),
+        labels_dtype=dtype,
+        layer=layer,
+    )
+    return info, document
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not allowed")
+
+
+def _field(path: Path, meta: dict, key: str, kind, optional: bool = False):
+    value = meta.get(key)
+    if value is None and optional:
+        return None
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        expected = " or ".join(k.__name__ for k in kinds)
+        raise RecoveryError(path, f"{key}: must be {expected}, not {value!r:.80}")
+    return value
+
+
+def _read_labels(path: Path, archive: zipfile.ZipFile, info: RecoveryInfo) -> np.ndarray:
+    member = _member(path, archive, LABELS_MEMBER)
+    dtype = np.dtype(info.labels_dtype)
+    expected = math.prod(info.labels_shape) * dtype.itemsize
+    # header (<= a few hundred bytes) + pixels; anything bigger is not ours
+    if member.file_size > expected + 4096:
+        raise RecoveryError(
+            path, f"{LABELS_MEMBER} declares {member.file_size} bytes, expected about {expected}"
+        )
+    with archive.open(member) as stream:
+        try:
+            version = np.lib.format.read_magic(stream)
+            if version == (1, 0):
+                shape, fortran, header_dtype = np.lib.format.read_array_header_1_0(stream)
+            elif version == (2, 0):
+                shape, fortran, header_dtype = np.lib.format.read_array_header_2_0(stream)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+        except (ValueError, SyntaxError, EOFError) as err:
+            raise RecoveryError(path, f"{LABELS_MEMBER}: bad array header ({err})") from None
+        if header_dtype.hasobject or header_dtype != dtype or fortran:
+            raise RecoveryError(
+                path,
+                f"{LABELS_MEMBER}: holds {header_dtype}{' (Fortran order)' if fortran else ''}, "
+                f"metadata says {dtype}",
+            )
+        if tuple(shape) != info.labels_shape:
+            raise RecoveryError(
+                path, f"{LABELS_MEMBER}: shape {tuple(shape)} != labels_shape {info.labels_shape}"
+            )
+        buffer = io.BytesIO()
+        while block := stream.read(CHUNK_BYTES):
+            buffer.write(block)
+            if buffer.tell() > expected:
+                break
+    data = buffer.getbuffer()
+    if len(data) != expected:
+        raise RecoveryError(
+            path, f"{LABELS_MEMBER}: {len(data)} bytes of pixels, expected {expected} (truncated?)"
+        )
+    return np.frombuffer(data, dtype=dtype).reshape(info.labels_shape).copy()
+
+
+# -- finding and tidying ---------------------------------------------------------------
+def iter_recovery_files(folder: str | os.PathLike) -> list[Path]:
+    """Recovery files in ``folder`` (plain files only: symlinks are ignored)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    names = (p for p in folder.iterdir() if p.name.endswith(SUFFIX))
+    return sorted(p for p in names if p.is_file() and not p.is_symlink())
+
+
+def find_recoveries(
+    folder: str | os.PathLike,
+    image_path: str | None,
+    image_hash: str,
+    *,
+    exclude: set[Path] | frozenset[Path] = frozenset(),
+) -> list[RecoveryInfo]:
+    """Readable recovery files for this image (same path and hash), newest first.
+
+    Damaged files are skipped (a later :func:`prune` removes them).
+    """
+    wanted_path = _normal_path(image_path)
+    found = []
+    for path in iter_recovery_files(folder):
+        if path in exclude:
+            continue
+        try:
+            info = read_recovery_info(path)
+        except RecoveryError:
+            continue
+        if info.image_hash == image_hash and _normal_path(info.image_path) == wanted_path:
+            found.append(info)
+    return sorted(found, key=lambda i: i.saved_at_epoch, reverse=True)
+
+
+def discard(paths: Path | list[Path] | list[RecoveryInfo] | RecoveryInfo) -> None:
+    """Delete recovery files (missing ones are fine)."""
+    if not isinstance(paths, list):
+        paths = [paths]
+    for item in paths:
+        path = item.path if isinstance(item, RecoveryInfo) else Path(item)
+        if path.name.endswith(SUFFIX) and not path.is_symlink():
+            path.unlink(missing_ok=True)
+
+
+def prune(
+    folder: str | os.PathLike,
+    max_age_days: float = 30,
+    max_files: int = 50,
+    *,
+    keep: set[Path] | frozenset[Path] = frozenset(),
+    now: float | None = None,
+) -> list[Path]:
+    """Delete recovery files older than ``max_age_days``, damaged ones, and all
+    but the newest ``max_files``, plus temp files that crashed writes left (after
+    an hour); ``keep`` is never touched. Returns what went."""
+    now = time.time() if now is None else now
+    dated: list[tuple[float, Path]] = []
+    removed: list[Path] = []
+    for path in iter_recovery_files(folder):
+        if path in keep:
+            continue
+        try:
+            epoch = read_recovery_info(path).saved_at_epoch
+        except RecoveryError:
+            # A damaged file can still be a write in progress elsewhere: give it an hour.
+            with contextlib.suppress(OSError):
+                if now - path.stat().st_mtime > 3600:
+                    removed.append(path)
+            continue
+        if now - epoch > max_age_days * 86400:
+            removed.append(path)
+        else:
+            dated.append((epoch, path))
+    dated.sort(reverse=True)
+    removed.extend(path for _epoch, path in dated[max(0, max_files - len(keep)) :])
+    # temp files of writes that a crash interrupted (see _atomic.atomic_path)
+    for path in Path(folder).glob(f".*{SUFFIX}.*.tmp") if Path(folder).is_dir() else ():
+        with contextlib.suppress(OSError):
+            if path.is_file() and not path.is_symlink() and now - path.stat().st_mtime > 3600:
+                removed.append(path)
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
+def _normal_path(path: str | None) -> str | None:
+    if not path:
+        return None
+    return os.path.normcase(os.path.abspath(path))

@@ -1,0 +1,1 @@
+"""The model (pure Python): ontology, document, answers, ids, the instance workflow rules."""

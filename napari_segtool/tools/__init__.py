@@ -1,0 +1,1 @@
+"""Annotation tools (pure): the geometry of each tool as a proposed edit."""

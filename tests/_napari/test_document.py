@@ -1,0 +1,207 @@
+import numpy as np
+import pytest
+from napari.layers import Labels
+
+from napari_segtool._napari.binding import (
+    document_of,
+    is_segmentation_layer,
+    segmentation_layer_kwargs,
+)
+from napari_segtool.model.document import (
+    METADATA_KEY,
+    Document,
+    DocumentError,
+    clean_answers,
+    missing_required,
+)
+from napari_segtool.model.ontology import Ontology
+
+
+@pytest.fixture
+def fish(reference_dir):
+    return Ontology.load(reference_dir / "ontology.fish.json")
+
+
+def ids(ontology):
+    orange, blue, water = (c.feature_schema_id for c in ontology.classes)
+    blurry, fins = ontology.classes[0].questions
+    return orange, blue, water, blurry, fins
+
+
+def test_nested_answers_belong_to_the_chosen_option(fish):
+    orange, _, _, blurry, fins = ids(fish)
+    yes, no = blurry.options
+    why = yes.questions[0]
+    doc = Document(fish)
+    doc.add_instance(1, orange)
+    doc.set_answers(
+        1,
+        {
+            blurry.feature_schema_id: {yes.feature_schema_id: {why.feature_schema_id: "moved"}},
+            fins.feature_schema_id: {o.feature_schema_id: {} for o in fins.options},
+            "unknown-question": "dropped",
+        },
+    )
+    answers = doc.instance(1).answers
+    assert answers[blurry.feature_schema_id][yes.feature_schema_id] == {
+        why.feature_schema_id: "moved"
+    }
+    assert "unknown-question" not in answers
+    # choosing "No" drops the sub-answer hanging under "Yes"
+    doc.set_answers(1, {blurry.feature_schema_id: {no.feature_schema_id: {}}})
+    assert doc.instance(1).answers == {blurry.feature_schema_id: {no.feature_schema_id: {}}}
+
+
+def test_radio_keeps_one_choice(fish):
+    _, _, _, blurry, _ = ids(fish)
+    yes, no = blurry.options
+    cleaned = clean_answers(
+        [blurry], {blurry.feature_schema_id: {yes.feature_schema_id: {}, no.feature_schema_id: {}}}
+    )
+    assert cleaned == {blurry.feature_schema_id: {yes.feature_schema_id: {}}}
+
+
+def test_required_questions_are_reported(fish):
+    orange, blue, _, blurry, _ = ids(fish)
+    doc = Document(fish)
+    doc.add_instance(1, orange)
+    doc.add_instance(2, blue)
+    assert doc.missing_required(1) == ["Is the fish blurry?"]
+    assert doc.missing_required(2) == []
+    assert doc.unanswered_report() == [(1, "Is the fish blurry?")]
+    doc.set_answers(1, {blurry.feature_schema_id: {blurry.options[1].feature_schema_id: {}}})
+    assert doc.unanswered_report() == []
+    assert missing_required([blurry], {}) == ["Is the fish blurry?"]
+
+
+def test_label_ids_are_allocated_above_used_ones(fish):
+    orange = fish.classes[0].feature_schema_id
+    doc = Document(fish)
+    assert doc.next_label_id() == 1
+    doc.add_instance(1, orange)
+    doc.add_instance(5, orange)
+    assert doc.next_label_id() == 6
+    assert doc.next_label_id(floor=9) == 10
+    doc.remove_instance(5)
+    assert doc.next_label_id() == 6, "ids are not reused within a session"
+    with pytest.raises(DocumentError, match="already belongs"):
+        doc.add_instance(1, orange)
+    with pytest.raises(DocumentError, match="unknown class id"):
+        doc.add_instance(7, "nope")
+
+
+def test_locks_and_visibility(fish):
+    orange, blue, _, _, _ = ids(fish)
+    doc = Document(fish)
+    doc.add_instance(1, orange)
+    doc.add_instance(2, blue)
+    doc.set_locked(1, True)
+    doc.set_class_hidden(blue, True)
+    assert doc.locked_label_ids() == [1]
+    assert doc.hidden_label_ids() == [2]
+    doc.set_class_locked(blue, True)
+    assert doc.is_locked(2)
+
+
+def test_signals_fire(fish):
+    orange = fish.classes[0].feature_schema_id
+    doc = Document(fish)
+    seen = []
+    doc.instance_added.connect(lambda i: seen.append(("added", i)))
+    doc.instance_removed.connect(lambda i: seen.append(("removed", i)))
+    doc.add_instance(3, orange)
+    doc.remove_instance(3)
+    assert seen == [("added", 3), ("removed", 3)]
+
+
+def test_dict_round_trip(fish):
+    orange, blue, _, blurry, _ = ids(fish)
+    doc = Document(fish, source={"image_path": "tank.png"})
+    doc.add_instance(
+        1, orange, answers={blurry.feature_schema_id: {blurry.options[1].feature_schema_id: {}}}
+    )
+    doc.add_instance(4, blue)
+    doc.set_locked(4, True)
+    doc.set_class_hidden(orange, True)
+    _lighting, notes = fish.questions
+    doc.set_image_answers({notes.feature_schema_id: "two fish"})
+    again = Document.from_dict(doc.to_dict())
+    assert again.to_dict() == doc.to_dict()
+    assert again.instance(1).feature_id == doc.instance(1).feature_id
+
+
+def test_document_survives_a_layer_data_tuple_round_trip(fish):
+    orange, blue, _, blurry, _ = ids(fish)
+    doc = Document(fish)
+    data = np.zeros((20, 30), np.uint16)
+    layer = Labels(data, **segmentation_layer_kwargs(doc, "seg"))
+    live = document_of(layer)
+    live.add_instance(
+        1, orange, answers={blurry.feature_schema_id: {blurry.options[0].feature_schema_id: {}}}
+    )
+    live.add_instance(2, blue)
+    layer.data[2:5, 2:5] = 1
+    layer.data[10:12, 10:20] = 2
+
+    data_out, state, layer_type = layer.as_layer_data_tuple()
+    restored = Labels(data_out, **state)
+    assert layer_type == "labels"
+    assert is_segmentation_layer(restored)
+    restored_doc = document_of(restored)
+    assert restored_doc.to_dict() == live.to_dict()
+    assert restored_doc is not live
+    np.testing.assert_array_equal(restored.data, layer.data)
+    # napari's status bar reads the class from features
+    row = restored.features.set_index("index").loc[2]
+    assert row["class"] == "Blue Fish"
+    assert "class: Blue Fish" in restored.get_status((11, 15))["value"]
+
+
+def test_bad_document_dicts_are_refused(fish):
+    with pytest.raises(DocumentError, match="unsupported document version"):
+        Document.from_dict({"version": 99})
+    with pytest.raises(DocumentError, match=r"instances\[0\]\.label_id"):
+        Document.from_dict(
+            {"ontology": fish.to_dict(), "instances": [{"label_id": -1, "schema_id": "x"}]}
+        )
+    with pytest.raises(DocumentError, match=r"instances\[0\]\.schema_id: unknown class id"):
+        Document.from_dict(
+            {"ontology": fish.to_dict(), "instances": [{"label_id": 1, "schema_id": "x"}]}
+        )
+    with pytest.raises(DocumentError, match="used twice"):
+        orange = fish.classes[0].feature_schema_id
+        Document.from_dict(
+            {
+                "ontology": fish.to_dict(),
+                "instances": [
+                    {"label_id": 1, "schema_id": orange},
+                    {"label_id": 1, "schema_id": orange},
+                ],
+            }
+        )
+
+
+def test_metadata_key_holds_a_plain_dict(fish):
+    layer = Labels(np.zeros((4, 4), np.uint8), **segmentation_layer_kwargs(Document(fish), "s"))
+    document_of(layer).add_instance(1, fish.classes[0].feature_schema_id)
+    import json
+
+    json.dumps(layer.metadata[METADATA_KEY])  # JSON-ready
+    assert layer.metadata[METADATA_KEY]["instances"][0]["label_id"] == 1
+
+
+def test_answer_edits_keep_metadata_and_features_exact(fish):
+    orange, blue, _, blurry, fins = ids(fish)
+    layer = Labels(np.zeros((8, 8), np.uint8), **segmentation_layer_kwargs(Document(fish), "s"))
+    live = document_of(layer)
+    for label_id, schema_id in ((1, orange), (2, blue), (3, orange)):
+        live.add_instance(label_id, schema_id)
+    live.set_answers(3, {fins.feature_schema_id: {fins.options[1].feature_schema_id: {}}})
+    live.set_locked(2, True)
+    assert layer.metadata[METADATA_KEY] == live.to_dict()
+    features = layer.features.set_index("index")
+    assert features.loc[3, "answers"] == "Visible fins: Tail"
+    assert features.loc[1, "answers"] == "none"
+    live.set_class(3, blue)  # drops the answers that belonged to the old class
+    assert layer.metadata[METADATA_KEY] == live.to_dict()
+    assert layer.features.set_index("index").loc[3, "class"] == "Blue Fish"

@@ -1,0 +1,213 @@
+"""The unsaved-work guard on napari 0.9.2's real close and delete paths.
+
+Asked and cancellable: closing the main window (any route that ends in
+``QMainWindow.close()``) and deleting selected layers from the GUI (all routes
+end in ``viewer.layers.remove_selected()``). Not askable, covered by a
+synchronous autosave flush: programmatic removal and ``viewer.close()``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QApplication, QMessageBox
+
+from napari_segtool._napari.autosave import attach_autosave, notify_saved
+from napari_segtool._qt.close_guard import ask_user, dirty_layers, install_close_guard
+from napari_segtool.formats.recovery import iter_recovery_files, read_recovery
+from tests.autosave_helpers import (
+    open_session,
+    paint_instance,
+    recovery_folder,  # noqa: F401 - fixture
+    write_image,
+)
+
+
+class Answers:
+    """A stand-in for the dialog: records the questions, gives a fixed answer."""
+
+    def __init__(self, answer: bool):
+        self.answer = answer
+        self.asked: list[tuple[list[str], str]] = []
+
+    def __call__(self, parent, layers, action) -> bool:
+        self.asked.append(([layer.name for layer in layers], action))
+        return self.answer
+
+
+@pytest.fixture
+def guarded(make_napari_viewer, recovery_folder, tmp_path):  # noqa: F811
+    viewer = make_napari_viewer()
+    image_path = write_image(tmp_path)
+    _image, layer, binding = open_session(viewer, image_path)
+    saver = attach_autosave(binding, viewer=viewer)
+    saver.interval = 3600  # only the guard's flush writes in these tests
+    answers = Answers(False)
+    guard = install_close_guard(viewer, confirm=answers)
+    yield viewer, layer, binding, saver, guard, answers
+    answers.answer = True  # let the fixture's teardown close the viewer
+
+
+def test_one_guard_per_viewer(guarded):
+    viewer, _layer, _binding, _saver, guard, _answers = guarded
+    assert install_close_guard(viewer) is guard
+
+
+# -- the window ---------------------------------------------------------------------------------
+def test_clean_window_closes_without_asking(guarded):
+    viewer, _layer, _binding, _saver, _guard, answers = guarded
+    assert viewer.window._qt_window.close()
+    assert answers.asked == []
+
+
+def test_window_close_with_unsaved_work_asks_and_cancel_keeps_it(guarded):
+    viewer, layer, binding, saver, _guard, answers = guarded
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    assert dirty_layers(viewer.layers) == [layer]
+    assert viewer.window._qt_window.close() is False  # Ctrl+W / title bar / Quit end here
+    assert answers.asked == [([layer.name], "close")]
+    assert layer in viewer.layers and saver.is_dirty
+
+
+def test_window_close_confirmed_flushes_the_autosave(guarded):
+    viewer, layer, binding, saver, _guard, answers = guarded
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    answers.answer = True
+    assert viewer.window._qt_window.close()
+    assert answers.asked and not saver.has_pending
+    np.testing.assert_array_equal(read_recovery(saver.path).labels, layer.data)
+
+
+def test_napari_close_window_action_is_guarded(guarded):
+    """File > Close Window goes through ``close(confirm_need=True)``: still our filter."""
+    viewer, layer, binding, _saver, _guard, answers = guarded
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    window = viewer.window._qt_window
+    from napari.settings import get_settings
+
+    settings = get_settings().application
+    old, settings.confirm_close_window = settings.confirm_close_window, False
+    try:
+        window.close(quit_app=False, confirm_need=True)
+    finally:
+        settings.confirm_close_window = old
+    assert answers.asked and layer in viewer.layers
+
+
+def test_saved_work_closes_without_asking(guarded):
+    viewer, layer, binding, _saver, _guard, answers = guarded
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    notify_saved(layer)
+    assert viewer.window._qt_window.close()
+    assert answers.asked == []
+
+
+# -- layers -------------------------------------------------------------------------------------
+def test_delete_button_asks_and_cancel_keeps_the_layer(guarded):
+    viewer, layer, binding, saver, _guard, answers = guarded
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    viewer.layers.selection = {layer}
+    viewer.window._qt_viewer.layerButtons.deleteButton.click()  # the trash button
+    assert answers.asked == [([layer.name], "delete")]
+    assert layer in viewer.layers and saver.is_dirty
+
+
+def test_delete_shortcut_action_asks(guarded):
+    from napari.components._viewer_key_bindings import delete_selected_layers
+
+    viewer, layer, binding, _saver, _guard, answers = guarded
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    viewer.layers.selection = {layer}
+    delete_selected_layers(viewer)  # Ctrl+Delete and the layer list's Delete key
+    assert answers.asked and layer in viewer.layers
+
+
+def test_delete_confirmed_keeps_a_recovery_copy(guarded, recovery_folder):  # noqa: F811
+    viewer, layer, binding, saver, _guard, answers = guarded
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    pixels = layer.data.copy()
+    answers.answer = True
+    image = viewer.layers[0]
+    viewer.layers.selection = {layer, image}
+    viewer.layers.remove_selected()
+    assert layer not in viewer.layers and image not in viewer.layers
+    (path,) = iter_recovery_files(recovery_folder)
+    np.testing.assert_array_equal(read_recovery(path).labels, pixels)
+
+
+def test_deleting_only_clean_layers_does_not_ask(guarded):
+    viewer, layer, binding, _saver, _guard, answers = guarded
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    image = viewer.layers[0]
+    viewer.layers.selection = {image}
+    viewer.layers.remove_selected()
+    assert answers.asked == [] and image not in viewer.layers
+
+
+def test_locked_layers_are_not_asked_about(guarded):
+    viewer, layer, binding, _saver, _guard, answers = guarded
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    layer.locked = True
+    viewer.layers.selection = {layer}
+    viewer.layers.remove_selected()  # napari refuses to delete a locked layer anyway
+    assert answers.asked == [] and layer in viewer.layers
+
+
+def test_programmatic_removal_cannot_be_asked_but_flushes(guarded, recovery_folder):  # noqa: F811
+    viewer, layer, binding, saver, _guard, answers = guarded
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    pixels = layer.data.copy()
+    viewer.layers.remove(layer)
+    assert answers.asked == []
+    (path,) = iter_recovery_files(recovery_folder)
+    np.testing.assert_array_equal(read_recovery(path).labels, pixels)
+    # the removed layer's autosaver stops
+    layer.data_setitem((np.array([0]), np.array([0])), 1)
+    assert not saver.has_pending
+
+
+def test_viewer_close_flushes_without_asking(guarded, recovery_folder):  # noqa: F811
+    viewer, layer, binding, _saver, _guard, answers = guarded
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    pixels = layer.data.copy()
+    viewer.close()
+    assert answers.asked == []
+    (path,) = iter_recovery_files(recovery_folder)
+    np.testing.assert_array_equal(read_recovery(path).labels, pixels)
+
+
+def test_uninstall_restores_napari_behaviour(guarded):
+    viewer, layer, binding, _saver, guard, answers = guarded
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    guard.uninstall()
+    viewer.layers.selection = {layer}
+    viewer.layers.remove_selected()
+    assert answers.asked == [] and layer not in viewer.layers
+
+
+# -- the real dialog ------------------------------------------------------------------------------
+@pytest.mark.parametrize("choice, expected", [("go", True), ("cancel", False)])
+def test_ask_user_dialog(guarded, qtbot, choice, expected):
+    viewer, layer, _binding, _saver, _guard, _answers = guarded
+    seen = {}
+
+    def answer():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer)
+            return
+        seen["text"] = box.text() + " " + box.informativeText()
+        buttons = {b.text(): b for b in box.buttons()}
+        seen["buttons"] = sorted(buttons)
+        target = (
+            buttons["Close anyway"]
+            if choice == "go"
+            else box.button(QMessageBox.StandardButton.Cancel)
+        )
+        target.click()
+
+    QTimer.singleShot(20, answer)
+    assert ask_user(None, [layer], "close") is expected
+    assert repr(layer.name) in seen["text"] and "recovery copy" in seen["text"]
+    assert "Close anyway" in seen["buttons"]

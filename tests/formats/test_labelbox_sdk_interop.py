@@ -1,0 +1,316 @@
+"""The writer's output is read by the real Labelbox SDK (``labelbox==4.0.0``).
+
+The SDK lives in its own virtual environment (it pins libraries napari's
+environment must not share). It is created once and cached: inside the
+repository's ``.venv/`` folder when there is one, otherwise in the user cache
+folder; the folder name carries a hash of the requirement list, so changing
+the list builds a fresh one. ``SEGTOOL_SDK_VENV`` names another folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import venv
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_segtool.formats.labelbox_v1 import LabelboxFormatWarning, write_export
+from napari_segtool.model.document import Document, Instance
+from napari_segtool.model.ontology import ObjectClass, Ontology, Option, Question
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: DESIGN.md's recipe: the ``[data]`` extra pins numpy<2, so list the converter's needs
+SDK_REQUIREMENTS = [
+    "labelbox==4.0.0",
+    "packaging",
+    "pillow",
+    "opencv-python-headless",
+    "shapely",
+    "pyproj",
+    "pygeotile",
+    "imagesize",
+    "numpy>=2",
+]
+
+
+def sdk_venv_dir() -> Path:
+    override = os.environ.get("SEGTOOL_SDK_VENV")
+    if override:
+        return Path(override)
+    key_text = "\n".join([f"python{sys.version_info[0]}.{sys.version_info[1]}", *SDK_REQUIREMENTS])
+    key = hashlib.sha256(key_text.encode()).hexdigest()[:12]
+    repo_venv = ROOT / ".venv"
+    if repo_venv.is_dir():
+        return repo_venv / f"labelbox-sdk-{key}"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("napari-segtool")) / f"labelbox-sdk-{key}"
+
+
+def _python_in(env_dir: Path) -> Path:
+    return env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def ensure_sdk_venv() -> Path:
+    """The SDK's Python, building its environment first if needed (minutes, once)."""
+    env_dir = sdk_venv_dir()
+    stamp = env_dir / "segtool-requirements.txt"
+    wanted = "\n".join(SDK_REQUIREMENTS) + "\n"
+    if stamp.is_file() and stamp.read_text() == wanted:
+        return _python_in(env_dir)
+    # Build beside the target and rename at the end, so an interrupted install
+    # never looks complete and two test runs do not share a half-built folder.
+    building = env_dir.with_name(f"{env_dir.name}.building-{os.getpid()}")
+    shutil.rmtree(building, ignore_errors=True)
+    building.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        venv.create(building, with_pip=True)
+        result = subprocess.run(
+            [_python_in(building), "-m", "pip", "install", "-q", *SDK_REQUIREMENTS],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        )
+        if result.returncode != 0:
+            pytest.fail(
+                "could not install the Labelbox SDK for the interop test "
+                f"(set SEGTOOL_SDK_VENV to a prepared environment):\n{result.stderr[-3000:]}"
+            )
+        (building / stamp.name).write_text(wanted)
+        shutil.rmtree(env_dir, ignore_errors=True)
+        try:
+            building.rename(env_dir)
+        except OSError:
+            if not stamp.is_file():  # nobody else finished it
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return _python_in(env_dir)
+
+
+# Runs inside the SDK's environment: deserialize with the SDK's own v1 converter,
+# draw every mask the way the SDK does, and report what it understood.
+CHECKER = r"""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+np.alltrue = np.all  # labelbox 4.0.0 calls np.alltrue, which numpy 2 removed
+
+from labelbox.data.annotation_types import (
+    Checklist, ClassificationAnnotation, Mask, ObjectAnnotation, Radio, Text,
+)
+from labelbox.data.serialization import LBV1Converter
+
+export_path, out_dir, mask_base_url = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+rows = json.loads(export_path.read_text())
+
+
+def answers(annotation):
+    value = annotation.value
+    if isinstance(value, Text):
+        shown = value.answer
+    elif isinstance(value, Radio):
+        shown = [value.answer.feature_schema_id]
+    elif isinstance(value, Checklist):
+        shown = [a.feature_schema_id for a in value.answer]
+    else:
+        raise TypeError(type(value))
+    return {"schema_id": annotation.feature_schema_id, "name": annotation.name, "answer": shown}
+
+
+report = []
+for label in LBV1Converter.deserialize(rows):
+    entry = {"uid": label.uid, "row_data": label.data.url, "objects": [], "classifications": []}
+    for annotation in label.annotations:
+        if isinstance(annotation, ClassificationAnnotation):
+            entry["classifications"].append(answers(annotation))
+            continue
+        assert isinstance(annotation, ObjectAnnotation) and isinstance(annotation.value, Mask)
+        data = annotation.value.mask
+        # The SDK fetches only http(s) itself: point it at the local file instead.
+        relative = data.url[len(mask_base_url):].lstrip("/") if mask_base_url else data.url
+        data.file_path = str(export_path.parent / relative)
+        data.url = None
+        feature_id = annotation.extra["feature_id"]
+        np.save(out_dir / f"{feature_id}.npy", annotation.value.draw(color=1))
+        entry["objects"].append(
+            {
+                "feature_id": feature_id,
+                "schema_id": annotation.feature_schema_id,
+                "name": annotation.name,
+                "classifications": [answers(c) for c in annotation.classifications],
+            }
+        )
+    report.append(entry)
+print(json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="session")
+def sdk_python() -> Path:
+    return ensure_sdk_venv()
+
+
+def _scene():
+    """Three classes, nested and flat answers of every kind, touching instances."""
+    notes = Question("text", "Notes")
+    alive = Question(
+        "radio",
+        "Alive",
+        required=True,
+        options=[Option("Yes", questions=[Question("text", "Why")]), Option("No")],
+    )
+    parts = Question(
+        "checklist",
+        "Parts",
+        options=[
+            Option("Nucleus", questions=[Question("radio", "Shape", options=[Option("Round")])]),
+            Option("Membrane"),
+            Option("Vacuole"),
+        ],
+    )
+    stain = Question("dropdown", "Stain", options=[Option("DAPI"), Option("GFP")])
+    ontology = Ontology(
+        classes=[
+            ObjectClass("Cell", color="#00AA00", questions=[alive, parts, notes]),
+            ObjectClass("Debris", color="#AA0000"),
+            ObjectClass("Background blob", color="#0000AA", tool="superpixel"),
+        ],
+        questions=[stain, Question("text", "Comment")],
+    )
+    cell, debris, blob = (c.feature_schema_id for c in ontology.classes)
+    yes, _ = alive.options
+    nucleus, membrane, _ = parts.options
+    shape = nucleus.questions[0]
+    rows, cols = np.ogrid[:60, :80]
+    labels = np.zeros((60, 80), np.uint32)
+    labels[(rows - 20) ** 2 + (cols - 20) ** 2 <= 12**2] = 1
+    labels[(rows - 20) ** 2 + (cols - 43) ** 2 <= 11**2] = 2  # touches instance 1
+    labels[45:58, 0:80] = 3  # spans the full width
+    labels[0, 79] = 4  # a single corner pixel
+    labels[30:40, 60:75] = 6
+    instances = [
+        Instance(
+            1,
+            cell,
+            answers={
+                alive.feature_schema_id: {
+                    yes.feature_schema_id: {yes.questions[0].feature_schema_id: "divides"}
+                },
+                parts.feature_schema_id: {
+                    nucleus.feature_schema_id: {
+                        shape.feature_schema_id: {shape.options[0].feature_schema_id: {}}
+                    },
+                    membrane.feature_schema_id: {},
+                },
+                notes.feature_schema_id: "bright",
+            },
+        ),
+        Instance(
+            2, cell, answers={alive.feature_schema_id: {alive.options[1].feature_schema_id: {}}}
+        ),
+        Instance(3, blob),
+        Instance(4, debris),
+        Instance(5, debris),  # no pixels: not exported
+        Instance(6, debris),
+    ]
+    document = Document(
+        ontology=ontology,
+        instances=instances,
+        image_answers={
+            stain.feature_schema_id: {stain.options[1].feature_schema_id: {}},
+            ontology.questions[1].feature_schema_id: "ok",
+        },
+        source={"external_id": "well A1.png"},
+    )
+    return labels, document
+
+
+def _flat_answers(questions, answers) -> dict[str, object]:
+    """Nested answers as {question id: text or sorted option ids}, at every depth."""
+    flat: dict[str, object] = {}
+    for question in questions:
+        value = answers.get(question.feature_schema_id)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            flat[question.feature_schema_id] = value
+            continue
+        flat[question.feature_schema_id] = sorted(value)
+        for option in question.options:
+            if option.feature_schema_id in value:
+                flat.update(_flat_answers(option.questions, value[option.feature_schema_id]))
+    return flat
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("mask_mode", "mask_base_url"),
+    [("RGBA", None), ("L", "https://storage.example/exports")],
+)
+def test_labelbox_sdk_reads_every_mask_and_answer(sdk_python, tmp_path, mask_mode, mask_base_url):
+    labels, document = _scene()
+    export = tmp_path / "plate.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LabelboxFormatWarning)  # instance 6: "Alive" unanswered
+        write_export(
+            export,
+            [(labels, document)],
+            mask_mode=mask_mode,
+            mask_base_url=mask_base_url,
+            image_base_url="https://images.example/plates",
+        )
+    drawn = tmp_path / "drawn"
+    drawn.mkdir()
+    script = tmp_path / "check_with_sdk.py"
+    script.write_text(CHECKER)
+    result = subprocess.run(
+        [sdk_python, script, export, drawn, mask_base_url or ""],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    (label,) = json.loads(result.stdout.strip().splitlines()[-1])
+    assert label["row_data"] == "https://images.example/plates/well%20A1.png"
+    assert label["uid"] == json.loads(export.read_text())[0]["ID"]
+
+    painted = [i for i in sorted(document.instances) if (labels == i).any()]
+    assert [o["feature_id"] for o in label["objects"]] == [
+        document.instances[i].feature_id for i in painted
+    ]
+    for obj, label_id in zip(label["objects"], painted, strict=True):
+        instance = document.instances[label_id]
+        cls_ = document.ontology.class_by_id(instance.schema_id)
+        assert (obj["schema_id"], obj["name"]) == (cls_.feature_schema_id, cls_.name)
+        sdk_mask = np.load(drawn / f"{obj['feature_id']}.npy")
+        assert sdk_mask.shape == labels.shape
+        np.testing.assert_array_equal(sdk_mask, (labels == label_id).astype(np.uint8))
+        sdk_answers = {
+            c["schema_id"]: c["answer"] if isinstance(c["answer"], str) else sorted(c["answer"])
+            for c in obj["classifications"]
+        }
+        assert sdk_answers == _flat_answers(cls_.questions, instance.answers)
+    image_answers = {
+        c["schema_id"]: c["answer"] if isinstance(c["answer"], str) else sorted(c["answer"])
+        for c in label["classifications"]
+    }
+    assert image_answers == _flat_answers(document.ontology.questions, document.image_answers)
+    # not vacuous: the first cell carries five answers (two of them nested), the image two
+    assert len(label["objects"][0]["classifications"]) == 5 and len(image_answers) == 2
+
+
+if __name__ == "__main__":
+    print(ensure_sdk_venv())
