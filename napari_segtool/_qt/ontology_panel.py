@@ -86,6 +86,7 @@ class OntologyPanel(QWidget):
         header.setSectionResizeMode(NAME_COLUMN, header.ResizeMode.Stretch)
         for column in (KIND_COLUMN, LOCK_COLUMN, HIDE_COLUMN):
             header.setSectionResizeMode(column, header.ResizeMode.ResizeToContents)
+        self._keep_tree = False
         self.tree.itemClicked.connect(self._on_item_clicked)
         self.tree.itemChanged.connect(self._on_item_changed)
         self.tree.customContextMenuRequested.connect(self._show_context_menu)
@@ -154,6 +155,8 @@ class OntologyPanel(QWidget):
     # -- tree ------------------------------------------------------------------------
     def rebuild(self) -> None:
         """Fill the tree from the ontology (only on ontology edits, never per stroke)."""
+        if self._keep_tree:
+            return
         expanded = self._expanded_paths()
         self.tree.blockSignals(True)
         self.tree.clear()
@@ -255,9 +258,9 @@ class OntologyPanel(QWidget):
         return None
 
     # -- clicks and checkboxes -------------------------------------------------------
-    def _on_item_clicked(self, item: QTreeWidgetItem, column: int) -> None:
-        path = item.data(NAME_COLUMN, _ROLE_PATH)
-        if path[0] == "class" and column == NAME_COLUMN:
+    def _on_item_clicked(self, item: QTreeWidgetItem | None, column: int) -> None:
+        path = item.data(NAME_COLUMN, _ROLE_PATH) if item is not None else None
+        if path and path[0] == "class" and column == NAME_COLUMN:
             self.class_activated.emit(self.ontology.classes[path[1]].feature_schema_id)
 
     def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
@@ -268,10 +271,16 @@ class OntologyPanel(QWidget):
         if path[0] == "class" and column in (LOCK_COLUMN, HIDE_COLUMN):
             schema_id = self.ontology.classes[path[1]].feature_schema_id
             checked = item.checkState(column) == Qt.CheckState.Checked
-            if column == LOCK_COLUMN:
-                binding.document.set_class_locked(schema_id, checked)
-            else:
-                binding.document.set_class_hidden(schema_id, checked)
+            # The box already shows the new state: rebuilding the tree now would
+            # delete ``item`` while Qt is still delivering this signal for it.
+            self._keep_tree = True
+            try:
+                if column == LOCK_COLUMN:
+                    binding.document.set_class_locked(schema_id, checked)
+                else:
+                    binding.document.set_class_hidden(schema_id, checked)
+            finally:
+                self._keep_tree = False
         elif column == NAME_COLUMN:
             self.rename(path, item.text(NAME_COLUMN))
 
