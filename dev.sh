@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # napari-segtool developer entry point.
 #   ./dev.sh start [FILES...]   open napari with the plugin (sample image + ontology)
-#   ./dev.sh test [PYTEST ARGS] lint and run the full test suite (under Xvfb)
+#   ./dev.sh test [PYTEST ARGS] lint, check the import contracts, run the tests (Xvfb)
 # Each command creates ./.venv on first use (Python 3.11+) and reinstalls the
 # project when pyproject.toml changes. SEGTOOL_VENV picks another folder.
 set -euo pipefail
@@ -51,6 +51,7 @@ case "$command" in
     fi
     "$venv/bin/ruff" check napari_segtool tests benchmarks
     "$venv/bin/ruff" format --check napari_segtool tests benchmarks
+    "$venv/bin/lint-imports" # the layers' import contracts (pyproject.toml)
     exec "$venv/bin/python" -m pytest "$@"
     ;;
   *)
