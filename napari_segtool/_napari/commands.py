@@ -1,10 +1,10 @@
 """npe2 commands behind napari's menus (thin: they call the glue in ``_layer``)."""
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: napari builds the "New segmentation
+# layer" widget with magicgui from these annotations, so they must be real types.
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import napari
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_info
 
@@ -15,9 +15,6 @@ from napari_segtool._napari.binding import (
     segmentation_layer_for_image,
 )
 from napari_segtool.model.ontology import Ontology
-
-if TYPE_CHECKING:
-    import napari
 
 
 def new_segmentation_layer(viewer: napari.Viewer) -> None:
