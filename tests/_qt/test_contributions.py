@@ -1,0 +1,283 @@
+"""Every contribution of ``napari.yaml``, opened or run through napari itself.
+
+The contributions are read from the manifest: one that is added without a case here fails
+``test_every_contribution_has_a_case`` and its own walk test, so nothing ships unexercised.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from magicgui.widgets import FunctionGui
+from napari.layers import Image, Labels, Shapes
+from npe2 import PluginManifest
+from PIL import Image as PILImage
+
+from napari_segtool import PLUGIN_NAME
+from napari_segtool._napari.binding import document_of, is_segmentation_layer
+from napari_segtool._qt.dock import SegmentationDock
+from napari_segtool._qt.polygons_widget import PolygonsWidget
+from napari_segtool.formats.coco import CocoImageInput, build_coco, write_coco_json
+from tests.coco_samples import annotated_image
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = PluginManifest.from_file(ROOT / "napari.yaml")
+
+
+def contribution_keys(manifest: PluginManifest) -> list[str]:
+    """One key per thing a user can open or run; commands no other entry reaches count too."""
+    found = manifest.contributions
+    keys: list[str] = []
+    reached: set[str] = set()
+    for widget in found.widgets or ():
+        keys.append(f"widget:{widget.display_name}")
+        reached.add(widget.command)
+    for menu_id, items in (found.menus or {}).items():
+        for item in items:
+            target = getattr(item, "command", None) or f"submenu {item.submenu}"
+            keys.append(f"menu:{menu_id}:{target}")
+            reached.add(target)
+    for reader in found.readers or ():
+        keys.append(f"reader:{reader.command}")
+        reached.add(reader.command)
+    for writer in found.writers or ():
+        keys.append(f"writer:{writer.command}")
+        reached.add(writer.command)
+    for sample in found.sample_data or ():
+        keys.append(f"sample:{sample.key}")
+        reached.add(sample.command)
+    keys += [f"command:{c.id}" for c in found.commands or () if c.id not in reached]
+    return keys
+
+
+CONTRIBUTIONS = contribution_keys(MANIFEST)
+
+
+# -- what the cases share ---------------------------------------------------------------------
+def app_model():
+    from napari._app_model import get_app_model
+
+    return get_app_model()
+
+
+def open_sample(viewer) -> tuple[Image, Labels]:
+    viewer.open_sample(PLUGIN_NAME, "cells")
+    image, labels = viewer.layers
+    return image, labels
+
+
+def draw_two_instances(labels: Labels) -> None:
+    """A cell and debris (no required questions), painted with the layer's own tools."""
+    document = document_of(labels)
+    classes = {c.name: c.feature_schema_id for c in document.ontology.classes}
+    document.add_instance(1, classes["Cell"])
+    labels.paint_polygon([(40, 40), (40, 80), (70, 80), (70, 40)], 1)
+    document.add_instance(2, classes["Debris"])
+    labels.paint_polygon([(150, 200), (150, 260), (210, 260), (210, 200)], 2)
+
+
+def masks_by_feature(labels: Labels) -> dict[str, np.ndarray]:
+    data = np.asarray(labels.data)
+    return {i.feature_id: data == label_id for label_id, i in document_of(labels).instances.items()}
+
+
+def segmentation_layers(viewer) -> list[Labels]:
+    return [layer for layer in viewer.layers if is_segmentation_layer(layer)]
+
+
+def run_menu_item(menu_id: str, command_id: str) -> None:
+    """Run ``command_id`` as the menu item napari built from the manifest."""
+    app = app_model()
+    in_menu = [i.command.id for i in app.menus.get_menu(menu_id) if hasattr(i, "command")]
+    assert command_id in in_menu, f"{command_id} is not in napari's menu {menu_id}"
+    app.commands.execute_command(command_id).result()
+
+
+# -- widgets ----------------------------------------------------------------------------------
+def open_widget(viewer, display_name: str):
+    """Open the widget as Plugins > Segmentation Tool > ``display_name`` does."""
+    (widget,) = [w for w in MANIFEST.contributions.widgets if w.display_name == display_name]
+    plugin_menus = [
+        menu_id
+        for menu_id, items in app_model().menus
+        if menu_id.startswith("napari/plugins")
+        and any(getattr(i, "command", None) and i.command.id == widget.command for i in items)
+    ]
+    assert plugin_menus, f"{display_name} is not in the Plugins menu"
+    dock, inner = viewer.window.add_plugin_dock_widget(PLUGIN_NAME, display_name)
+    assert dock.widget() is not None
+    return inner
+
+
+def case_segmentation_dock(viewer, tmp_path, reference):
+    open_sample(viewer)
+    dock = open_widget(viewer, "Segmentation")
+    assert isinstance(dock, SegmentationDock)
+
+
+def case_new_segmentation_layer_widget(viewer, tmp_path, reference):
+    image = viewer.add_image(np.zeros((30, 40, 3), np.uint8), rgb=True, name="photo")
+    widget = open_widget(viewer, "New segmentation layer")
+    assert isinstance(widget, FunctionGui)
+    widget.image.value = image
+    widget.ontology_file.value = reference / "ontology.fish.json"
+    widget()
+    (labels,) = segmentation_layers(viewer)
+    assert labels.data.shape == (30, 40)
+    classes = [c.name for c in document_of(labels).ontology.classes]
+    assert classes == ["Orange Fish", "Blue Fish", "Water"]
+
+
+def case_polygons_widget(viewer, tmp_path, reference):
+    _, labels = open_sample(viewer)
+    draw_two_instances(labels)
+    widget = open_widget(viewer, "Polygons")
+    assert isinstance(widget, PolygonsWidget)
+    widget.to_polygons.clicked.emit()
+    shapes = viewer.layers[-1]
+    assert isinstance(shapes, Shapes) and shapes.nshapes == 2
+
+
+# -- menu items -------------------------------------------------------------------------------
+def new_layer_from_menu(menu_id: str) -> Callable:
+    def case(viewer, tmp_path, reference):
+        image = viewer.add_image(np.zeros((24, 32), np.uint8), name="scan")
+        viewer.layers.selection.active = image
+        run_menu_item(menu_id, f"{PLUGIN_NAME}.new_segmentation_layer")
+        (labels,) = segmentation_layers(viewer)
+        assert labels.name == "scan segmentation" and labels.data.shape == (24, 32)
+
+    return case
+
+
+def case_labels_to_shapes_menu(viewer, tmp_path, reference):
+    _, labels = open_sample(viewer)
+    draw_two_instances(labels)
+    viewer.layers.selection.active = labels
+    run_menu_item("napari/layers/annotate", f"{PLUGIN_NAME}.labels_to_shapes")
+    shapes = viewer.layers[-1]
+    assert isinstance(shapes, Shapes) and shapes.nshapes == 2
+
+
+# -- readers ----------------------------------------------------------------------------------
+def case_labelbox_reader(viewer, tmp_path, reference):
+    viewer.open(
+        str(reference / "export_v1.fish.json"), plugin=f"{PLUGIN_NAME}.get_labelbox_v1_reader"
+    )
+    (labels,) = segmentation_layers(viewer)
+    assert len(document_of(labels)) == 4
+
+
+def case_coco_reader(viewer, tmp_path, reference):
+    pixels, document = annotated_image()
+    path = tmp_path / "cells.coco.json"
+    write_coco_json(path, build_coco([CocoImageInput(pixels, document, "cells.png")]))
+    PILImage.fromarray(np.zeros(pixels.shape, np.uint8)).save(tmp_path / "cells.png")
+    viewer.open(str(path), plugin=f"{PLUGIN_NAME}.get_coco_reader")
+    assert [type(layer) for layer in viewer.layers] == [Image, Labels]
+    (labels,) = segmentation_layers(viewer)
+    np.testing.assert_array_equal(labels.data, pixels)
+    assert sorted(document_of(labels).instances) == sorted(document.instances)
+
+
+# -- writers ----------------------------------------------------------------------------------
+def saved_then_read_back(writer_command: str, check_file: Callable[[Path], None]) -> Callable:
+    (writer,) = [w for w in MANIFEST.contributions.writers if w.command == writer_command]
+
+    def case(viewer, tmp_path, reference):
+        image, labels = open_sample(viewer)
+        draw_two_instances(labels)
+        expected = masks_by_feature(labels)
+        viewer.layers.selection = {image, labels}
+        path = tmp_path / f"cells{writer.filename_extensions[0]}"
+        written = viewer.layers.save(str(path), selected=True, plugin=PLUGIN_NAME)
+        assert written and written[0] == str(path)
+        check_file(path)
+        viewer.layers.clear()
+        viewer.open(str(path), plugin=PLUGIN_NAME)
+        (again,) = segmentation_layers(viewer)
+        read_back = masks_by_feature(again)
+        assert list(read_back) == list(expected)
+        for feature_id, mask in expected.items():
+            np.testing.assert_array_equal(read_back[feature_id], mask)
+
+    return case
+
+
+def is_labelbox_export(path: Path) -> None:
+    (row,) = json.loads(path.read_text())
+    assert len(row["Label"]["objects"]) == 2
+
+
+def is_coco_file(path: Path) -> None:
+    coco = json.loads(path.read_text())
+    assert len(coco["annotations"]) == 2 and len(coco["images"]) == 1
+
+
+# -- samples ----------------------------------------------------------------------------------
+def case_cells_sample(viewer, tmp_path, reference):
+    viewer.open_sample(PLUGIN_NAME, "cells")
+    assert [type(layer) for layer in viewer.layers] == [Image, Labels]
+    assert segmentation_layers(viewer) == [viewer.layers[1]]
+
+
+CASES: dict[str, Callable] = {
+    "widget:Segmentation": case_segmentation_dock,
+    "widget:New segmentation layer": case_new_segmentation_layer_widget,
+    "widget:Polygons": case_polygons_widget,
+    f"menu:napari/layers/annotate:{PLUGIN_NAME}.new_segmentation_layer": new_layer_from_menu(
+        "napari/layers/annotate"
+    ),
+    f"menu:napari/layers/annotate:{PLUGIN_NAME}.labels_to_shapes": case_labels_to_shapes_menu,
+    f"menu:napari/file/new_layer:{PLUGIN_NAME}.new_segmentation_layer": new_layer_from_menu(
+        "napari/file/new_layer"
+    ),
+    f"reader:{PLUGIN_NAME}.get_labelbox_v1_reader": case_labelbox_reader,
+    f"reader:{PLUGIN_NAME}.get_coco_reader": case_coco_reader,
+    f"writer:{PLUGIN_NAME}.write_labelbox_v1": saved_then_read_back(
+        f"{PLUGIN_NAME}.write_labelbox_v1", is_labelbox_export
+    ),
+    f"writer:{PLUGIN_NAME}.write_coco": saved_then_read_back(
+        f"{PLUGIN_NAME}.write_coco", is_coco_file
+    ),
+    "sample:cells": case_cells_sample,
+}
+
+
+def test_every_contribution_has_a_case():
+    assert sorted(CONTRIBUTIONS) == sorted(CASES), (
+        "napari.yaml and the cases here differ: each contribution needs a case that opens or "
+        "runs it through napari"
+    )
+
+
+def test_the_walk_sees_a_new_contribution():
+    extended = MANIFEST.model_copy(deep=True)
+    extended.contributions.commands.append(
+        type(extended.contributions.commands[0])(
+            id=f"{PLUGIN_NAME}.something_new",
+            title="Something new",
+            python_name="napari_segtool._napari.commands:new_segmentation_layer",
+        )
+    )
+    assert f"command:{PLUGIN_NAME}.something_new" in contribution_keys(extended)
+    extended.contributions.widgets.append(
+        type(extended.contributions.widgets[0])(
+            command=f"{PLUGIN_NAME}.something_new", display_name="Something new"
+        )
+    )
+    keys = contribution_keys(extended)
+    assert "widget:Something new" in keys and "widget:Something new" not in CASES
+    # the command is reached through its widget now
+    assert f"command:{PLUGIN_NAME}.something_new" not in keys
+
+
+@pytest.mark.parametrize("key", CONTRIBUTIONS)
+def test_contribution_works_through_napari(key, make_napari_viewer, tmp_path, reference_copy):
+    assert key in CASES, f"{key} (napari.yaml) has no case in {Path(__file__).name}"
+    viewer = make_napari_viewer()
+    CASES[key](viewer, tmp_path, reference_copy)
