@@ -4,8 +4,9 @@ The layer is the document on disk and in napari's eyes: its ``metadata``
 carries ``Document.to_dict()`` and its ``features`` one row per instance (so
 the status bar names the class under the cursor). A :class:`LayerBinding`
 keeps both in step with the live document, draws every instance in its class
-colour, and runs the instance workflow: pick a class, paint, and the new label
-id becomes an instance of that class.
+colour, and drives the instance workflow (:mod:`napari_segtool.model.workflow`)
+with the layer's events: pick a class, paint, and the new label id becomes an
+instance of that class.
 
 Pixel counts are kept up to date from napari's history atoms (the ``paint``
 event after each stroke carries them; undo/redo replay the same items), so no
@@ -14,7 +15,6 @@ stroke ever costs a scan of the whole image.
 
 from __future__ import annotations
 
-import colorsys
 import time
 import weakref
 from collections import Counter
@@ -27,18 +27,17 @@ from napari.utils.colormaps import DirectLabelColormap
 from psygnal import Signal
 
 from napari_segtool._napari.lock_guard import install_lock_guard
+from napari_segtool.model.colours import UNASSIGNED_COLOUR as UNASSIGNED_COLOUR  # re-export
+from napari_segtool.model.colours import colour_dict, label_colour
+from napari_segtool.model.colours import instance_colour as instance_colour  # re-export
 from napari_segtool.model.document import METADATA_KEY, Document, DocumentError
 from napari_segtool.model.ontology import Ontology
+from napari_segtool.model.workflow import InstanceWorkflow, Settled
 
 _bindings: weakref.WeakKeyDictionary[Labels, LayerBinding] = weakref.WeakKeyDictionary()
 
 #: a pause between two edits longer than this is a break, not labelling time
 IDLE_SECONDS = 120.0
-TRANSPARENT = np.zeros(4, dtype=np.float32)
-#: ids the document does not know yet stay visible, in neutral grey
-UNASSIGNED_COLOUR = np.array([0.62, 0.62, 0.62, 1.0], dtype=np.float32)
-#: lightness shifts by label id, so touching objects of one class stay distinguishable
-_LIGHTNESS_STEPS = (0.0, 0.14, -0.12, 0.24, -0.2, 0.07, -0.06, 0.18)
 
 
 def is_segmentation_layer(layer: Any) -> bool:
@@ -51,7 +50,7 @@ def segmentation_layer_kwargs(document: Document, name: str, **kwargs: Any) -> d
         "name": name,
         "metadata": {METADATA_KEY: document.to_dict()},
         "features": pd.DataFrame(document.feature_columns()),
-        "colormap": DirectLabelColormap(color_dict=_colour_dict(document)),
+        "colormap": DirectLabelColormap(color_dict=colour_dict(document)),
         **kwargs,
     }
 
@@ -127,16 +126,8 @@ class LayerBinding:
     def __init__(self, layer: Labels, document: Document):
         self._layer_ref = weakref.ref(layer)
         self.document = document
-        self.pixel_counts: dict[int, int] = {}
-        self.current_class_id: str | None = None
-        #: a label id handed out for the current class and not painted yet
-        self.pending_label_id: int | None = None
-        #: ids of instances removed with their class; undo may bring their pixels
-        #: back, and then they are unassigned rather than taken by the current class
-        self.retired_ids: set[int] = set()
-        classes = document.ontology.segmentation_classes or document.ontology.classes
-        if classes:
-            self.current_class_id = classes[0].feature_schema_id
+        #: the rules: current class, pending id, pixel counts, which ids are instances
+        self.workflow = InstanceWorkflow(document)
         self._colours: dict[int | None, np.ndarray] = {}
         #: where each instance sits in the stored document and the features table
         self._stored_positions: dict[int, int] = {}
@@ -174,6 +165,31 @@ class LayerBinding:
     def layer(self) -> Labels | None:
         return self._layer_ref()
 
+    # the workflow's state, under the names the widgets and tests use
+    @property
+    def pixel_counts(self) -> dict[int, int]:
+        return self.workflow.pixel_counts
+
+    @pixel_counts.setter
+    def pixel_counts(self, counts: dict[int, int]) -> None:
+        self.workflow.pixel_counts = counts
+
+    @property
+    def current_class_id(self) -> str | None:
+        return self.workflow.current_class_id
+
+    @current_class_id.setter
+    def current_class_id(self, schema_id: str | None) -> None:
+        self.workflow.current_class_id = schema_id
+
+    @property
+    def pending_label_id(self) -> int | None:
+        return self.workflow.pending_label_id
+
+    @property
+    def retired_ids(self) -> set[int]:
+        return self.workflow.retired_ids
+
     def disconnect(self) -> None:
         if self.lock_guard is not None:
             self.lock_guard.uninstall()
@@ -200,16 +216,7 @@ class LayerBinding:
         reused, so picking a class twice does not burn ids.
         """
         layer = self.layer
-        if schema_id is not None:
-            if self.document.ontology.class_by_id(schema_id) is None:
-                raise DocumentError(f"unknown class id {schema_id!r}")
-            self.current_class_id = schema_id
-        if self.current_class_id is None:
-            raise DocumentError("the ontology has no class to draw")
-        pending = self.pending_label_id
-        if pending is None or self.pixel_counts.get(pending) or pending in self.document:
-            pending = self.document.next_label_id(floor=max(self.pixel_counts, default=0))
-        self.pending_label_id = pending
+        pending = self.workflow.pick_class(schema_id)
         if layer is not None:
             layer.selected_label = pending
             if layer.mode not in ("paint", "fill", "polygon"):
@@ -220,9 +227,7 @@ class LayerBinding:
 
     def select_instance(self, label_id: int) -> None:
         """Make ``label_id`` the label napari paints with, and its class current."""
-        instance = self.document.instances.get(label_id)
-        if instance is not None:
-            self.current_class_id = instance.schema_id
+        self.workflow.select(label_id)
         layer = self.layer
         if layer is not None:
             layer.selected_label = label_id
@@ -230,16 +235,15 @@ class LayerBinding:
 
     def visible_instance_ids(self) -> list[int]:
         """Instances that have pixels now, in id order (what the table lists)."""
-        return sorted(i for i, n in self.pixel_counts.items() if n > 0 and i in self.document)
+        return self.workflow.visible_instance_ids()
 
     def unassigned_ids(self) -> list[int]:
         """Label ids with pixels that belong to no instance (assign them a class)."""
-        return sorted(i for i, n in self.pixel_counts.items() if n > 0 and i not in self.document)
+        return self.workflow.unassigned_ids()
 
     def assign(self, label_id: int, schema_id: str) -> None:
         """Give a class to a painted id the document does not know."""
-        self.document.add_instance(label_id, schema_id)
-        self.retired_ids.discard(label_id)
+        self.workflow.assign(label_id, schema_id)
         self.counts_changed.emit(frozenset({label_id}))
 
     # -- the plugin's own edits (each one undoable napari step, locks respected) ----
@@ -268,10 +272,16 @@ class LayerBinding:
 
     def change_class(self, label_id: int, schema_id: str) -> None:
         self._refuse_locked([label_id], "change the class of")
-        self.document.set_class(label_id, schema_id)
-        if self.pixel_counts.get(label_id):
-            self.current_class_id = schema_id
+        if self.workflow.change_class(label_id, schema_id):
             self.current_changed.emit()
+
+    def remove_class_instances(self, schema_id: str) -> None:
+        """Erase and drop the instances of a class that is being removed.
+
+        Their ids are retired: napari's undo brings the pixels back unassigned.
+        """
+        self.erase_instances([i.label_id for i in self.document.instances_of_class(schema_id)])
+        self.workflow.remove_class_instances(schema_id)
 
     def erase_instances(self, label_ids: list[int]) -> None:
         self._set_pixels(label_ids, 0)
@@ -360,34 +370,16 @@ class LayerBinding:
         self._settle(set(self.pixel_counts) | set(self.document.instances))
 
     def _apply_delta(self, delta: Counter) -> None:
-        for label_id, change in delta.items():
-            if label_id == 0 or change == 0:
-                continue
-            self.pixel_counts[label_id] = self.pixel_counts.get(label_id, 0) + change
-            if self.pixel_counts[label_id] <= 0:
-                del self.pixel_counts[label_id]
-        self._settle({i for i, change in delta.items() if i and change})
+        self._announce(self.workflow.apply_delta(delta))
 
     def _settle(self, changed: set[int]) -> None:
         """Register ids that got pixels for the first time, then tell listeners."""
-        created = []
-        for label_id in sorted(changed):
-            if self.pixel_counts.get(label_id, 0) <= 0 or label_id in self.document:
-                continue
-            schema_id = self.current_class_id
-            if (
-                schema_id is None
-                or self.document.ontology.class_by_id(schema_id) is None
-                or label_id in self.retired_ids  # its class was removed: not the current one's
-            ):
-                continue  # stays an unassigned row until the user gives it a class
-            self.document.add_instance(label_id, schema_id)
-            created.append(label_id)
-            if label_id == self.pending_label_id:
-                self.pending_label_id = None
-        if changed:
-            self.counts_changed.emit(frozenset(changed))
-        for label_id in created:
+        self._announce(self.workflow.settle(changed))
+
+    def _announce(self, settled: Settled) -> None:
+        if settled.changed:
+            self.counts_changed.emit(settled.changed)
+        for label_id in settled.created:
             self.instance_created.emit(label_id)
 
     def _on_selected_label(self, _event=None) -> None:
@@ -395,15 +387,8 @@ class LayerBinding:
         if label_id == self._last_selected:
             return  # napari re-emits it on colormap changes
         self._last_selected = label_id
-        instance = self.document.instances.get(label_id)
-        if instance is not None:
-            self.current_class_id = instance.schema_id
-        elif label_id and label_id != self.pending_label_id:
-            # a fresh id from napari (M key, spin box) paints the current class
-            previous, self.pending_label_id = self.pending_label_id, label_id
-            if previous is not None:
-                self._update_colour(previous)
-            self._update_colour(label_id)
+        for recoloured in self.workflow.label_selected(label_id):
+            self._update_colour(recoloured)
         self.current_changed.emit()
 
     # -- keeping the layer in step ------------------------------------------------
@@ -454,9 +439,7 @@ class LayerBinding:
         self._feature_rows = {label_id: row for row, label_id in enumerate(columns["index"])}
 
     def _on_ontology_changed(self) -> None:
-        if self.document.ontology.class_by_id(self.current_class_id or "") is None:
-            classes = self.document.ontology.segmentation_classes
-            self.current_class_id = classes[0].feature_schema_id if classes else None
+        self.workflow.ontology_changed()
         self.sync_all()
         self.current_changed.emit()
 
@@ -475,24 +458,15 @@ class LayerBinding:
             return
         self.sync_metadata()
         self._sync_features()
-        self._colours = _colour_dict(self.document)
+        self._colours = colour_dict(self.document)
         self._apply_colours()
-
-    def _wanted_colour(self, label_id: int) -> np.ndarray | None:
-        document = self.document
-        if label_id in document:
-            cls_ = document.class_of(label_id)
-            if cls_ is None or document.is_hidden(label_id):
-                return TRANSPARENT
-            return instance_colour(cls_.color, label_id)
-        if label_id == self.pending_label_id:
-            cls_ = document.ontology.class_by_id(self.current_class_id or "")
-            return instance_colour(cls_.color, label_id) if cls_ else None
-        return None
 
     def _update_colour(self, label_id: int) -> None:
         """Recolour one id; the colormap is rebuilt only if its colour really changed."""
-        wanted = self._wanted_colour(label_id)
+        workflow = self.workflow
+        wanted = label_colour(
+            self.document, label_id, workflow.pending_label_id, workflow.current_class_id
+        )
         current = self._colours.get(label_id)
         if wanted is None:
             if current is None:
@@ -529,23 +503,3 @@ def _history_delta(item, forward: bool) -> Counter:
             for label_id, count in zip(labels.tolist(), counts.tolist(), strict=True):
                 delta[label_id] += sign * count
     return delta
-
-
-def instance_colour(hex_colour: str, label_id: int) -> np.ndarray:
-    """The class colour, stepped in lightness by label id."""
-    red, green, blue = (int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
-    hue, lightness, saturation = colorsys.rgb_to_hls(red, green, blue)
-    step = _LIGHTNESS_STEPS[label_id % len(_LIGHTNESS_STEPS)]
-    lightness = min(0.9, max(0.1, lightness + step))
-    return np.array([*colorsys.hls_to_rgb(hue, lightness, saturation), 1.0], dtype=np.float32)
-
-
-def _colour_dict(document: Document) -> dict[int | None, np.ndarray]:
-    colours: dict[int | None, np.ndarray] = {None: UNASSIGNED_COLOUR, 0: TRANSPARENT}
-    class_colours = {c.feature_schema_id: c.color for c in document.ontology.classes}
-    for label_id, instance in document.instances.items():
-        hidden = document.is_hidden(label_id) or instance.schema_id not in class_colours
-        colours[label_id] = (
-            TRANSPARENT if hidden else instance_colour(class_colours[instance.schema_id], label_id)
-        )
-    return colours

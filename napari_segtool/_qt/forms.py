@@ -39,7 +39,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_segtool._napari.binding import LayerBinding, instance_colour
+from napari_segtool._napari.binding import LayerBinding
+from napari_segtool.model.answers import chosen_options
+from napari_segtool.model.colours import instance_colour
 from napari_segtool.model.document import Answers, Document
 from napari_segtool.model.ontology import Question
 
@@ -257,13 +259,11 @@ class QuestionField(QWidget):
                 self.input.value = answer if isinstance(answer, str) else ""
             else:
                 answer = answer if isinstance(answer, dict) else {}
-                known = [o.feature_schema_id for o in self.question.options]
-                chosen = [o for o in known if o in answer]
+                chosen = [o.feature_schema_id for o in chosen_options(self.question, answer)]
                 if self.question.type == "checklist":
                     for option_id, box in self.checkboxes.items():
                         box.value = option_id in chosen
                 else:
-                    chosen = chosen[:1]
                     self._set_single_choice(chosen[0] if chosen else None)
                 for option_id, subform in self.subforms.items():
                     nested = answer.get(option_id) if option_id in chosen else None

@@ -386,10 +386,7 @@ class OntologyPanel(QWidget):
                     f"Unlock instances {locked[:10]} of {cls_.name!r} first.",
                 )
                 return False
-            binding.erase_instances([i.label_id for i in instances])
-            for instance in instances:
-                binding.document.remove_instance(instance.label_id)
-                binding.retired_ids.add(instance.label_id)
+            binding.remove_class_instances(cls_.feature_schema_id)
             return self.edit_ontology(lambda o: o.classes.pop(path[1]))
 
         def change(ontology: Ontology) -> None:

@@ -59,7 +59,8 @@ from napari_segtool.formats.polygons import (
     ring_to_mask,
 )
 from napari_segtool.formats.toolkit.atomic import atomic_write_text
-from napari_segtool.model.document import Answers, Document, Instance, clean_answers
+from napari_segtool.model.answers import Answers, flatten_answers, unflatten_answers
+from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import new_cuid
 from napari_segtool.model.ontology import (
     DEFAULT_TOOL,
@@ -303,57 +304,12 @@ def readable_answers(questions: Sequence[Question], answers: Answers) -> dict[st
     checklist answers a list of labels. A nested question's key is its path,
     ``"Question > Option > Nested question"``.
     """
-    return _readable(questions, answers, "")
-
-
-def _readable(questions: Sequence[Question], answers: Answers, prefix: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for question in questions:
-        value = answers.get(question.feature_schema_id)
-        if value in (None, "", {}):
-            continue
-        key = prefix + question.name
-        if isinstance(value, str):
-            out[key] = value
-            continue
-        chosen = [o for o in question.options if o.feature_schema_id in value]
-        if not chosen:
-            continue
-        labels = [o.label for o in chosen]
-        out[key] = labels if question.type == "checklist" else labels[0]
-        for option in chosen:
-            nested_prefix = f"{key}{_PATH_SEPARATOR}{option.label}{_PATH_SEPARATOR}"
-            out.update(_readable(option.questions, value[option.feature_schema_id], nested_prefix))
-    return out
+    return flatten_answers(list(questions), answers, _PATH_SEPARATOR)
 
 
 def answers_from_readable(questions: Sequence[Question], readable: dict[str, Any]) -> Answers:
     """The inverse of :func:`readable_answers` (unknown keys and options are ignored)."""
-    return clean_answers(list(questions), _from_readable(questions, readable, ""))
-
-
-def _from_readable(questions: Sequence[Question], readable: dict[str, Any], prefix: str) -> Answers:
-    answers: Answers = {}
-    for question in questions:
-        key = prefix + question.name
-        value = readable.get(key)
-        if value in (None, "", []):
-            continue
-        if question.type == "text":
-            if isinstance(value, str):
-                answers[question.feature_schema_id] = value
-            continue
-        chosen: Answers = {}
-        for label in value if isinstance(value, list) else [value]:
-            option = question.option_by_value(label) if isinstance(label, str) else None
-            if option is not None:
-                nested_prefix = f"{key}{_PATH_SEPARATOR}{option.label}{_PATH_SEPARATOR}"
-                chosen[option.feature_schema_id] = _from_readable(
-                    option.questions, readable, nested_prefix
-                )
-        if chosen:
-            answers[question.feature_schema_id] = chosen
-    return answers
+    return unflatten_answers(list(questions), readable, _PATH_SEPARATOR)
 
 
 # -- export ----------------------------------------------------------------------------

@@ -95,7 +95,8 @@ from napari_segtool.formats.masks import (
     iter_instance_crops,
 )
 from napari_segtool.formats.polygons import labelbox_polygons
-from napari_segtool.model.document import Answers, Document, Instance, clean_answers
+from napari_segtool.model.answers import Answers, build_answers, walk_answers
+from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import new_cuid
 from napari_segtool.model.ontology import (
     CHOICE_TYPES,
@@ -106,6 +107,7 @@ from napari_segtool.model.ontology import (
     Option,
     Question,
     slugify,
+    walk_questions,
 )
 
 T = TypeVar("T")
@@ -750,29 +752,19 @@ def answers_to_v1(
 ) -> list[dict[str, Any]]:
     """Nested answers as v1 classifications, sub-answers flattened after their parent."""
     out: list[dict[str, Any]] = []
-    for question in questions:
-        value = answers.get(question.feature_schema_id)
-        if value in (None, "", {}):
+    for step in walk_answers(questions, answers):
+        if not step.answered:
             continue
-        qid = question.feature_schema_id
+        question, qid = step.question, step.question.feature_schema_id
         entry: dict[str, Any] = {
             "featureId": derived_cuid(*owner, qid),
             "schemaId": qid,
             "title": question.name,
             "value": question.value,
         }
-        if question.type == "text":
-            if not isinstance(value, str):
-                continue
-            entry["answer"] = value
+        if step.text is not None:
+            entry["answer"] = step.text
             out.append(entry)
-            continue
-        if not isinstance(value, dict):
-            continue
-        chosen = [o for o in question.options if o.feature_schema_id in value]
-        if question.type != "checklist":
-            chosen = chosen[:1]
-        if not chosen:
             continue
         shaped = [
             {
@@ -781,17 +773,13 @@ def answers_to_v1(
                 "title": o.label,
                 "value": o.value,
             }
-            for o in chosen
+            for o in step.options
         ]
         if question.type == "checklist":
             entry["answers"] = shaped
         else:  # radio, and dropdown written radio-shaped (the SDK rejects the list shape)
             entry["answer"] = shaped[0]
         out.append(entry)
-        for option in chosen:
-            nested = value[option.feature_schema_id]
-            if isinstance(nested, dict):
-                out.extend(answers_to_v1(option.questions, nested, owner))
     return out
 
 
@@ -1380,23 +1368,16 @@ class _OntologyBuilder:
                 f"{self.json_path.name} {where}: answers ignored because the option they "
                 f"belong under is not chosen: {', '.join(lost)}"
             )
-        return clean_answers(questions, answers)
+        return answers
 
     def _collect(self, questions, by_question, where) -> Answers:
-        out: Answers = {}
-        for question in questions:
+        """Take the entry of each question that applies (the rest are left over)."""
+
+        def choose(question: Question, _parents) -> Any:
             entry = by_question.pop(question.feature_schema_id, None)
-            if entry is None:
-                continue
-            value = self._parse(question, entry, where)
-            if value is None:
-                continue
-            if isinstance(value, dict):
-                for option_id in value:
-                    option = question.option(option_id)
-                    value[option_id] = self._collect(option.questions, by_question, where)
-            out[question.feature_schema_id] = value
-        return out
+            return None if entry is None else self._parse(question, entry, where)
+
+        return build_answers(questions, choose)
 
     def _parse(self, question: Question, entry: dict[str, Any], where: str):
         if question.type == "text":
@@ -1427,7 +1408,7 @@ class _OntologyBuilder:
     def _question_for(self, questions: list[Question], entry: dict[str, Any]) -> Question | None:
         schema_id = entry.get("schemaId")
         title = entry.get("title") or entry.get("value")
-        every = list(_walk(questions))
+        every = list(walk_questions(questions))
         found = next((q for q in every if q.feature_schema_id == schema_id), None)
         if found is None and isinstance(title, str):
             found = next(
@@ -1481,13 +1462,6 @@ class _OntologyBuilder:
         if count:
             self.added["option"] += 1
         return option
-
-
-def _walk(questions: list[Question]):
-    for question in questions:
-        yield question
-        for option in question.options:
-            yield from _walk(option.questions)
 
 
 def _flatten_entries(entries: Any) -> list[dict[str, Any]]:

@@ -13,7 +13,8 @@ Answers are nested dicts keyed by question ``featureSchemaId``::
      "<checklist question id>": {"<option id>": {...}, "<option id>": {...}}}
 
 A sub-question's answer lives under the option it hangs from, so dropping an
-option drops everything beneath it.
+option drops everything beneath it. :mod:`napari_segtool.model.answers` walks
+that tree.
 """
 
 from __future__ import annotations
@@ -24,13 +25,17 @@ from typing import Any
 
 from psygnal import Signal
 
+from napari_segtool.model.answers import (
+    Answers,
+    clean_answers,
+    missing_required,
+    summarise_answers,
+)
 from napari_segtool.model.ids import new_cuid
-from napari_segtool.model.ontology import Ontology, OntologyError, Question
+from napari_segtool.model.ontology import Ontology, OntologyError
 
 DOCUMENT_VERSION = 1
 METADATA_KEY = "napari_segtool"
-
-Answers = dict[str, Any]
 
 
 class DocumentError(ValueError):
@@ -340,74 +345,3 @@ class Document:
             "featureId": instance.feature_id,
             "answers": summary or "none",
         }
-
-
-# -- answer helpers (pure functions over the nested answer dicts) ---------------
-def clean_answers(questions: list[Question], answers: Any) -> Answers:
-    """Keep only answers that fit ``questions``: known ids, right shapes, one radio choice."""
-    if not isinstance(answers, dict):
-        return {}
-    cleaned: Answers = {}
-    for question in questions:
-        value = answers.get(question.feature_schema_id)
-        if value is None:
-            continue
-        if question.type == "text":
-            if isinstance(value, str) and value != "":
-                cleaned[question.feature_schema_id] = value
-            continue
-        if not isinstance(value, dict):
-            continue
-        chosen: Answers = {}
-        for option in question.options:
-            if option.feature_schema_id in value:
-                chosen[option.feature_schema_id] = clean_answers(
-                    option.questions, value[option.feature_schema_id]
-                )
-                if question.type != "checklist":
-                    break
-        if chosen:
-            cleaned[question.feature_schema_id] = chosen
-    return cleaned
-
-
-def missing_required(questions: list[Question], answers: Answers, prefix: str = "") -> list[str]:
-    """Names (as ``parent > option > question`` paths) of unanswered required questions."""
-    missing: list[str] = []
-    for question in questions:
-        path = f"{prefix}{question.name}"
-        value = answers.get(question.feature_schema_id)
-        if value in (None, "", {}):
-            if question.required:
-                missing.append(path)
-            continue
-        if isinstance(value, dict):
-            for option in question.options:
-                if option.feature_schema_id in value:
-                    missing.extend(
-                        missing_required(
-                            option.questions,
-                            value[option.feature_schema_id],
-                            f"{path} > {option.label} > ",
-                        )
-                    )
-    return missing
-
-
-def summarise_answers(questions: list[Question], answers: Answers) -> str:
-    """One line for the status bar: ``question: answer; ...`` at every depth."""
-    parts: list[str] = []
-    for question in questions:
-        value = answers.get(question.feature_schema_id)
-        if value in (None, "", {}):
-            continue
-        if isinstance(value, str):
-            parts.append(f"{question.name}: {value}")
-            continue
-        chosen = [o for o in question.options if o.feature_schema_id in value]
-        parts.append(f"{question.name}: {', '.join(o.label for o in chosen)}")
-        for option in chosen:
-            nested = summarise_answers(option.questions, value[option.feature_schema_id])
-            if nested:
-                parts.append(nested)
-    return "; ".join(parts)

@@ -278,13 +278,7 @@ class Ontology:
 
     def iter_questions(self) -> Iterator[Question]:
         """Every question at any depth: class questions, then image-level ones."""
-        roots = [q for c in self.classes for q in c.questions] + self.questions
-        stack = list(reversed(roots))
-        while stack:
-            question = stack.pop()
-            yield question
-            for option in reversed(question.options):
-                stack.extend(reversed(option.questions))
+        return walk_questions([q for c in self.classes for q in c.questions] + self.questions)
 
     def question_by_id(self, schema_id: str) -> Question | None:
         return next((q for q in self.iter_questions() if q.feature_schema_id == schema_id), None)
@@ -367,6 +361,16 @@ class Ontology:
             _check_id(cls_.feature_schema_id, path, seen_ids)
             _validate_questions(cls_.questions, path + ".classifications", seen_ids, nested=False)
         _validate_questions(self.questions, "classifications", seen_ids, nested=False)
+
+
+def walk_questions(questions: list[Question]) -> Iterator[Question]:
+    """``questions`` and every question nested under their options, depth first."""
+    stack = list(reversed(questions))
+    while stack:
+        question = stack.pop()
+        yield question
+        for option in reversed(question.options):
+            stack.extend(reversed(option.questions))
 
 
 def _validate_questions(
