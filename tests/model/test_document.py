@@ -1,14 +1,8 @@
-import numpy as np
-import pytest
-from napari.layers import Labels
+"""The document: instances, answers, label ids, locks and its dict form (pure)."""
 
-from napari_segtool._napari.binding import (
-    document_of,
-    is_segmentation_layer,
-    segmentation_layer_kwargs,
-)
+import pytest
+
 from napari_segtool.model.document import (
-    METADATA_KEY,
     Document,
     DocumentError,
     clean_answers,
@@ -130,33 +124,6 @@ def test_dict_round_trip(fish):
     assert again.instance(1).feature_id == doc.instance(1).feature_id
 
 
-def test_document_survives_a_layer_data_tuple_round_trip(fish):
-    orange, blue, _, blurry, _ = ids(fish)
-    doc = Document(fish)
-    data = np.zeros((20, 30), np.uint16)
-    layer = Labels(data, **segmentation_layer_kwargs(doc, "seg"))
-    live = document_of(layer)
-    live.add_instance(
-        1, orange, answers={blurry.feature_schema_id: {blurry.options[0].feature_schema_id: {}}}
-    )
-    live.add_instance(2, blue)
-    layer.data[2:5, 2:5] = 1
-    layer.data[10:12, 10:20] = 2
-
-    data_out, state, layer_type = layer.as_layer_data_tuple()
-    restored = Labels(data_out, **state)
-    assert layer_type == "labels"
-    assert is_segmentation_layer(restored)
-    restored_doc = document_of(restored)
-    assert restored_doc.to_dict() == live.to_dict()
-    assert restored_doc is not live
-    np.testing.assert_array_equal(restored.data, layer.data)
-    # napari's status bar reads the class from features
-    row = restored.features.set_index("index").loc[2]
-    assert row["class"] == "Blue Fish"
-    assert "class: Blue Fish" in restored.get_status((11, 15))["value"]
-
-
 def test_bad_document_dicts_are_refused(fish):
     with pytest.raises(DocumentError, match="unsupported document version"):
         Document.from_dict({"version": 99})
@@ -181,27 +148,52 @@ def test_bad_document_dicts_are_refused(fish):
         )
 
 
-def test_metadata_key_holds_a_plain_dict(fish):
-    layer = Labels(np.zeros((4, 4), np.uint8), **segmentation_layer_kwargs(Document(fish), "s"))
-    document_of(layer).add_instance(1, fish.classes[0].feature_schema_id)
-    import json
-
-    json.dumps(layer.metadata[METADATA_KEY])  # JSON-ready
-    assert layer.metadata[METADATA_KEY]["instances"][0]["label_id"] == 1
-
-
-def test_answer_edits_keep_metadata_and_features_exact(fish):
+def test_feature_rows_summarise_answers(fish):
     orange, blue, _, blurry, fins = ids(fish)
-    layer = Labels(np.zeros((8, 8), np.uint8), **segmentation_layer_kwargs(Document(fish), "s"))
-    live = document_of(layer)
-    for label_id, schema_id in ((1, orange), (2, blue), (3, orange)):
-        live.add_instance(label_id, schema_id)
-    live.set_answers(3, {fins.feature_schema_id: {fins.options[1].feature_schema_id: {}}})
-    live.set_locked(2, True)
-    assert layer.metadata[METADATA_KEY] == live.to_dict()
-    features = layer.features.set_index("index")
-    assert features.loc[3, "answers"] == "Visible fins: Tail"
-    assert features.loc[1, "answers"] == "none"
-    live.set_class(3, blue)  # drops the answers that belonged to the old class
-    assert layer.metadata[METADATA_KEY] == live.to_dict()
-    assert layer.features.set_index("index").loc[3, "class"] == "Blue Fish"
+    yes = blurry.options[0]
+    why = yes.questions[0]
+    doc = Document(fish)
+    doc.add_instance(2, blue)
+    doc.add_instance(1, orange)
+    doc.set_answers(
+        1,
+        {
+            blurry.feature_schema_id: {yes.feature_schema_id: {why.feature_schema_id: "moved"}},
+            fins.feature_schema_id: {o.feature_schema_id: {} for o in fins.options},
+        },
+    )
+    assert doc.feature_row(1) == {
+        "class": "Orange Fish",
+        "featureId": doc.instance(1).feature_id,
+        "answers": "Is the fish blurry?: Yes; Why is it blurry?: moved; Visible fins: Dorsal, Tail",
+    }
+    columns = doc.feature_columns()
+    assert columns["index"] == [0, 1, 2], "background first, then instances in id order"
+    assert columns["class"] == ["background", "Orange Fish", "Blue Fish"]
+    assert columns["answers"] == ["", doc.feature_row(1)["answers"], "none"]
+
+
+def test_a_new_ontology_cleans_answers_and_forgets_removed_classes(fish):
+    orange, blue, water, blurry, fins = ids(fish)
+    doc = Document(fish)
+    doc.add_instance(1, orange)
+    doc.set_answers(
+        1,
+        {
+            blurry.feature_schema_id: {blurry.options[1].feature_schema_id: {}},
+            fins.feature_schema_id: {fins.options[0].feature_schema_id: {}},
+        },
+    )
+    doc.set_class_locked(water, True)
+    changed = Ontology.from_dict(fish.to_dict())
+    changed.classes[0].questions.pop()  # "Visible fins" is gone
+    changed.classes.pop()  # so is Water
+    doc.set_ontology(changed)
+    assert doc.instance(1).answers == {
+        blurry.feature_schema_id: {blurry.options[1].feature_schema_id: {}}
+    }
+    assert doc.locked_classes == set()
+    doc.add_instance(2, blue)
+    bare = Ontology(classes=[c for c in changed.classes if c.feature_schema_id != blue])
+    with pytest.raises(DocumentError, match=r"lacks the class of instances \[2\]"):
+        doc.set_ontology(bare)

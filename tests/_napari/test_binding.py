@@ -1,0 +1,77 @@
+"""A document bound to a napari Labels layer: metadata, features and data tuples."""
+
+import json
+
+import numpy as np
+import pytest
+from napari.layers import Labels
+
+from napari_segtool._napari.binding import (
+    document_of,
+    is_segmentation_layer,
+    segmentation_layer_kwargs,
+)
+from napari_segtool.model.document import METADATA_KEY, Document
+from napari_segtool.model.ontology import Ontology
+
+
+@pytest.fixture
+def fish(reference_dir):
+    return Ontology.load(reference_dir / "ontology.fish.json")
+
+
+def ids(ontology):
+    orange, blue, water = (c.feature_schema_id for c in ontology.classes)
+    blurry, fins = ontology.classes[0].questions
+    return orange, blue, water, blurry, fins
+
+
+def test_document_survives_a_layer_data_tuple_round_trip(fish):
+    orange, blue, _, blurry, _ = ids(fish)
+    doc = Document(fish)
+    data = np.zeros((20, 30), np.uint16)
+    layer = Labels(data, **segmentation_layer_kwargs(doc, "seg"))
+    live = document_of(layer)
+    live.add_instance(
+        1, orange, answers={blurry.feature_schema_id: {blurry.options[0].feature_schema_id: {}}}
+    )
+    live.add_instance(2, blue)
+    layer.data[2:5, 2:5] = 1
+    layer.data[10:12, 10:20] = 2
+
+    data_out, state, layer_type = layer.as_layer_data_tuple()
+    restored = Labels(data_out, **state)
+    assert layer_type == "labels"
+    assert is_segmentation_layer(restored)
+    restored_doc = document_of(restored)
+    assert restored_doc.to_dict() == live.to_dict()
+    assert restored_doc is not live
+    np.testing.assert_array_equal(restored.data, layer.data)
+    # napari's status bar reads the class from features
+    row = restored.features.set_index("index").loc[2]
+    assert row["class"] == "Blue Fish"
+    assert "class: Blue Fish" in restored.get_status((11, 15))["value"]
+
+
+def test_metadata_key_holds_a_plain_dict(fish):
+    layer = Labels(np.zeros((4, 4), np.uint8), **segmentation_layer_kwargs(Document(fish), "s"))
+    document_of(layer).add_instance(1, fish.classes[0].feature_schema_id)
+    json.dumps(layer.metadata[METADATA_KEY])  # JSON-ready
+    assert layer.metadata[METADATA_KEY]["instances"][0]["label_id"] == 1
+
+
+def test_answer_edits_keep_metadata_and_features_exact(fish):
+    orange, blue, _, blurry, fins = ids(fish)
+    layer = Labels(np.zeros((8, 8), np.uint8), **segmentation_layer_kwargs(Document(fish), "s"))
+    live = document_of(layer)
+    for label_id, schema_id in ((1, orange), (2, blue), (3, orange)):
+        live.add_instance(label_id, schema_id)
+    live.set_answers(3, {fins.feature_schema_id: {fins.options[1].feature_schema_id: {}}})
+    live.set_locked(2, True)
+    assert layer.metadata[METADATA_KEY] == live.to_dict()
+    features = layer.features.set_index("index")
+    assert features.loc[3, "answers"] == "Visible fins: Tail"
+    assert features.loc[1, "answers"] == "none"
+    live.set_class(3, blue)  # drops the answers that belonged to the old class
+    assert layer.metadata[METADATA_KEY] == live.to_dict()
+    assert layer.features.set_index("index").loc[3, "class"] == "Blue Fish"
