@@ -7,6 +7,7 @@ import pytest
 from napari.layers import Labels
 
 from napari_segtool._napari.binding import (
+    binding_of,
     document_of,
     is_segmentation_layer,
     segmentation_layer_kwargs,
@@ -75,3 +76,28 @@ def test_answer_edits_keep_metadata_and_features_exact(fish):
     live.set_class(3, blue)  # drops the answers that belonged to the old class
     assert layer.metadata[METADATA_KEY] == live.to_dict()
     assert layer.features.set_index("index").loc[3, "class"] == "Blue Fish"
+
+
+def test_the_binding_drives_the_workflow_with_real_strokes(fish):
+    orange, blue, _, _, _ = ids(fish)
+    layer = Labels(np.zeros((40, 40), np.uint8), **segmentation_layer_kwargs(Document(fish), "s"))
+    binding = binding_of(layer)
+    created, changed = [], []
+    binding.instance_created.connect(created.append)
+    binding.counts_changed.connect(changed.append)
+    first = binding.start_instance(orange)
+    assert (layer.selected_label, layer.mode) == (first, "paint")
+    layer.brush_size = 5
+    layer.paint((10, 10), first)
+    assert created == [first] and changed[-1] == frozenset({first})
+    assert binding.pixel_counts[first] == np.count_nonzero(layer.data == first)
+    second = binding.start_instance(blue)
+    layer.paint((30, 30), second)
+    assert document_of(layer).instance(second).schema_id == blue
+    # removing Orange Fish erases its pixels; undo brings them back unassigned
+    binding.remove_class_instances(orange)
+    assert first not in document_of(layer) and not np.any(layer.data == first)
+    layer.undo()
+    assert np.any(layer.data == first)
+    assert binding.unassigned_ids() == [first]
+    assert created == [first, second]
