@@ -62,6 +62,7 @@ from napari_segtool.formats.toolkit.atomic import atomic_write_text
 from napari_segtool.model.answers import Answers, flatten_answers, unflatten_answers
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import new_cuid
+from napari_segtool.model.label_store import label_store
 from napari_segtool.model.ontology import (
     DEFAULT_TOOL,
     ObjectClass,
@@ -689,7 +690,7 @@ def _build_image(
             CocoWarning,
             stacklevel=3,
         )
-    present = set(np.unique(labels).tolist())
+    present = set(label_store(labels).ids())
     hidden = [
         a.get("id") for (_, a), i in zip(annotations, label_ids, strict=True) if i not in present
     ]

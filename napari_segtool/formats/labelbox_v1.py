@@ -98,6 +98,7 @@ from napari_segtool.formats.polygons import labelbox_polygons
 from napari_segtool.model.answers import Answers, build_answers, walk_answers
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import new_cuid
+from napari_segtool.model.label_store import label_store
 from napari_segtool.model.ontology import (
     CHOICE_TYPES,
     DEFAULT_TOOL,
@@ -1010,8 +1011,8 @@ class _Reader:
                 continue
             region = labels[mask.slices]
             under = region[mask.crop]
-            for other in np.unique(under[under != 0]):
-                overlaps.append(f"{feature_id} over {owners[int(other)]}")
+            for other in label_store(under).ids():
+                overlaps.append(f"{feature_id} over {owners[other]}")
             region[mask.crop] = label_id
             owners[label_id] = feature_id
             answers = builder.answers(

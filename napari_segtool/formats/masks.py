@@ -3,7 +3,7 @@
 Labelbox stores every segmentation instance as its own PNG, the size of the
 image: RGBA, object ``(255, 255, 255, 255)``, background ``(0, 0, 0, 0)``
 (8-bit grey, object 255, is offered as a smaller alternative that the SDK also
-reads). Pure: numpy, scipy, zlib and Pillow only.
+reads). Pure: numpy, zlib, Pillow and the label store only.
 
 **Writing fast.** Encoding a mostly empty full-size PNG per instance costs
 image pixels x instances. :class:`MaskPngEncoder` builds the PNG itself. The
@@ -43,7 +43,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
+
+from napari_segtool.model.label_store import label_store
 
 MASK_MODES = ("RGBA", "L")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -102,22 +103,21 @@ def iter_instance_crops(
 ) -> Iterator[tuple[int, SparseMask | None]]:
     """``(label_id, mask or None when it has no pixels)`` for each id, in one pass.
 
-    Bounding boxes come from a single ``scipy.ndimage.find_objects`` sweep; each
-    instance then costs only its box.
+    Bounding boxes come from a single sweep of the label store (O(pixels),
+    whatever the ids); each instance then costs only its box.
     """
-    if labels.ndim != 2:
-        raise ValueError(f"expected a 2-D label image, got shape {labels.shape}")
+    store = label_store(labels)
+    if store.ndim != 2:
+        raise ValueError(f"expected a 2-D label image, got shape {store.shape}")
     wanted = [i for i in label_ids if i > 0]
-    max_label = max(wanted, default=0)
-    boxes = ndimage.find_objects(labels, max_label=max_label) if max_label else []
-    shape = (int(labels.shape[0]), int(labels.shape[1]))
+    boxes = store.bounding_boxes(wanted) if wanted else {}
+    shape = (int(store.shape[0]), int(store.shape[1]))
     for label_id in label_ids:
-        box = boxes[label_id - 1] if 0 < label_id <= len(boxes) else None
+        box = boxes.get(label_id) if label_id > 0 else None
         if box is None:
             yield label_id, None
             continue
-        crop = labels[box] == label_id
-        yield label_id, SparseMask(shape, box[0].start, box[1].start, crop)
+        yield label_id, SparseMask(shape, box[0].start, box[1].start, store.mask_of(label_id, box))
 
 
 # -- canonical deflate block for a run of zero bytes ----------------------------

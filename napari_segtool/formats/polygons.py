@@ -54,8 +54,9 @@ polygons are approximations and, at large tolerances, may self-intersect.
 
 Speed
 -----
-``scipy.ndimage.find_objects`` gives every instance's bounding box in one pass
-over the image; each instance is then traced inside its own crop. Tracing an
+The label store (:mod:`napari_segtool.model.label_store`) gives every
+instance's bounding box in one pass over the image, whatever the id values;
+each instance is then traced inside its own crop. Tracing an
 instance never touches the rest of the image.
 """
 
@@ -70,15 +71,13 @@ from scipy import ndimage
 from skimage.draw import polygon as draw_polygon
 from skimage.measure import approximate_polygon
 
+from napari_segtool.model.label_store import label_store
+
 #: 4-connectivity ("edge neighbours"), for both objects and holes
 CROSS = ndimage.generate_binary_structure(2, 1)
 
 # direction codes of a boundary vertex's outgoing edge
 _EAST, _SOUTH, _WEST, _NORTH = 1, 2, 3, 4
-
-#: above this largest label id, find_objects' per-id table would be mostly
-#: empty: relabel compactly first
-_MAX_DIRECT_LABEL = 1 << 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,33 +160,14 @@ def bounding_boxes(
     labels: np.ndarray, label_ids: Iterable[int] | None = None
 ) -> dict[int, tuple[slice, slice]]:
     """``label id -> (row slice, column slice)`` for the ids present (background 0 left out)."""
-    labels = np.asarray(labels)
-    if labels.ndim != 2:
-        raise ValueError(f"expected a 2D label image, got {labels.ndim} dimensions")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"expected integer labels, got {labels.dtype}")
-    wanted = None if label_ids is None else {int(i) for i in label_ids if int(i) > 0}
-    if labels.size == 0 or wanted == set():
+    store = label_store(labels)
+    if store.ndim != 2:
+        raise ValueError(f"expected a 2D label image, got {store.ndim} dimensions")
+    # negative ids are background here, like 0
+    wanted = None if label_ids is None else [int(i) for i in label_ids if int(i) > 0]
+    if wanted == []:
         return {}
-    largest = int(labels.max())
-    if largest <= 0:
-        return {}
-    if largest <= _MAX_DIRECT_LABEL:
-        ids = range(1, largest + 1)
-        windows = ndimage.find_objects(labels, max_label=largest)
-    else:
-        # sparse huge ids: number them 1..n first so find_objects' table stays small
-        values, inverse = np.unique(labels, return_inverse=True)
-        skip = int(np.count_nonzero(values <= 0))  # background (and negative ids)
-        compact = inverse.reshape(labels.shape).astype(np.intp) - (skip - 1)
-        compact[compact < 1] = 0
-        ids = values[skip:]
-        windows = ndimage.find_objects(compact, max_label=len(ids))
-    boxes = {}
-    for label_id, window in zip(ids, windows, strict=True):
-        if window is not None and (wanted is None or int(label_id) in wanted):
-            boxes[int(label_id)] = window
-    return boxes
+    return {i: box for i, box in store.bounding_boxes(wanted).items() if i > 0}
 
 
 def labelbox_polygons(

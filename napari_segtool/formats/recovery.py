@@ -47,6 +47,7 @@ import numpy as np
 
 from napari_segtool.formats.toolkit.atomic import atomic_path
 from napari_segtool.model.document import Document, DocumentError
+from napari_segtool.model.label_store import label_store
 
 FORMAT_NAME = "napari-segtool-recovery"
 FORMAT_VERSION = 1
@@ -183,7 +184,7 @@ def write_recovery(
         raise ValueError(f"labels of dtype {labels.dtype} cannot be recovered")
     if instance_count is None:
         ids = {i.get("label_id") for i in document.get("instances", [])}
-        instance_count = int(np.isin(np.unique(labels), list(ids)).sum()) if ids else 0
+        instance_count = len(ids & set(label_store(labels).ids())) if ids else 0
     when = time.time() if saved_at is None else saved_at
     meta = {
         "format": FORMAT_NAME,
