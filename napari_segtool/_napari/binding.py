@@ -31,6 +31,7 @@ from napari_segtool.model.colours import UNASSIGNED_COLOUR as UNASSIGNED_COLOUR 
 from napari_segtool.model.colours import colour_dict, label_colour
 from napari_segtool.model.colours import instance_colour as instance_colour  # re-export
 from napari_segtool.model.document import METADATA_KEY, Document, DocumentError
+from napari_segtool.model.label_store import label_store
 from napari_segtool.model.ontology import Ontology
 from napari_segtool.model.workflow import InstanceWorkflow, Settled
 
@@ -288,11 +289,7 @@ class LayerBinding:
 
     def instance_pixels(self, label_ids: list[int]) -> tuple[np.ndarray, ...]:
         """Indices of the pixels of ``label_ids`` (one pass; for user actions only)."""
-        layer = self.layer
-        data = np.asarray(layer.data)
-        if len(label_ids) == 1:
-            return np.nonzero(data == label_ids[0])
-        return np.nonzero(np.isin(data, label_ids))
+        return label_store(self.layer.data).pixels_of(label_ids)
 
     def _set_pixels(self, label_ids: list[int], value: int) -> None:
         layer = self.layer
@@ -319,9 +316,7 @@ class LayerBinding:
         layer = self.layer
         if layer is None:
             return
-        data = np.asarray(layer.data)
-        values, counts = np.unique(data, return_counts=True)
-        self.pixel_counts = {int(v): int(c) for v, c in zip(values, counts, strict=True) if v}
+        self.pixel_counts = label_store(layer.data).counts()
 
     def _wrap_history_method(self, layer, name, source, target, forward) -> None:
         original = getattr(layer, name)
@@ -499,7 +494,6 @@ def _history_delta(item, forward: bool) -> Counter:
             new_values = np.broadcast_to(np.asarray(new_values), old_values.shape).ravel()
         before, after = (old_values, new_values) if forward else (new_values, old_values)
         for values, sign in ((before, -1), (after, 1)):
-            labels, counts = np.unique(values, return_counts=True)
-            for label_id, count in zip(labels.tolist(), counts.tolist(), strict=True):
+            for label_id, count in label_store(values).counts().items():
                 delta[label_id] += sign * count
     return delta

@@ -67,6 +67,7 @@ from napari_segtool.formats.coco import (
 )
 from napari_segtool.formats.toolkit.atomic import atomic_path
 from napari_segtool.model.document import METADATA_KEY, Document, Instance
+from napari_segtool.model.label_store import label_store
 from napari_segtool.model.ontology import ObjectClass, Ontology
 
 LayerData = tuple[Any, dict[str, Any], str]
@@ -304,7 +305,7 @@ def _document_from_meta(data: Any, meta: dict[str, Any]) -> Document:
 def _plain_document(data: np.ndarray) -> Document:
     """A document for a Labels layer made outside this plugin: every id is an "object"."""
     ontology = Ontology(classes=[ObjectClass.from_dict(PLAIN_CLASS.to_dict(), "tools")])
-    ids = [int(i) for i in np.unique(data) if i > 0]
+    ids = [i for i in label_store(data).ids() if i > 0]
     instances = [Instance(i, PLAIN_CLASS.feature_schema_id) for i in ids]
     return Document(ontology=ontology, instances=instances)
 
