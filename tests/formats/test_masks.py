@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import tracemalloc
 import zlib
 from io import BytesIO
 
@@ -196,6 +197,20 @@ def test_instance_crops_match_full_comparisons():
         np.testing.assert_array_equal(found[label_id].to_full(), labels == label_id)
     with pytest.raises(ValueError, match="2-D"):
         list(iter_instance_crops(labels[None], [1]))
+
+
+def test_instance_crops_of_a_huge_id_in_a_tiny_image_need_no_per_id_table():
+    labels = np.zeros((4, 4), dtype=np.uint32)
+    labels[1:3, 2] = 60_000_000
+    tracemalloc.start()
+    try:
+        found = dict(iter_instance_crops(labels, [60_000_000, 5]))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20  # find_objects' table up to 60,000,000 takes hundreds of MB
+    assert found[5] is None
+    np.testing.assert_array_equal(found[60_000_000].to_full(), labels == 60_000_000)
 
 
 # -- reading other writers' masks -----------------------------------------------------
