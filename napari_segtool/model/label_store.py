@@ -37,13 +37,14 @@ of pixels at a time so that the table stays small), and ``find_objects`` and
 
 **Adding a store.** A chunked array (zarr, dask) gets its own module, say
 ``model/zarr_label_store.py``, with a class that provides the members above
-and a ``accepts(array) -> bool`` static method (true for the arrays it
+and an ``accepts(array) -> bool`` static method (true for the arrays it
 handles, checked without importing its library eagerly), and is registered by
 adding it to :data:`STORES`, before :class:`NumpyLabelStore`, which takes any
-array as the fallback. Such a store would read chunk by chunk: per chunk, the
-compact numbering gives boxes and counts, merged across chunks (box union,
-count sum), so memory stays one chunk; ``region`` reads only the chunks the
-box touches. Code that asks :func:`label_store` for a store then works
+array as the fallback (reading it whole with :func:`numpy.asarray`). Such a
+store would read chunk by chunk: per chunk, the compact numbering gives boxes
+and counts, merged across chunks (box union, count sum) as the blocks of
+:func:`_compact_numbering` are, so memory stays one chunk; ``region`` reads
+only the chunks the box touches. Code that asks :func:`label_store` for a store then works
 unchanged on the new arrays.
 """
 
