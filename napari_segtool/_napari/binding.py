@@ -26,7 +26,9 @@ from napari.layers import Image, Labels
 from napari.utils.colormaps import DirectLabelColormap
 from psygnal import Signal
 
+from napari_segtool._napari.compat import unwrap
 from napari_segtool._napari.lock_guard import install_lock_guard
+from napari_segtool._napari.painter import PaintResult, paint
 from napari_segtool.model.colours import UNASSIGNED_COLOUR as UNASSIGNED_COLOUR  # re-export
 from napari_segtool.model.colours import colour_dict, label_colour
 from napari_segtool.model.colours import instance_colour as instance_colour  # re-export
@@ -34,6 +36,7 @@ from napari_segtool.model.document import METADATA_KEY, Document, DocumentError
 from napari_segtool.model.label_store import label_store
 from napari_segtool.model.ontology import Ontology
 from napari_segtool.model.workflow import InstanceWorkflow, Settled
+from napari_segtool.tools.edit import ProposedEdit
 
 _bindings: weakref.WeakKeyDictionary[Labels, LayerBinding] = weakref.WeakKeyDictionary()
 
@@ -80,11 +83,6 @@ def image_source(image: Image) -> dict[str, Any]:
 def document_of(layer: Labels) -> Document:
     """The live document of a segmentation layer, bound on first use."""
     return binding_of(layer).document
-
-
-def unwrap(obj: Any) -> Any:
-    """The object behind napari's plugin proxy (proxies hash and compare apart)."""
-    return getattr(obj, "__wrapped__", obj)
 
 
 def bound_layers() -> list[Labels]:
@@ -247,8 +245,8 @@ class LayerBinding:
         self.workflow.assign(label_id, schema_id)
         self.counts_changed.emit(frozenset({label_id}))
 
-    # -- the plugin's own edits (each one undoable napari step, locks respected) ----
-    def delete_instance(self, label_id: int) -> None:
+    # -- the plugin's own edits (each one undoable napari step, through the painter) ----
+    def delete_instance(self, label_id: int) -> PaintResult:
         """Clear an instance's pixels in one undoable step.
 
         The document keeps the instance (class, answers, featureId), so napari's
@@ -256,10 +254,14 @@ class LayerBinding:
         listed and not exported.
         """
         self._refuse_locked([label_id], "delete")
-        self.erase_instances([label_id])
+        return self.erase_instances([label_id])
 
-    def merge_instances(self, target: int, others: list[int]) -> None:
-        """Repaint ``others`` with ``target``'s id (same class only), one undoable step."""
+    def merge_instances(self, target: int, others: list[int]) -> PaintResult:
+        """Repaint ``others`` with ``target``'s id (same class only), one undoable step.
+
+        The merge writes exactly over the merged instances' pixels, so draw to
+        back (which keeps painting off existing objects) does not block it.
+        """
         document = self.document
         schema_id = document.instance(target).schema_id
         others = [i for i in others if i != target]
@@ -269,35 +271,44 @@ class LayerBinding:
                 f"only instances of one class can be merged; {different} are of another class"
             )
         self._refuse_locked([target, *others], "merge")
-        self._set_pixels(others, target)
+        return self._set_pixels(others, target)
 
     def change_class(self, label_id: int, schema_id: str) -> None:
         self._refuse_locked([label_id], "change the class of")
         if self.workflow.change_class(label_id, schema_id):
             self.current_changed.emit()
 
-    def remove_class_instances(self, schema_id: str) -> None:
+    def remove_class_instances(self, schema_id: str) -> PaintResult:
         """Erase and drop the instances of a class that is being removed.
 
         Their ids are retired: napari's undo brings the pixels back unassigned.
         """
-        self.erase_instances([i.label_id for i in self.document.instances_of_class(schema_id)])
+        ids = [i.label_id for i in self.document.instances_of_class(schema_id)]
+        result = self.erase_instances(ids)
         self.workflow.remove_class_instances(schema_id)
+        return result
 
-    def erase_instances(self, label_ids: list[int]) -> None:
-        self._set_pixels(label_ids, 0)
+    def erase_instances(self, label_ids: list[int]) -> PaintResult:
+        """Erase exactly the pixels of ``label_ids`` (protected ones are kept), one step."""
+        return self._set_pixels(label_ids, 0)
 
     def instance_pixels(self, label_ids: list[int]) -> tuple[np.ndarray, ...]:
         """Indices of the pixels of ``label_ids`` (one pass; for user actions only)."""
         return label_store(self.layer.data).pixels_of(label_ids)
 
-    def _set_pixels(self, label_ids: list[int], value: int) -> None:
+    def _set_pixels(self, label_ids: list[int], value: int) -> PaintResult:
+        """Repaint the pixels of ``label_ids`` with ``value`` through the painter.
+
+        The edit replaces only those labels, so draw to back does not apply;
+        locked and hidden pixels are kept (the result counts them).
+        """
         layer = self.layer
         if layer is None or not label_ids:
-            return
-        indices = self.instance_pixels(label_ids)
-        if indices[0].size:
-            layer.data_setitem(indices, value)
+            return PaintResult()
+        edit = ProposedEdit.from_indices(
+            self.instance_pixels(label_ids), value, replaces=frozenset(label_ids)
+        )
+        return paint(layer, edit) if edit is not None else PaintResult()
 
     def _refuse_locked(self, label_ids: list[int], action: str) -> None:
         """The dock's own edits stop at protected instances, as the brush does."""

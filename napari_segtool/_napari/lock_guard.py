@@ -26,18 +26,21 @@ What is protected
 
 ``data_setitem``
     napari's public programmatic edit path (it does not go through the hook
-    and ignores ``preserve_labels``). The plugin's own operations use it, so
-    the guard wraps it too: indices holding protected pixels are dropped
-    before napari writes. Code that must write anyway unlocks first.
+    and ignores ``preserve_labels``). The plugin's own edits go through the
+    painter (:mod:`~napari_segtool._napari.painter`), which applies locks
+    itself and writes through the hook; scripts may still call
+    ``data_setitem``, so the guard wraps it too: indices holding protected
+    pixels are dropped before napari writes. Code that must write anyway
+    unlocks first.
 
 Private API
-    The hook is napari internals (napari 0.9.2; ``pyproject.toml`` pins
-    ``napari<0.10``). At install time its signature is checked and, once per
-    process, a tiny probe layer is painted through brush, fill and polygon
-    with a protected label, then undone. If napari changed anything the
-    guard is not installed: :func:`install_lock_guard` returns ``None`` and
-    warns (:class:`LockGuardUnavailableWarning`) rather than risk the data.
-    ``tests/test_guard.py`` fails loudly on such a change.
+    The hook is napari internals; :mod:`~napari_segtool._napari.compat` owns
+    it and checks it once (signature, and a tiny probe layer painted through
+    brush, fill, polygon and ``data_setitem`` with a protected label, then
+    undone). If napari changed anything the guard is not installed:
+    :func:`install_lock_guard` returns ``None`` and warns
+    (:class:`LockGuardUnavailableWarning`) rather than risk the data.
+    ``tests/_napari/test_guard.py`` fails loudly on such a change.
 
 Speed
     The protected ids live in a boolean look-up table indexed by label value
@@ -48,7 +51,6 @@ Speed
 
 from __future__ import annotations
 
-import inspect
 import warnings
 import weakref
 from collections.abc import Iterable
@@ -56,21 +58,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from napari_segtool._napari import compat
+
 if TYPE_CHECKING:
     from napari.layers import Labels
 
     from napari_segtool.model.document import Document
 
-HOOK_NAME = "_apply_mask_to_data"
-#: the hook's parameters as of napari 0.9.2
-HOOK_PARAMETERS = ("self", "data", "mask", "new_label", "volume_slice")
-SETITEM_NAME = "data_setitem"
-SETITEM_PARAMETERS = ("self", "indices", "value", "refresh")
 #: label values up to this use a look-up table; larger ids fall back to np.isin
 _LUT_LIMIT = 1 << 22
-
-# layer class -> None (hook works) or the reason it cannot be used
-_hook_status: dict[type, str | None] = {}
 
 
 class LockGuardUnavailableWarning(RuntimeWarning):
@@ -122,7 +118,7 @@ class LockGuard:
         #: what the hot path reads: the protected labels, or None (nothing to guard)
         self._active: ProtectedLabels | None = None
         self._installed = False
-        #: patched name -> the instance attribute it replaced (None: the class's)
+        #: what compat.unwrap_paint_paths needs to give napari its paths back
         self._patches: dict[str, Any] = {}
         self._signals = (
             document.instance_added,
@@ -171,30 +167,13 @@ class LockGuard:
         layer = self._layer_ref()
         if layer is None or self._installed:
             return
-        self._patch(layer, HOOK_NAME, self._make_guarded_apply)
-        self._patch(layer, SETITEM_NAME, self._make_guarded_setitem)
+        self._patches = compat.wrap_paint_paths(
+            layer, self, self._make_guarded_apply, self._make_guarded_setitem
+        )
         for signal in self._signals:
             signal.connect(self.refresh)
         self._installed = True
         self.refresh()
-
-    def _patch(self, layer: Labels, name: str, make_wrapper) -> None:
-        # An earlier instance-level wrapper (someone else's) is chained, not lost.
-        previous = layer.__dict__.get(name)
-        if previous is not None:
-            call_original = previous
-        else:
-            function = getattr(type(layer), name)
-            layer_ref = self._layer_ref  # weak: the layer holds this closure
-
-            def call_original(*args, **kwargs):
-                return function(layer_ref(), *args, **kwargs)
-
-        patched = make_wrapper(call_original)
-        patched.__wrapped__ = call_original  # type: ignore[attr-defined]
-        patched._segtool_guard = self  # type: ignore[attr-defined]
-        self._patches[name] = previous
-        setattr(layer, name, patched)
 
     def uninstall(self) -> None:
         """Remove the guard: locks stop protecting pixels on this layer."""
@@ -205,17 +184,10 @@ class LockGuard:
         for signal in self._signals:
             signal.disconnect(self.refresh, missing_ok=True)
         layer = self._layer_ref()
-        if layer is None:
-            return
-        for name, previous in self._patches.items():
-            current = layer.__dict__.get(name)
-            if getattr(current, "_segtool_guard", None) is not self:
-                continue  # wrapped again on top of us: our wrapper now passes through
-            if previous is None:
-                delattr(layer, name)
-            else:
-                setattr(layer, name, previous)
-        self._patches.clear()
+        if layer is not None:
+            # a wrapper someone put on top of ours stays; ours then passes through
+            compat.unwrap_paint_paths(layer, self, self._patches)
+        self._patches = {}
 
     # -- the wrappers -----------------------------------------------------------
     def _make_guarded_apply(self, call_original):
@@ -270,9 +242,9 @@ def install_lock_guard(
     if reason is not None:
         warnings.warn(
             f"napari-segtool: locks are OFF for layer {layer.name!r}. napari "
-            f"{_napari_version()} changed its private painting hook "
-            f"Labels.{HOOK_NAME} ({reason}), so locked and hidden instances "
-            "would not be protected. Use napari>=0.9.2,<0.10 or a newer "
+            f"{compat.napari_version()} changed its private painting hook "
+            f"Labels.{compat.HOOK_NAME} ({reason}), so locked and hidden instances "
+            f"would not be protected. Use napari{compat.TESTED_NAPARI_TEXT} or a newer "
             "napari-segtool.",
             LockGuardUnavailableWarning,
             stacklevel=2,
@@ -289,79 +261,10 @@ def guard_of(layer: Labels) -> LockGuard | None:
 
 
 def _installed_guard(layer: Labels) -> LockGuard | None:
-    guard = getattr(layer.__dict__.get(HOOK_NAME), "_segtool_guard", None)
-    return guard if guard is not None and guard.installed else None
+    guard = compat.paint_paths_owner(layer)
+    return guard if isinstance(guard, LockGuard) and guard.installed else None
 
 
-# -- checking the private hook ------------------------------------------------------
 def hook_problem(layer_class: type) -> str | None:
-    """Why the hook cannot be guarded on ``layer_class`` (None: it can). Cached."""
-    if layer_class not in _hook_status:
-        _hook_status[layer_class] = _signature_problem(layer_class) or _probe_problem()
-    return _hook_status[layer_class]
-
-
-def _signature_problem(layer_class: type) -> str | None:
-    for name, expected in ((HOOK_NAME, HOOK_PARAMETERS), (SETITEM_NAME, SETITEM_PARAMETERS)):
-        function = getattr(layer_class, name, None)
-        if not callable(function):
-            return f"{name} is gone"
-        try:
-            parameters = tuple(inspect.signature(function).parameters)
-        except (TypeError, ValueError):
-            return f"the signature of {name} cannot be read"
-        if parameters != expected:
-            return f"{name}{parameters} is not {name}{expected}"
-    return None
-
-
-def _probe_problem() -> str | None:
-    """Paint a 6x6 layer through every mask tool with label 1 protected."""
-    from napari.layers import Labels
-
-    class _Document:  # just what LockGuard.refresh reads
-        instance_added = instance_removed = instance_changed = ontology_changed = None
-
-        def locked_label_ids(self):
-            return [1]
-
-        def hidden_label_ids(self):
-            return []
-
-    start = np.zeros((6, 6), dtype=np.uint8)
-    start[2:4, 2:4] = 1
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            layer = Labels(start.copy())
-            guard = LockGuard(layer, _Document())  # type: ignore[arg-type]
-            guard._signals = ()
-            guard._install()
-            layer.brush_size = 5
-            layer.paint((2, 2), 2)
-            layer.fill((0, 5), 3)
-            layer.paint_polygon([(0, 0), (0, 5), (5, 5), (5, 0)], 4)
-            layer.data_setitem((np.array([2, 0]), np.array([2, 0])), 5)
-            painted = np.asarray(layer.data).copy()
-            for _ in range(4):
-                layer.undo()
-            undone = np.asarray(layer.data).copy()
-            guard.uninstall()
-    except Exception as error:  # any failure means the internals moved
-        return f"probe failed: {type(error).__name__}: {error}"
-    if not np.array_equal(painted[2:4, 2:4], start[2:4, 2:4]):
-        return "protected pixels changed in the probe"
-    if not (painted == 5).any() or not (painted == 4).any():
-        return "the probe painted nothing"
-    if not np.array_equal(undone, start):
-        return "undo did not restore the probe exactly"
-    return None
-
-
-def _napari_version() -> str:
-    try:
-        import napari
-
-        return napari.__version__
-    except Exception:  # pragma: no cover - napari is a dependency
-        return "(unknown)"
+    """Why the hook cannot be guarded on ``layer_class`` (None: it can). Checked once."""
+    return compat.problem(compat.PAINT_HOOK, layer_class)

@@ -15,9 +15,10 @@ Straight lines: **Shift+click**
     polyline's first point closes it and fills the outline in that same step.
     Two other ways to fill an outline in one action are napari's: right-click,
     trace around the area and come back to the red circle (encircle), or the
-    polygon tool (key 3, the panel's Polygon button). Lines go through napari's
-    own mask painting, so draw to back (``preserve_labels``) and the lock guard
-    apply.
+    polygon tool (key 3, the panel's Polygon button). The segment's geometry
+    is :mod:`napari_segtool.tools.line` (the fill: :mod:`~napari_segtool.tools.polygon`)
+    and the painter writes it, so draw to back (``preserve_labels``) and the
+    locks apply as for every edit.
 
 Hold-to-erase: **hold Alt**
     While the pen is in ``paint`` mode, holding Alt switches to ``erase`` and
@@ -38,10 +39,10 @@ Brush resize moves to **Ctrl+Alt + move**
     own behaviour back, reading the setting as before.
 
 How: the layer instance gets its own copy of napari's per-mode mouse
-callback tables (``_drag_modes`` / ``_move_modes``, private) with the brush
-entries wrapped, and an instance key binding for Alt. Both are checked when
-attaching; if napari changed them the pen warns and leaves the layer as it
-is. Other napari behaviour is untouched.
+callback tables (private; :mod:`~napari_segtool._napari.compat` owns them)
+with the brush entries wrapped, and an instance key binding for Alt. Both are
+checked when attaching; if napari changed them the pen warns and leaves the
+layer as it is. Other napari behaviour is untouched.
 """
 
 from __future__ import annotations
@@ -55,18 +56,20 @@ import numpy as np
 from napari.layers import Labels
 from napari.settings import get_settings
 
-LINE_MODIFIER = "Shift"
-ERASE_KEY = "Alt"
+from napari_segtool._napari import compat
+from napari_segtool._napari.painter import PaintResult, paint
+from napari_segtool.tools.line import segment_edits
+from napari_segtool.tools.polygon import polygon_edit
+from napari_segtool.tools.registry import tool
+
+LINE_MODIFIER = tool("line").key
+ERASE_KEY = tool("hold_erase").key
 #: the brush-resize gesture while the pen is attached and napari's setting is Alt
 PEN_RESIZE_MODIFIERS = ("Control", "Alt")
 #: Shift+clicks this close (data pixels, at least) to the first vertex close the outline
 CLOSE_DISTANCE = 3.0
-#: long segments are painted in chunks so no bounding box grows with the line
-_CHUNK_LENGTH = 64.0
 
 PAINT, ERASE = "paint", "erase"
-_PAINT_REGION = "_paint_region_with_mask"
-_PAINT_REGION_PARAMETERS = ("self", "slice_key", "mask", "new_label", "dims_to_paint", "refresh")
 
 
 class PenUnavailableWarning(RuntimeWarning):
@@ -115,25 +118,6 @@ class _BrushResize:
                 layer.cursor = "circle"
 
 
-def _internals_problem(layer: Labels) -> str | None:
-    for table in ("_drag_modes", "_move_modes"):
-        modes = getattr(type(layer), table, None)
-        if not isinstance(modes, dict) or not all(callable(modes.get(m)) for m in (PAINT, ERASE)):
-            return f"Labels.{table} has no {PAINT!r}/{ERASE!r} callbacks"
-    if not inspect.isgeneratorfunction(type(layer)._drag_modes[PAINT]):
-        return "the brush drag callback is no longer a generator"
-    paint_region = getattr(type(layer), _PAINT_REGION, None)
-    if paint_region is None:
-        return f"Labels.{_PAINT_REGION} is gone"
-    parameters = tuple(inspect.signature(paint_region).parameters)
-    if parameters[: len(_PAINT_REGION_PARAMETERS)] != _PAINT_REGION_PARAMETERS:
-        return f"Labels.{_PAINT_REGION}{parameters} changed"
-    for helper in ("_get_shape_and_dims_to_paint", "_partial_labels_refresh"):
-        if not callable(getattr(layer, helper, None)):
-            return f"Labels.{helper} is gone"
-    return None
-
-
 class Pen:
     """The pen on one layer; made by :func:`attach_pen`, undone by :meth:`detach`."""
 
@@ -144,8 +128,7 @@ class Pen:
         self.anchor: np.ndarray | None = None
         #: vertices of the current Shift+click polyline (first = where it began)
         self.polyline: list[np.ndarray] = []
-        self._napari_drag = dict(type(layer)._drag_modes)
-        self._napari_move = dict(type(layer)._move_modes)
+        self._napari_drag, self._napari_move = compat.mode_callbacks(type(layer))
         self._resize = _BrushResize()
         self._previous_alt_binding = None
         self._erase_held = False
@@ -155,7 +138,7 @@ class Pen:
         def pen_drag(layer, event):
             pen = pen_ref()
             if pen is None:
-                return (yield from type(layer)._drag_modes[layer.mode](layer, event))
+                return (yield from compat.class_drag_callback(layer, layer.mode)(layer, event))
             return (yield from pen._on_drag(layer, event))
 
         def hold_to_erase(layer):
@@ -186,7 +169,7 @@ class Pen:
     # -- attach / detach ------------------------------------------------------
     def _attach(self) -> bool:
         layer = self.layer
-        problem = _internals_problem(layer)
+        problem = compat.problem(compat.MODE_CALLBACKS, type(layer))
         if problem is not None:
             warnings.warn(
                 f"napari-segtool: straight lines and hold-Alt-to-erase are off for layer "
@@ -202,8 +185,7 @@ class Pen:
             drag_modes[mode] = self._drag_callback
             move_modes[mode] = self._resize
         # the mode setter swaps callbacks through these tables: shadow them on the instance
-        layer._drag_modes = drag_modes
-        layer._move_modes = move_modes
+        compat.shadow_mode_callbacks(layer, drag_modes, move_modes)
         self._swap_callbacks(layer, to_pen=True)
         self._previous_alt_binding = layer.bind_key(ERASE_KEY, self._hold_callback, overwrite=True)
         # a new object (or new data) starts its own lines
@@ -224,8 +206,7 @@ class Pen:
             layer.mode = PAINT
         self._erase_held = False
         self._swap_callbacks(layer, to_pen=False)
-        for table in ("_drag_modes", "_move_modes"):
-            layer.__dict__.pop(table, None)
+        compat.restore_mode_callbacks(layer)
         if layer.cursor == "circle_frozen":
             layer.cursor = "circle"
         if layer.keymap.get(_key(ERASE_KEY)) is self._hold_callback:
@@ -294,8 +275,7 @@ class Pen:
             return False
         if len(event.dims_displayed) != 2:
             return False  # 3D view: clicks hit surfaces, not a plane
-        brush_stroke = getattr(layer, "_overlays", {}).get("brush_stroke")
-        return not (brush_stroke is not None and brush_stroke.active)
+        return not compat.encircling(layer)
 
     def _remember(self, layer: Labels, event) -> None:
         coordinate = _event_coordinate(layer, event)
@@ -314,10 +294,13 @@ class Pen:
         if closing:
             end = self.polyline[0]
         label = layer.colormap.background_value if layer.mode == ERASE else layer.selected_label
-        with layer.block_history():
-            paint_segment(layer, start, end, label)
-            if closing:
-                layer.paint_polygon(np.round(self.polyline).astype(int), label)
+        edits = _segment_edits(layer, start, end, label)
+        if closing:
+            dims = compat.dims_to_paint(layer)
+            outline = np.round(np.asarray(self.polyline, dtype=float))[:, dims]
+            fill = polygon_edit(layer.data.shape, [outline], dims=dims, plane=end, label=label)
+            edits.append(fill)
+        paint(layer, edits)  # segment and fill: one undo step
         if closing:
             self.polyline = []
         else:
@@ -325,9 +308,9 @@ class Pen:
         self.anchor = end
 
     def _near(self, layer: Labels, a: np.ndarray, b: np.ndarray) -> bool:
-        _, dims = layer._get_shape_and_dims_to_paint()
+        dims = compat.dims_to_paint(layer)
         if len(dims) != 2:
-            return False  # napari fills polygons in 2D only
+            return False  # outlines are filled in a plane only
         reach = max(CLOSE_DISTANCE, layer.brush_size / 2)
         return float(np.linalg.norm(a[dims] - b[dims])) <= reach
 
@@ -356,61 +339,30 @@ def pen_of(layer: Labels) -> Pen | None:
 _pens: weakref.WeakKeyDictionary[Labels, Pen] = weakref.WeakKeyDictionary()
 
 
-def paint_segment(layer: Labels, start, end, label: int) -> None:
-    """Paint every pixel within the brush radius of segment ``start``-``end``.
+def paint_segment(layer: Labels, start, end, label: int) -> PaintResult:
+    """Paint every pixel within the brush radius of segment ``start``-``end`` (one undo step).
 
     Coordinates are full data coordinates; the segment lies in the painted
-    dimensions, at the plane of ``end``. Endpoints are rounded like napari's
-    brush centres and the radius is napari's (``floor(size / 2) + 0.5``, in
-    units of the finest painted axis), so a zero-length segment is one dab.
+    dimensions, at the plane of ``end`` (see :mod:`napari_segtool.tools.line`).
     """
-    _, dims = layer._get_shape_and_dims_to_paint()
-    full_shape = np.asarray(layer.data.shape)
-    plane = np.round(np.asarray(end, dtype=float)).astype(int)
-    a = np.round(np.asarray(start, dtype=float)[dims])
-    b = np.round(np.asarray(end, dtype=float)[dims])
-    scale = np.abs(np.asarray(layer.scale, dtype=float)[dims])
-    axis_scale = scale / scale.min()
-    radius = np.floor(layer.brush_size / 2) + 0.5
-    reach = np.floor(radius / axis_scale).astype(int)
-    bounds = full_shape[dims]
-    pieces = max(1, int(np.ceil(np.max(np.abs(b - a)) / _CHUNK_LENGTH)))
-    for piece in range(pieces):
-        p = a + (b - a) * (piece / pieces)
-        q = a + (b - a) * ((piece + 1) / pieces)
-        low = np.maximum(np.floor(np.minimum(p, q)).astype(int) - reach, 0)
-        high = np.minimum(np.ceil(np.maximum(p, q)).astype(int) + reach + 1, bounds)
-        if np.any(low >= high):
-            continue
-        mask = _capsule_mask(low, high, p, q, axis_scale, radius)
-        if not mask.any():
-            continue
-        slice_key = [slice(int(c), int(c) + 1) for c in plane]
-        for i, dim in enumerate(dims):
-            slice_key[dim] = slice(int(low[i]), int(high[i]))
-        layer._paint_region_with_mask(tuple(slice_key), mask, label, dims, refresh=False)
-    layer._partial_labels_refresh()
+    return paint(layer, _segment_edits(layer, start, end, label))
 
 
-def _capsule_mask(low, high, p, q, axis_scale, radius) -> np.ndarray:
-    """Pixels of the box [low, high) within ``radius`` of segment p-q (scaled space)."""
-    grids = np.ogrid[tuple(slice(int(lo), int(hi)) for lo, hi in zip(low, high, strict=True))]
-    direction = (q - p) * axis_scale
-    length_sq = float(direction @ direction)
-    offsets = [(grid - p[i]) * axis_scale[i] for i, grid in enumerate(grids)]
-    if length_sq == 0:
-        t = 0.0
-    else:
-        t = np.clip(sum(o * direction[i] for i, o in enumerate(offsets)) / length_sq, 0.0, 1.0)
-    distance_sq = sum((o - t * direction[i]) ** 2 for i, o in enumerate(offsets))
-    return np.asarray(distance_sq <= radius**2)
+def _segment_edits(layer: Labels, start, end, label: int) -> list:
+    dims = compat.dims_to_paint(layer)
+    return segment_edits(
+        layer.data.shape,
+        start,
+        end,
+        dims=dims,
+        brush_size=layer.brush_size,
+        label=label,
+        scale=np.asarray(layer.scale, dtype=float)[dims],
+    )
 
 
 def _event_coordinate(layer: Labels, event) -> np.ndarray | None:
-    from napari.layers.labels._labels_utils import mouse_event_to_labels_coordinate
-
-    coordinate = mouse_event_to_labels_coordinate(layer, event)
-    return None if coordinate is None else np.asarray(coordinate, dtype=float)
+    return compat.event_to_data_coordinate(layer, event)
 
 
 def _key(name: str):

@@ -12,10 +12,11 @@ in the layer's features) drawn with an edge and no fill, while the exterior
 is filled translucently, so a hole shows as an outlined, tinted area.
 
 Making an instance from shapes rasterises by pixel centres (a pixel is inside
-when its centre is), unites the selected shapes and removes the ones marked
-``"hole"``. It paints **only background** pixels: existing instances are never
-overwritten (like Labelbox's "draw to back", and so locks hold). The pixels are
-written with ``Labels.data_setitem``: one undoable step.
+when its centre is; :mod:`napari_segtool.tools.polygon`), unites the selected
+shapes and removes the ones marked ``"hole"``. The edit replaces **only
+background** pixels whatever the draw-to-back setting: existing instances are
+never overwritten (like Labelbox's "draw to back"). The painter writes it, so
+locks hold as for every edit, in one undoable step.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ from napari.utils.notifications import show_info, show_warning
 
 from napari_segtool._napari.binding import (
     UNASSIGNED_COLOUR,
+    binding_of,
     document_of,
     is_segmentation_layer,
     unwrap,
 )
-from napari_segtool.formats.polygons import instance_polygons, ring_to_mask
+from napari_segtool._napari.painter import paint, preview
+from napari_segtool.formats.polygons import instance_polygons
 from napari_segtool.model.document import DocumentError
+from napari_segtool.tools.polygon import polygon_edit
 
 if TYPE_CHECKING:
     import napari
@@ -167,8 +171,7 @@ def shapes_to_instance(
     chosen = sorted(shapes.selected_data) if indices is None else list(indices)
     if not chosen:
         raise ValueError(f"select one or more shapes of {shapes.name!r} first")
-    inside = np.zeros(data.shape, dtype=bool)
-    holes = np.zeros(data.shape, dtype=bool)
+    outlines, holes = [], []
     ring_kinds = (
         shapes.features["ring"].tolist() if "ring" in shapes.features else [None] * shapes.nshapes
     )
@@ -177,20 +180,23 @@ def shapes_to_instance(
         if kind not in CLOSED_SHAPES:
             raise ValueError(f"shape {index} is a {kind}: only closed shapes enclose pixels")
         vertices = _labels_coordinates(shapes, labels, _outline(shapes.data[index], kind))
-        # napari (row, col) with pixel centres at integers -> (x, y) pixel corners
-        ring = vertices[:, ::-1] + 0.5
-        target = holes if ring_kinds[index] == "hole" else inside
-        target |= ring_to_mask(ring, data.shape)
-    free = inside & ~holes & (np.asarray(data) == 0)
-    if not free.any():
-        raise ValueError("the shapes cover no unannotated pixel (instances are never overwritten)")
-    # above the selected label too: the binding may have that id ready for the next stroke
-    label_id = document.next_label_id(floor=max(int(np.max(data)), int(labels.selected_label)))
+        (holes if ring_kinds[index] == "hole" else outlines).append(vertices)
+    binding = binding_of(labels)
+    # one allocator: above every painted id and the selected one (the binding may
+    # have that id ready for the next stroke), and no instance's id
+    floor = max(max(binding.pixel_counts, default=0), int(labels.selected_label))
+    label_id = document.next_label_id(floor=floor)
     if label_id > np.iinfo(data.dtype).max:
         raise ValueError(f"label id {label_id} does not fit the layer's {data.dtype} pixels")
+    background = int(labels.colormap.background_value)
+    edit = polygon_edit(
+        data.shape, outlines, holes=holes, label=label_id, replaces=frozenset({background})
+    )
+    if edit is None or not preview(labels, edit).changed:
+        raise ValueError("the shapes cover no unannotated pixel (instances are never overwritten)")
     # the instance exists before its pixels: the paint event then finds its class
     document.add_instance(label_id, schema_id)
-    labels.data_setitem(np.nonzero(free), label_id)
+    paint(labels, edit)
     return label_id
 
 

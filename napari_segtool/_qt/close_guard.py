@@ -5,7 +5,7 @@ What napari 0.9.2 offers, and what this module does with it:
 Closing the window (title-bar button, File > Close Window / Ctrl+W, File >
 Exit / Ctrl+Q)
     All of them end in ``QMainWindow.close()`` on napari's main window
-    (``viewer.window._qt_window``), which sends a ``QCloseEvent`` that can be
+    (:func:`napari_segtool._napari.compat.qt_window`), which sends a ``QCloseEvent`` that can be
     ignored. napari has no plugin hook for it, so :class:`CloseGuard` installs a
     Qt event filter on that window: with unsaved annotations it asks first, and
     "Cancel" ignores the event (the window stays). "Close anyway" first flushes
@@ -48,6 +48,7 @@ from qtpy.QtWidgets import QMessageBox, QWidget
 
 from napari_segtool._napari.autosave import autosaver_of
 from napari_segtool._napari.binding import is_segmentation_layer, unwrap
+from napari_segtool._napari.compat import qt_window
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class CloseGuard(QObject):
 
     def __init__(self, viewer, confirm: Confirm | None = None):
         viewer = unwrap(viewer)
-        window: QWidget | None = getattr(viewer.window, "_qt_window", None)
+        window: QWidget | None = qt_window(viewer)
         # a child of the window: Qt deletes it with the window, and nothing here
         # holds the viewer alive (napari's tests check that viewers are freed)
         super().__init__(window)

@@ -2,7 +2,9 @@
 
 Every control mirrors a property of the napari layer and follows it back
 (napari's keys P, E, 3, B, [ ] and the pen's hold-Alt change the layer, and
-the panel shows it), so the panel never holds state of its own.
+the panel shows it), so the panel never holds state of its own. The tool
+buttons and the hints come from the tool registry
+(:mod:`napari_segtool.tools.registry`).
 """
 
 from __future__ import annotations
@@ -20,15 +22,11 @@ from qtpy.QtWidgets import (
 )
 from superqt import QLabeledSlider
 
-from napari_segtool._napari.pen import (
-    LINE_MODIFIER,
-    describe_modifiers,
-    pen_of,
-    pen_resize_modifiers,
-)
+from napari_segtool._napari.pen import describe_modifiers, pen_of, pen_resize_modifiers
+from napari_segtool.tools.registry import ToolKind, tools
 
-#: the layer modes the three tool buttons stand for
-TOOLS = ("paint", "erase", "polygon")
+#: the layer modes the tool buttons stand for (registry order)
+TOOLS = tuple(t.name for t in tools(ToolKind.MODE))
 BRUSH_RANGE = (1, 100)
 
 
@@ -39,21 +37,17 @@ class PenPanel(QWidget):
         super().__init__(parent)
         self._layer: Labels | None = None
 
-        self.pen_button = QPushButton("Pen")
-        self.pen_button.setToolTip("Freehand brush (P)")
-        self.erase_button = QPushButton("Erase (\u2212)")
-        self.erase_button.setToolTip("Eraser (E); hold Alt to erase for a moment")
-        self.polygon_button = QPushButton("Polygon")
-        self.polygon_button.setToolTip(
-            "Fill an outline in one go: napari's polygon tool (3); click the corners, "
-            "double-click to fill"
-        )
+        #: one checkable button per napari mode of the registry, by mode name
+        self.tool_buttons: dict[str, QPushButton] = {}
         self.tool_group = QButtonGroup(self)
-        for mode, button in zip(TOOLS, self._tool_buttons(), strict=True):
+        for entry in tools(ToolKind.MODE):
+            button = QPushButton(entry.label)
+            button.setToolTip(entry.tooltip)
+            self.tool_buttons[entry.name] = button
             button.setCheckable(True)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys stay with the canvas
             self.tool_group.addButton(button)
-            button.clicked.connect(lambda _checked=False, mode=mode: self._set_mode(mode))
+            button.clicked.connect(lambda _checked=False, mode=entry.name: self._set_mode(mode))
 
         self.brush_slider = QLabeledSlider(Qt.Orientation.Horizontal)
         self.brush_slider.setRange(*BRUSH_RANGE)
@@ -75,22 +69,34 @@ class PenPanel(QWidget):
         font.setPointSizeF(font.pointSizeF() * 0.9)  # hints, not controls
         self.hints.setFont(font)
 
-        tools = QHBoxLayout()
+        tool_row = QHBoxLayout()
         for button in self._tool_buttons():
-            tools.addWidget(button)
+            tool_row.addWidget(button)
         brush = QHBoxLayout()
         brush.addWidget(QLabel("Brush"))
         brush.addWidget(self.brush_slider, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(tools)
+        layout.addLayout(tool_row)
         layout.addLayout(brush)
         layout.addWidget(self.draw_to_back)
         layout.addWidget(self.hints)
         self.set_layer(None)
 
-    def _tool_buttons(self) -> tuple[QPushButton, QPushButton, QPushButton]:
-        return (self.pen_button, self.erase_button, self.polygon_button)
+    def _tool_buttons(self) -> tuple[QPushButton, ...]:
+        return tuple(self.tool_buttons.values())
+
+    @property
+    def pen_button(self) -> QPushButton:
+        return self.tool_buttons["paint"]
+
+    @property
+    def erase_button(self) -> QPushButton:
+        return self.tool_buttons["erase"]
+
+    @property
+    def polygon_button(self) -> QPushButton:
+        return self.tool_buttons["polygon"]
 
     # -- following a layer ---------------------------------------------------------
     @property
@@ -121,16 +127,12 @@ class PenPanel(QWidget):
         layer = self._layer
         lines = []
         if layer is not None and pen_of(layer) is not None:
-            lines += [
-                f"<b>{LINE_MODIFIER}+click</b>: straight line from the last point; "
-                "back on the first point closes and fills it",
-                "<b>hold Alt</b>: erase",
-                f"<b>{describe_modifiers(pen_resize_modifiers())}+move</b>: brush size",
-            ]
-        lines += [
-            "<b>right-click, circle back</b>: fill the encircled area",
-            "<b>B</b>: draw to back &nbsp; <b>P</b> / <b>E</b>: pen / eraser",
-        ]
+            lines += [_hint(t) for t in tools(ToolKind.PEN_GESTURE)]
+            lines.append(f"<b>{describe_modifiers(pen_resize_modifiers())}+move</b>: brush size")
+        lines += [_hint(t) for t in tools(ToolKind.NAPARI_GESTURE)]
+        modes = " / ".join(f"<b>{t.key}</b>" for t in tools(ToolKind.MODE))
+        names = " / ".join(t.label.split()[0].lower() for t in tools(ToolKind.MODE))
+        lines.append(f"<b>B</b>: draw to back &nbsp; {modes}: {names}")
         self.hints.setText("<br>".join(lines))
 
     # -- layer -> panel --------------------------------------------------------------
@@ -171,3 +173,7 @@ class PenPanel(QWidget):
     def _set_draw_to_back(self, checked: bool) -> None:
         if self._layer is not None and self._layer.preserve_labels != checked:
             self._layer.preserve_labels = checked
+
+
+def _hint(entry) -> str:
+    return f"<b>{entry.label}</b>: {entry.tooltip}"

@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 from napari.layers import Labels
 
-from napari_segtool._napari import lock_guard as _guard
+from napari_segtool._napari import compat
 from napari_segtool._napari.binding import document_of, segmentation_layer_kwargs
+from napari_segtool._napari.compat import HOOK_NAME, HOOK_PARAMETERS
 from napari_segtool._napari.lock_guard import (
-    HOOK_NAME,
-    HOOK_PARAMETERS,
     LockGuardUnavailableWarning,
     ProtectedLabels,
     guard_of,
@@ -65,7 +64,7 @@ def test_napari_hook_is_the_one_the_guard_was_written_for():
     parameters = tuple(inspect.signature(getattr(Labels, HOOK_NAME)).parameters)
     assert parameters == HOOK_PARAMETERS, (
         f"napari changed Labels.{HOOK_NAME}{parameters}: the lock guard wraps it and must "
-        "be revisited (napari_segtool/_guard.py)"
+        "be revisited (napari_segtool/_napari/compat.py)"
     )
     # every mask tool reaches the hook through _paint_region_with_mask
     for tool in ("paint", "fill", "paint_polygon"):
@@ -75,7 +74,7 @@ def test_napari_hook_is_the_one_the_guard_was_written_for():
     assert HOOK_NAME in Labels._paint_region_with_mask.__code__.co_names, (
         f"Labels._paint_region_with_mask no longer calls {HOOK_NAME}: locks would be bypassed"
     )
-    _guard._hook_status.clear()
+    compat.forget_checks()
     assert hook_problem(Labels) is None
 
 
@@ -84,7 +83,7 @@ def test_a_changed_hook_disables_locks_with_a_clear_warning(monkeypatch, ontolog
         raise AssertionError("never called")
 
     monkeypatch.setattr(Labels, HOOK_NAME, changed)
-    monkeypatch.setattr(_guard, "_hook_status", {})
+    monkeypatch.setattr(compat, "_problems", {})
     data, document = tank(ontology)
     layer = Labels(data.copy())
     with pytest.warns(LockGuardUnavailableWarning, match="locks are OFF"):
@@ -100,7 +99,7 @@ def test_a_hook_that_misbehaves_fails_the_probe(monkeypatch):
         return original(self, data, np.ones_like(mask), new_label, volume_slice)
 
     monkeypatch.setattr(Labels, HOOK_NAME, ignores_its_mask)
-    monkeypatch.setattr(_guard, "_hook_status", {})
+    monkeypatch.setattr(compat, "_problems", {})
     assert "protected pixels changed" in hook_problem(Labels)
 
 

@@ -1,0 +1,433 @@
+"""Every private napari access of napari-segtool, and the one check that guards it.
+
+The plugin needs a few napari internals (napari 0.9.2; ``pyproject.toml``
+pins ``napari>=0.9.2,<0.10``). They all live here, behind small functions;
+the rest of the package calls these and never a private napari name
+(``tests/_napari/test_compat.py`` scans the package to keep it so).
+
+What is used, and by whom
+    - the lock guard wraps ``Labels._apply_mask_to_data`` (every mask tool's
+      write: brush, eraser, fill, polygon, encircle) and ``data_setitem`` on
+      the layer instance: :func:`wrap_paint_paths`;
+    - the painter writes a box and a mask through napari's own
+      ``_paint_region_with_mask`` (so napari records the undo atom, refreshes
+      the display and caches of any array backend) and reads
+      ``_get_shape_and_dims_to_paint`` and napari's draw-to-back source label:
+      :func:`write_regions`, :func:`dims_to_paint`,
+      :func:`preserve_labels_source`;
+    - the pen swaps entries of the per-mode callback tables ``_drag_modes`` /
+      ``_move_modes`` on the instance, reads the brush-stroke overlay and
+      napari's mouse-to-data conversion: :func:`mode_callbacks` and the
+      functions after it;
+    - the close guard filters events of napari's Qt main window
+      (``Window._qt_window``): :func:`qt_window`;
+    - plugin hooks receive napari's public-only proxies: :func:`unwrap`.
+
+The check
+    :func:`problem` checks a *feature* (one of :data:`FEATURES`) the first
+    time it is used, once per layer class: the names exist with the
+    signatures this module was written for, and for the two writing paths a
+    tiny probe layer is painted and undone. The first check also compares
+    napari's version with the tested range and warns
+    (:class:`NapariCompatWarning`) when it is outside. A feature that fails
+    its check is switched off by its user with a clear warning (locks:
+    ``LockGuardUnavailableWarning``; pen: ``PenUnavailableWarning``), or
+    :func:`require` raises :class:`NapariCompatError` naming what changed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import warnings
+import weakref
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from napari.layers import Labels
+
+#: the napari versions the private parts below were checked against: [low, high)
+TESTED_NAPARI = ((0, 9, 2), (0, 10))
+TESTED_NAPARI_TEXT = ">=0.9.2,<0.10"
+
+#: the features :func:`problem` checks
+PAINT_HOOK = "paint hook"
+REGION_WRITES = "region writes"
+MODE_CALLBACKS = "mode callbacks"
+FEATURES = (PAINT_HOOK, REGION_WRITES, MODE_CALLBACKS)
+
+HOOK_NAME = "_apply_mask_to_data"
+#: the hook's parameters as of napari 0.9.2
+HOOK_PARAMETERS = ("self", "data", "mask", "new_label", "volume_slice")
+SETITEM_NAME = "data_setitem"
+SETITEM_PARAMETERS = ("self", "indices", "value", "refresh")
+_PAINT_REGION = "_paint_region_with_mask"
+_PAINT_REGION_PARAMETERS = ("self", "slice_key", "mask", "new_label", "dims_to_paint", "refresh")
+_MODE_TABLES = ("_drag_modes", "_move_modes")
+_BRUSH_MODES = ("paint", "erase")
+#: where a wrapper records who installed it (so only its owner removes it)
+_OWNER = "_segtool_owner"
+
+
+class NapariCompatWarning(RuntimeWarning):
+    """napari is outside the versions napari-segtool was tested with."""
+
+
+class NapariCompatError(RuntimeError):
+    """A napari internal the plugin needs is gone or changed."""
+
+
+# -- the one check ---------------------------------------------------------------------------
+# (feature, layer class) -> None (usable) or why not
+_problems: dict[tuple[str, type], str | None] = {}
+_version_checked = False
+
+
+def problem(feature: str, layer_class: type | None = None) -> str | None:
+    """Why ``feature`` cannot be used on ``layer_class`` (None: it can). Checked once."""
+    if feature not in _CHECKS:
+        raise ValueError(f"unknown feature {feature!r}; one of {FEATURES}")
+    check_version()
+    if layer_class is None:
+        from napari.layers import Labels
+
+        layer_class = Labels
+    key = (feature, layer_class)
+    if key not in _problems:
+        _problems[key] = _CHECKS[feature](layer_class)
+    return _problems[key]
+
+
+def require(feature: str, layer_class: type | None = None) -> None:
+    """Raise :class:`NapariCompatError` if ``feature`` cannot be used."""
+    reason = problem(feature, layer_class)
+    if reason is not None:
+        raise NapariCompatError(
+            f"napari-segtool cannot use napari {napari_version()}'s {feature} ({reason}). "
+            f"Use napari{TESTED_NAPARI_TEXT} or a newer napari-segtool."
+        )
+
+
+def check_version() -> None:
+    """Warn once per process when napari is outside :data:`TESTED_NAPARI`."""
+    global _version_checked
+    if _version_checked:
+        return
+    _version_checked = True
+    version = napari_version()
+    if not is_tested_version(version):
+        warnings.warn(
+            f"napari-segtool was tested with napari{TESTED_NAPARI_TEXT}, not napari {version}. "
+            "The napari internals it uses are checked before use; what changed is "
+            "switched off with a warning.",
+            NapariCompatWarning,
+            stacklevel=3,
+        )
+
+
+def is_tested_version(version: str) -> bool:
+    """Whether ``version`` (a napari version string, dev releases too) is in the tested range."""
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", version)
+    if match is None:
+        return False
+    number = tuple(int(part or 0) for part in match.groups())
+    low, high = TESTED_NAPARI
+    return low <= number < high
+
+
+def napari_version() -> str:
+    try:
+        import napari
+
+        return napari.__version__
+    except Exception:  # pragma: no cover - napari is a dependency
+        return "(unknown)"
+
+
+def forget_checks() -> None:
+    """Check every feature afresh on next use (tests that change napari call this)."""
+    global _version_checked
+    _problems.clear()
+    _version_checked = False
+
+
+def _parameters_problem(layer_class: type, name: str, expected: tuple[str, ...], exact: bool):
+    function = getattr(layer_class, name, None)
+    if not callable(function):
+        return f"Labels.{name} is gone"
+    try:
+        parameters = tuple(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return f"the signature of Labels.{name} cannot be read"
+    if (parameters if exact else parameters[: len(expected)]) != expected:
+        return f"Labels.{name}{parameters} is not Labels.{name}{expected}"
+    return None
+
+
+def _paint_hook_problem(layer_class: type) -> str | None:
+    for name, expected in ((HOOK_NAME, HOOK_PARAMETERS), (SETITEM_NAME, SETITEM_PARAMETERS)):
+        reason = _parameters_problem(layer_class, name, expected, exact=True)
+        if reason is not None:
+            return reason
+    return _paint_hook_probe(layer_class)
+
+
+def _paint_hook_probe(layer_class: type) -> str | None:
+    """Paint a 6x6 layer through every mask tool with label 1 masked out by the hook."""
+
+    def keep_ones(call_original):
+        def apply(data, mask, new_label, volume_slice):
+            mask = mask & (data != 1)
+            return call_original(data, mask, new_label, volume_slice) if mask.any() else None
+
+        return apply
+
+    def keep_ones_setitem(call_original):
+        def setitem(indices, value, refresh=True):
+            keep = np.asarray(layer.data[indices]) != 1
+            return call_original(tuple(np.asarray(i)[keep] for i in indices), value, refresh)
+
+        return setitem
+
+    start = np.zeros((6, 6), dtype=np.uint8)
+    start[2:4, 2:4] = 1
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            layer = layer_class(start.copy())
+            owner = object()
+            patches = wrap_paint_paths(layer, owner, keep_ones, keep_ones_setitem)
+            layer.brush_size = 5
+            layer.paint((2, 2), 2)
+            layer.fill((0, 5), 3)
+            layer.paint_polygon([(0, 0), (0, 5), (5, 5), (5, 0)], 4)
+            layer.data_setitem((np.array([2, 0]), np.array([2, 0])), 5)
+            painted = np.asarray(layer.data).copy()
+            for _ in range(4):
+                layer.undo()
+            undone = np.asarray(layer.data).copy()
+            unwrap_paint_paths(layer, owner, patches)
+    except Exception as error:  # any failure means the internals moved
+        return f"probe failed: {type(error).__name__}: {error}"
+    if not np.array_equal(painted[2:4, 2:4], start[2:4, 2:4]):
+        return "protected pixels changed in the probe"
+    if not (painted == 5).any() or not (painted == 4).any():
+        return "the probe painted nothing"
+    if not np.array_equal(undone, start):
+        return "undo did not restore the probe exactly"
+    return None
+
+
+def _region_writes_problem(layer_class: type) -> str | None:
+    reason = _parameters_problem(layer_class, _PAINT_REGION, _PAINT_REGION_PARAMETERS, exact=False)
+    if reason is not None:
+        return reason
+    for helper in (
+        "_partial_labels_refresh",
+        "_get_shape_and_dims_to_paint",
+        "_get_preserve_labels_source_label",
+    ):
+        if not callable(getattr(layer_class, helper, None)):
+            return f"Labels.{helper} is gone"
+    return _region_writes_probe(layer_class)
+
+
+def _region_writes_probe(layer_class: type) -> str | None:
+    """Write over a label with draw to back on: exactly the mask, one undo step."""
+    start = np.zeros((4, 4), dtype=np.uint8)
+    start[0] = 1
+    mask = np.zeros((2, 4), dtype=bool)
+    mask[:, 1:] = True
+    steps = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            layer = layer_class(start.copy())
+            layer.preserve_labels = True
+            layer.events.paint.connect(steps.append)
+            with layer.block_history():
+                write_regions(layer, [((slice(0, 2), slice(0, 4)), mask, 2)])
+            painted = np.asarray(layer.data).copy()
+            source = preserve_labels_source(layer, 2)
+            still_preserving = layer.preserve_labels
+            layer.undo()
+            undone = np.asarray(layer.data).copy()
+    except Exception as error:
+        return f"probe failed: {type(error).__name__}: {error}"
+    expected = start.copy()
+    expected[:2][mask] = 2
+    if not np.array_equal(painted, expected):
+        return "a region write did not paint exactly its mask"
+    if len(steps) != 1:
+        return f"a region write made {len(steps)} undo steps, not one"
+    if not still_preserving or source != 0:
+        return "napari's draw-to-back setting did not survive a region write"
+    if not np.array_equal(undone, start):
+        return "undo did not restore a region write exactly"
+    return None
+
+
+def _mode_callbacks_problem(layer_class: type) -> str | None:
+    for table in _MODE_TABLES:
+        modes = getattr(layer_class, table, None)
+        if not isinstance(modes, dict) or not all(callable(modes.get(m)) for m in _BRUSH_MODES):
+            return f"Labels.{table} has no {_BRUSH_MODES[0]!r}/{_BRUSH_MODES[1]!r} callbacks"
+    if not inspect.isgeneratorfunction(layer_class._drag_modes["paint"]):
+        return "the brush drag callback is no longer a generator"
+    try:
+        from napari.layers.labels._labels_utils import mouse_event_to_labels_coordinate
+    except ImportError:
+        return "napari.layers.labels._labels_utils.mouse_event_to_labels_coordinate is gone"
+    if not callable(mouse_event_to_labels_coordinate):
+        return "mouse_event_to_labels_coordinate is not callable"
+    return _region_writes_problem(layer_class)  # the pen's lines are region writes
+
+
+_CHECKS: dict[str, Callable[[type], str | None]] = {
+    PAINT_HOOK: _paint_hook_problem,
+    REGION_WRITES: _region_writes_problem,
+    MODE_CALLBACKS: _mode_callbacks_problem,
+}
+
+
+# -- wrapping the layer's paint paths (the lock guard) -------------------------------------------
+def wrap_paint_paths(
+    layer: Labels,
+    owner: object,
+    make_hook_wrapper: Callable[[Callable], Callable],
+    make_setitem_wrapper: Callable[[Callable], Callable],
+) -> dict[str, Any]:
+    """Shadow the mask hook and ``data_setitem`` on ``layer`` with wrappers of them.
+
+    Each ``make_*`` gets the function to call on (napari's, or a wrapper
+    someone installed earlier, which is chained, not lost) and returns the
+    wrapper. Returns what :func:`unwrap_paint_paths` needs to undo it.
+    """
+    patches = {}
+    wrappers = {HOOK_NAME: make_hook_wrapper, SETITEM_NAME: make_setitem_wrapper}
+    for name, make_wrapper in wrappers.items():
+        previous = layer.__dict__.get(name)
+        call_original = previous if previous is not None else _class_method_caller(layer, name)
+        patched = make_wrapper(call_original)
+        patched.__wrapped__ = call_original
+        setattr(patched, _OWNER, owner)
+        patches[name] = previous
+        setattr(layer, name, patched)
+    return patches
+
+
+def _class_method_caller(layer: Labels, name: str) -> Callable:
+    function = getattr(type(layer), name)
+    layer_ref = weakref.ref(layer)  # weak: the layer holds this closure
+
+    def call_original(*args, **kwargs):
+        return function(layer_ref(), *args, **kwargs)
+
+    return call_original
+
+
+def unwrap_paint_paths(layer: Labels, owner: object, patches: dict[str, Any]) -> None:
+    """Undo :func:`wrap_paint_paths`; a wrapper installed on top of ours is left in place."""
+    for name, previous in patches.items():
+        current = layer.__dict__.get(name)
+        if getattr(current, _OWNER, None) is not owner:
+            continue  # wrapped again on top of us: the caller makes ours pass through
+        if previous is None:
+            delattr(layer, name)
+        else:
+            setattr(layer, name, previous)
+
+
+def paint_paths_owner(layer: Labels) -> object | None:
+    """Who wrapped ``layer``'s mask hook (:func:`wrap_paint_paths`), if anyone."""
+    return getattr(layer.__dict__.get(HOOK_NAME), _OWNER, None)
+
+
+# -- region writes (the painter) -----------------------------------------------------------------
+def dims_to_paint(layer: Labels) -> list[int]:
+    """The axes napari paints along now (the displayed plane, or more in n-D editing)."""
+    return list(layer._get_shape_and_dims_to_paint()[1])
+
+
+def preserve_labels_source(layer: Labels, new_label: int) -> int:
+    """The one label napari's draw to back lets ``new_label`` replace."""
+    return int(layer._get_preserve_labels_source_label(new_label))
+
+
+def write_regions(layer: Labels, regions: Iterable[tuple[tuple[slice, ...], np.ndarray, int]]):
+    """Write each ``(region, mask, label)`` through napari's masked paint path, as given.
+
+    napari records the undo atoms (one step per call when the caller wraps it
+    in ``layer.block_history()``), passes each mask through the layer's mask
+    hook (the lock guard) and refreshes the display once at the end. The
+    caller has applied draw to back itself, so napari's own check is off
+    meanwhile (its rule would keep a merge or a delete from writing over the
+    instances it targets).
+    """
+    every_dim = list(range(layer.ndim))
+    with _napari_draw_to_back_off(layer):
+        for region, mask, label in regions:
+            layer._paint_region_with_mask(region, mask, label, every_dim, refresh=False)
+    layer._partial_labels_refresh()
+
+
+@contextmanager
+def _napari_draw_to_back_off(layer: Labels):
+    # the attribute, not the property: no preserve_labels event, the panel does not flicker
+    previous = layer._preserve_labels
+    layer._preserve_labels = False
+    try:
+        yield
+    finally:
+        layer._preserve_labels = previous
+
+
+# -- the per-mode callback tables (the pen) --------------------------------------------------------
+def mode_callbacks(layer_class: type) -> tuple[dict, dict]:
+    """Copies of napari's class tables: mode -> drag callback, mode -> move callback."""
+    return dict(layer_class._drag_modes), dict(layer_class._move_modes)
+
+
+def class_drag_callback(layer: Labels, mode: str) -> Callable:
+    """napari's own drag callback of ``mode`` (from the class, whatever the instance has)."""
+    return type(layer)._drag_modes[mode]
+
+
+def shadow_mode_callbacks(layer: Labels, drag: dict, move: dict) -> None:
+    """Give ``layer`` its own tables; napari's mode setter installs callbacks from them."""
+    layer._drag_modes = drag
+    layer._move_modes = move
+
+
+def restore_mode_callbacks(layer: Labels) -> None:
+    for table in _MODE_TABLES:
+        layer.__dict__.pop(table, None)
+
+
+def encircling(layer: Labels) -> bool:
+    """Whether napari's right-click encircle (the brush-stroke overlay) is under way."""
+    overlay = getattr(layer, "_overlays", {}).get("brush_stroke")
+    return overlay is not None and bool(overlay.active)
+
+
+def event_to_data_coordinate(layer: Labels, event) -> np.ndarray | None:
+    """The Labels data coordinate of a mouse event, as napari's brush computes it."""
+    from napari.layers.labels._labels_utils import mouse_event_to_labels_coordinate
+
+    coordinate = mouse_event_to_labels_coordinate(layer, event)
+    return None if coordinate is None else np.asarray(coordinate, dtype=float)
+
+
+# -- viewers and proxies ---------------------------------------------------------------------
+def qt_window(viewer) -> Any | None:
+    """napari's Qt main window of ``viewer`` (None when it has none, e.g. headless)."""
+    return getattr(getattr(viewer, "window", None), "_qt_window", None)
+
+
+def unwrap(obj: Any) -> Any:
+    """The object behind napari's plugin proxy (proxies hash and compare apart)."""
+    return getattr(obj, "__wrapped__", obj)
