@@ -128,7 +128,9 @@ class Pen:
         self.anchor: np.ndarray | None = None
         #: vertices of the current Shift+click polyline (first = where it began)
         self.polyline: list[np.ndarray] = []
-        self._napari_drag, self._napari_move = compat.mode_callbacks(type(layer))
+        #: napari's own callbacks by mode (copied when attaching, once they are checked)
+        self._napari_drag: dict = {}
+        self._napari_move: dict = {}
         self._resize = _BrushResize()
         self._previous_alt_binding = None
         self._erase_held = False
@@ -179,6 +181,7 @@ class Pen:
                 stacklevel=3,
             )
             return False
+        self._napari_drag, self._napari_move = compat.mode_callbacks(type(layer))
         drag_modes = dict(self._napari_drag)
         move_modes = dict(self._napari_move)
         for mode in (PAINT, ERASE):
