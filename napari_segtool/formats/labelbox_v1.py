@@ -72,7 +72,6 @@ import json
 import math
 import os
 import re
-import secrets
 import urllib.parse
 import urllib.request
 import warnings
@@ -95,6 +94,7 @@ from napari_segtool.formats.masks import (
     iter_instance_crops,
 )
 from napari_segtool.formats.polygons import labelbox_polygons
+from napari_segtool.formats.toolkit import atomic
 from napari_segtool.model.answers import Answers, build_answers, walk_answers
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import new_cuid
@@ -151,6 +151,10 @@ _COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _PALETTE = ("#1CE6FF", "#FF34FF", "#FF4A46", "#008941", "#006FA6", "#A30059", "#FFB500")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 _SNIFF_BYTES = 65536
+#: suffix of a file staged beside its target during a save (swept after a killed one)
+_STAGED = ".saving"
+#: a staged mask ends in .png too, so a killed save never blocks the next (see _check_old_mask_dir)
+_STAGED_MASK = ".saving.png"
 #: image formats ``Labeled Data`` may be in; others (EPS runs Ghostscript, ...) are refused
 _IMAGE_FORMATS = ("PNG", "JPEG", "MPO", "TIFF", "BMP", "GIF", "WEBP")
 _MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
@@ -327,7 +331,7 @@ def write_export(
                 _warn(f"{json_path}: the data rows use different ontologies; wrote the first")
             ontology_swap.replace((rows[0][1].ontology.to_json() + "\n").encode("utf-8"))
         text = json.dumps(export, indent=2, ensure_ascii=False) + "\n"
-        staged_json = _write_temp(json_path, text.encode("utf-8"))
+        staged_json = atomic.write_temporary(json_path, text.encode("utf-8"), _STAGED)
         try:
             _commit(staged_json, json_path)
         finally:
@@ -337,7 +341,7 @@ def write_export(
         masks.discard()
         raise
     # committed: the new JSON is in place and names only files that are on disk
-    _fsync_dir(json_path.parent)
+    atomic.fsync_dir(json_path.parent)
     masks.prune()
     _remove_stale_temporaries(json_path, ontology_path)
     result.written = [json_path, mask_dir] + ([ontology_path] if ontology_path else [])
@@ -538,7 +542,7 @@ class _MaskFiles:
         # same name, same content: the digest says so (the size catches a damaged file)
         if existed and target.is_file() and target.stat().st_size == len(png):
             return name
-        temp = _write_temp(target, png, suffix=".saving.png")  # .png: see _check_old_mask_dir
+        temp = atomic.write_temporary(target, png, _STAGED_MASK)
         try:
             os.replace(temp, target)
         except BaseException:
@@ -550,9 +554,9 @@ class _MaskFiles:
 
     def sync(self) -> None:
         """Make the new files durable before any JSON can name them."""
-        _fsync_dir(self.folder)
+        atomic.fsync_dir(self.folder)
         if self.made_folder:
-            _fsync_dir(self.folder.parent)
+            atomic.fsync_dir(self.folder.parent)
 
     def discard(self) -> None:
         """The save failed before its commit: remove what it added."""
@@ -585,7 +589,7 @@ class _OntologySwap:
         if data == self.old:
             return
         self.replaced = True
-        temp = _write_temp(self.path, data)
+        temp = atomic.write_temporary(self.path, data, _STAGED)
         try:
             os.replace(temp, self.path)
         except BaseException:
@@ -598,7 +602,7 @@ class _OntologySwap:
         if self.old is None:
             self.path.unlink(missing_ok=True)
             return
-        temp = _write_temp(self.path, self.old)
+        temp = atomic.write_temporary(self.path, self.old, _STAGED)
         os.replace(temp, self.path)
 
 
@@ -607,50 +611,12 @@ def _commit(staged_json: Path, json_path: Path) -> None:
     os.replace(staged_json, json_path)
 
 
-def _write_temp(target: Path, data: bytes, suffix: str = ".saving") -> Path:
-    """``data`` in a new hidden file beside ``target``, flushed to disk.
-
-    Created with ``os.open`` rather than ``mkstemp``, so the file gets the
-    usual permissions (the umask's), not mkstemp's owner-only ones.
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        path = target.with_name(f".{target.name}.{secrets.token_hex(4)}{suffix}")
-        try:
-            fd = os.open(path, flags, 0o666)
-            break
-        except FileExistsError:
-            continue
-    else:
-        raise FileExistsError(f"{target.parent}: no free temporary file name")
-    try:
-        with open(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make renames in ``folder`` durable (POSIX; Windows cannot open a folder)."""
-    if os.name == "nt":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _remove_stale_temporaries(json_path: Path, ontology_path: Path | None) -> None:
     """Temporary JSON / ontology files left beside the export by a killed save."""
     for target in (json_path, ontology_path):
         if target is None:
             continue
-        pattern = re.compile(rf"\.{re.escape(target.name)}\.[A-Za-z0-9_]+\.saving")
+        pattern = re.compile(rf"\.{re.escape(target.name)}\.[A-Za-z0-9_]+{re.escape(_STAGED)}")
         for path in target.parent.iterdir():
             if pattern.fullmatch(path.name) and path.is_file():
                 with contextlib.suppress(FileNotFoundError):

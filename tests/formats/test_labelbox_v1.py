@@ -490,6 +490,7 @@ from pathlib import Path
 import numpy as np
 from napari_segtool.model.document import Document
 from napari_segtool.formats import labelbox_v1
+from napari_segtool.formats.toolkit import atomic
 
 out, scene, point = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 labels = np.load(scene / "labels.npy")
@@ -499,7 +500,7 @@ def crash(*args, **kwargs):
     os._exit(70)
 
 if point == "mid-masks":  # the first new mask renamed in, the second still a temporary
-    real_write_temp, calls = labelbox_v1._write_temp, []
+    real_write_temp, calls = atomic.write_temporary, []
 
     def write_temp_then_crash(*args, **kwargs):
         temp = real_write_temp(*args, **kwargs)
@@ -508,7 +509,7 @@ if point == "mid-masks":  # the first new mask renamed in, the second still a te
             crash()
         return temp
 
-    labelbox_v1._write_temp = write_temp_then_crash
+    atomic.write_temporary = write_temp_then_crash
 elif point == "commit":  # every new mask and the new ontology on disk, the JSON not yet
     labelbox_v1._commit = crash
 elif point == "prune":  # the new JSON committed, the old masks not yet deleted
