@@ -59,7 +59,8 @@ from napari_segtool.formats.polygons import (
     ring_to_mask,
 )
 from napari_segtool.formats.toolkit.atomic import atomic_write_text
-from napari_segtool.model.answers import Answers, flatten_answers, unflatten_answers
+from napari_segtool.formats.toolkit.names import find_named, name_key, unique_name
+from napari_segtool.model.answers import Answers, Parents, Step, build_answers, flatten_answers
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import new_cuid
 from napari_segtool.model.label_store import label_store
@@ -68,6 +69,7 @@ from napari_segtool.model.ontology import (
     ObjectClass,
     Ontology,
     OntologyError,
+    Option,
     Question,
 )
 
@@ -309,8 +311,33 @@ def readable_answers(questions: Sequence[Question], answers: Answers) -> dict[st
 
 
 def answers_from_readable(questions: Sequence[Question], readable: dict[str, Any]) -> Answers:
-    """The inverse of :func:`readable_answers` (unknown keys and options are ignored)."""
-    return unflatten_answers(list(questions), readable, _PATH_SEPARATOR)
+    """The inverse of :func:`readable_answers` (unknown keys and options are ignored).
+
+    Question names in the keys and option labels match by the toolkit's name
+    rule (:mod:`.toolkit.names`: case and surrounding spaces do not matter).
+    """
+    by_key = {name_key(k): v for k, v in readable.items() if isinstance(k, str)}
+
+    def choose(question: Question, parents: Parents) -> Any:
+        value = by_key.get(name_key(Step(question, parents).path(_PATH_SEPARATOR)))
+        if question.type == "text" or value is None:
+            return value
+        labels = value if isinstance(value, list) else [value]
+        found = (_option_named(question, label) for label in labels)
+        return {option.feature_schema_id for option in found if option is not None}
+
+    return build_answers(list(questions), choose)
+
+
+def _option_named(question: Question, label: Any) -> Option | None:
+    """The option whose label (or value) ``label`` is."""
+    if not isinstance(label, str):
+        return None
+    return question.option_by_value(label) or find_named(question.options, label, name_of=_label)
+
+
+def _label(option: Option) -> str:
+    return option.label
 
 
 # -- export ----------------------------------------------------------------------------
@@ -336,9 +363,7 @@ def merge_ontologies(ontologies: Sequence[Ontology]) -> Ontology:
         for cls_ in ontology.classes:
             if merged.class_by_id(cls_.feature_schema_id) is not None:
                 continue
-            same_name = next(
-                (c for c in merged.classes if c.name.casefold() == cls_.name.casefold()), None
-            )
+            same_name = find_named(merged.classes, cls_.name)
             if same_name is not None:
                 raise CocoError(
                     None,
@@ -349,8 +374,9 @@ def merge_ontologies(ontologies: Sequence[Ontology]) -> Ontology:
             merged.classes.append(ObjectClass.from_dict(cls_.to_dict(), "tools"))
         for question in ontology.questions:
             known = {q.feature_schema_id for q in merged.questions}
-            names = {q.name.casefold() for q in merged.questions}
-            if question.feature_schema_id not in known and question.name.casefold() not in names:
+            if question.feature_schema_id not in known and not find_named(
+                merged.questions, question.name
+            ):
                 merged.questions.append(Question.from_dict(question.to_dict(), "classifications"))
     merged.validate()
     return merged
@@ -606,19 +632,13 @@ def _rebuild_ontology(
     for cat_id, category in categories.items():
         schema_id = category.get("featureSchemaId")
         cls_ = ontology.class_by_id(schema_id) if isinstance(schema_id, str) else None
-        if cls_ is None:
-            cls_ = next(
-                (
-                    c
-                    for c in ontology.classes
-                    if c.name == category["name"]
-                    and c.feature_schema_id not in class_of_category.values()
-                ),
-                None,
-            )
+        if cls_ is None:  # by name, among the classes no other category has claimed
+            claimed = set(class_of_category.values())
+            free = [c for c in ontology.classes if c.feature_schema_id not in claimed]
+            cls_ = find_named(free, category["name"])
         if cls_ is None:
             cls_ = ObjectClass(
-                name=_unique_name(category["name"], ontology),
+                name=unique_name(category["name"], (c.name for c in ontology.classes)),
                 color=_colour(category.get("color"), len(ontology.classes)),
                 tool=DEFAULT_TOOL,
                 feature_schema_id=schema_id if isinstance(schema_id, str) else "",
@@ -833,14 +853,6 @@ def _shown(value: Any, limit: int = 60) -> str:
 def _short(items: Sequence[Any], limit: int = 10) -> str:
     shown = ", ".join(str(i) for i in items[:limit])
     return f"[{shown}{', ...' if len(items) > limit else ''}]"
-
-
-def _unique_name(name: str, ontology: Ontology) -> str:
-    taken = {c.name.strip().casefold() for c in ontology.classes}
-    candidate, n = name.strip(), 2
-    while candidate.casefold() in taken:
-        candidate, n = f"{name.strip()} ({n})", n + 1
-    return candidate
 
 
 def _colour(value: Any, index: int) -> str:

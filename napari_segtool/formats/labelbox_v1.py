@@ -95,6 +95,7 @@ from napari_segtool.formats.masks import (
 )
 from napari_segtool.formats.polygons import labelbox_polygons
 from napari_segtool.formats.toolkit import atomic
+from napari_segtool.formats.toolkit.names import find_named
 from napari_segtool.model.answers import Answers, build_answers, walk_answers
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import new_cuid
@@ -1290,10 +1291,8 @@ class _OntologyBuilder:
         schema_id = obj.get("schemaId")
         title = obj.get("title") or obj.get("value")
         found = self.ontology.class_by_id(schema_id) if isinstance(schema_id, str) else None
-        if found is None and isinstance(title, str):
-            found = next(
-                (c for c in self.ontology.classes if c.name.casefold() == title.casefold()), None
-            )
+        if found is None:
+            found = find_named(self.ontology.classes, title)
         if found is not None:
             return found
         if not isinstance(title, str) or not title.strip():
@@ -1377,10 +1376,8 @@ class _OntologyBuilder:
         title = entry.get("title") or entry.get("value")
         every = list(walk_questions(questions))
         found = next((q for q in every if q.feature_schema_id == schema_id), None)
-        if found is None and isinstance(title, str):
-            found = next(
-                (q for q in every if title.casefold() in (q.name.casefold(), q.value)), None
-            )
+        if found is None:  # a title names a question, or is its value (a slug)
+            found = find_named(every, title) or find_named(every, title, name_of=_value_of)
         if found is not None:
             return found
         if not isinstance(title, str) or not title.strip():
@@ -1429,6 +1426,10 @@ class _OntologyBuilder:
         if count:
             self.added["option"] += 1
         return option
+
+
+def _value_of(question: Question) -> str:
+    return question.value
 
 
 def _flatten_entries(entries: Any) -> list[dict[str, Any]]:
