@@ -1,49 +1,38 @@
-"""npe2 reader and writer for Labelbox v1 exports, and the dock's export call.
+"""npe2 reader and writer for Labelbox v1 exports, and the dock's open and save calls.
 
-Thin: layer data tuples in and out of :mod:`napari_segtool.formats.labelbox_v1`,
-which does the work. Long loops report through napari's progress bar.
+Thin: layer data tuples in and out of the ``labelbox-v1`` entry of the format
+registry (:mod:`napari_segtool.formats.labelbox_v1` does the work). Long loops
+report through napari's progress bar.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.layers import Labels, Layer
-from napari.utils import progress
 
-from napari_segtool._napari import binding as _layer
 from napari_segtool._napari.autosave import notify_saved
-from napari_segtool._napari.binding import (
-    binding_of,
-    document_of,
-    segmentation_layer_kwargs,
-    unwrap,
+from napari_segtool._napari.binding import binding_of, document_of, unwrap
+from napari_segtool._napari.io_hooks import (
+    LayerData,
+    bound_layer,
+    layer_data,
+    live_document,
+    napari_progress,
 )
-from napari_segtool.formats.labelbox_v1 import (
-    DataRow,
-    ExportResult,
-    LabelboxFormatError,
-    is_v1_export,
-    read_export,
-    write_export,
-)
+from napari_segtool.formats import registry
+from napari_segtool.formats.labelbox_v1 import ExportResult, LabelboxFormatError
+from napari_segtool.formats.result import LabelsItem
 from napari_segtool.model.document import METADATA_KEY, Document
 
 if TYPE_CHECKING:
     import napari
 
-T = TypeVar("T")
-LayerData = tuple[Any, dict[str, Any], str]
+LABELBOX = registry.get("labelbox-v1")
 
 
-def _napari_progress(items: Iterable[T], total: int, description: str) -> Iterable[T]:
-    return progress(items, total=total, desc=description)
-
-
-# -- reader -----------------------------------------------------------------------
 def get_reader(path: str | list[str]):
     """npe2 reader hook: our reader for a v1 export, ``None`` for any other file.
 
@@ -54,7 +43,7 @@ def get_reader(path: str | list[str]):
         if len(path) != 1:
             return None
         path = path[0]
-    return read_labelbox_v1 if is_v1_export(path) else None
+    return read_labelbox_v1 if LABELBOX.can_read(path) else None
 
 
 def read_labelbox_v1(path: str | list[str], *, allow_download: bool = False) -> list[LayerData]:
@@ -66,8 +55,7 @@ def read_labelbox_v1(path: str | list[str], *, allow_download: bool = False) -> 
     never does; see :func:`open_export`)."""
     if isinstance(path, list):
         (path,) = path
-    rows = read_export(path, allow_download=allow_download, progress=_napari_progress)
-    return layer_data_for_rows(rows)
+    return layer_data(LABELBOX.read(path, allow_download=allow_download, progress=napari_progress))
 
 
 def open_export(
@@ -86,53 +74,6 @@ def open_export(
     return layers
 
 
-def layer_data_for_rows(rows: list[DataRow]) -> list[LayerData]:
-    layers: list[LayerData] = []
-    for row in rows:
-        if row.image is not None:
-            layers.append((row.image, {"name": row.name}, "image"))
-        kwargs = segmentation_layer_kwargs(row.document, f"{row.name} segmentation")
-        layers.append((row.labels, kwargs, "labels"))
-        shapes = [o for o in row.other_objects if o.kind != "point"]
-        points = [o for o in row.other_objects if o.kind == "point"]
-        if shapes:
-            layers.append(
-                (
-                    [o.coords for o in shapes],
-                    {
-                        "name": f"{row.name} shapes",
-                        "shape_type": [o.kind for o in shapes],
-                        "edge_color": [o.color for o in shapes],
-                        "face_color": "transparent",
-                        "features": _features(shapes),
-                    },
-                    "shapes",
-                )
-            )
-        if points:
-            layers.append(
-                (
-                    np.concatenate([o.coords for o in points]),
-                    {
-                        "name": f"{row.name} points",
-                        "face_color": [o.color for o in points],
-                        "features": _features(points),
-                    },
-                    "points",
-                )
-            )
-    return layers
-
-
-def _features(objects) -> dict[str, list[str]]:
-    return {
-        "class": [o.title for o in objects],
-        "featureId": [o.feature_id for o in objects],
-        "schemaId": [o.schema_id for o in objects],
-    }
-
-
-# -- writer -----------------------------------------------------------------------
 def write_labelbox_v1(path: str, layer_data: list[LayerData]) -> list[str]:
     """npe2 writer hook: each selected segmentation layer becomes one data row.
 
@@ -140,22 +81,21 @@ def write_labelbox_v1(path: str, layer_data: list[LayerData]) -> list[str]:
     document). The ids the export gets (``ID``, ``DataRow ID``) and its times are
     written back into the layers' documents, so saving again keeps them.
     """
-    rows: list[tuple[np.ndarray, Document]] = []
+    items: list[LabelsItem] = []
     targets: list[tuple[dict[str, Any], Labels | None, Document]] = []
     for data, meta, layer_type in layer_data:
         if layer_type != "labels":
             continue
-        metadata = meta.get("metadata") or {}
-        if not isinstance(metadata.get(METADATA_KEY), dict):
+        document = live_document(meta)
+        if document is None:
             raise LabelboxFormatError(
                 f"{path}: layer {meta.get('name')!r} is not a segmentation layer (it has no "
                 "classes or instances); make one with Layers > Annotate > New segmentation layer"
             )
-        layer = _bound_layer(metadata)
-        document = document_of(layer) if layer is not None else _document(metadata)
-        rows.append((np.asarray(data), document))
-        targets.append((metadata, layer, document))
-    result = write_export(path, rows, progress=_napari_progress)
+        metadata = meta["metadata"]
+        items.append(LabelsItem(np.asarray(data), document, meta.get("name") or "labels"))
+        targets.append((metadata, bound_layer(metadata), document))
+    result = LABELBOX.write(path, items, progress=napari_progress)
     for (metadata, layer, document), source in zip(targets, result.sources, strict=True):
         _remember(metadata, layer, document, source)
     return [str(p) for p in result.written]
@@ -187,32 +127,19 @@ def export_layer(
     """
     layer = unwrap(layer)
     document = document_of(layer)
-    result = write_export(
+    result = LABELBOX.write(
         path,
-        [(np.asarray(layer.data), document)],
+        [LabelsItem(np.asarray(layer.data), document, layer.name)],
         mask_mode=mask_mode,
         mask_base_url=mask_base_url,
         image_base_url=image_base_url,
         write_ontology=write_ontology,
         seconds_to_label=seconds_to_label,
         polygons=polygons,
-        progress=_napari_progress,
+        progress=napari_progress,
     )
     _remember(layer.metadata, layer, document, result.sources[0])
-    return result
-
-
-def _bound_layer(metadata: dict[str, Any]) -> Labels | None:
-    """The layer whose metadata this is, if a live document is bound to it.
-
-    A writer gets layer data tuples whose metadata is the layer's own dict; the
-    live document (which may hold edits not yet mirrored) is found through it.
-    """
-    return next((layer for layer in _layer.bound_layers() if layer.metadata is metadata), None)
-
-
-def _document(metadata: dict[str, Any]) -> Document:
-    return Document.from_dict(metadata[METADATA_KEY])
+    return result.details
 
 
 def _remember(metadata, layer, document: Document, source: dict[str, Any]) -> None:

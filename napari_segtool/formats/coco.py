@@ -60,6 +60,7 @@ from napari_segtool.formats.polygons import (
 )
 from napari_segtool.formats.toolkit.atomic import atomic_write_text
 from napari_segtool.formats.toolkit.names import find_named, name_key, unique_name
+from napari_segtool.formats.toolkit.values import class_colour, is_int, shown
 from napari_segtool.model.answers import Answers, Parents, Step, build_answers, flatten_answers
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import new_cuid
@@ -78,19 +79,6 @@ ONTOLOGY_KEY = "labelbox_ontology"
 #: keys of an annotation's ``attributes`` that are not answers
 RESERVED_ATTRIBUTES = ("label_id", "featureId")
 SUPERCATEGORY = "object"
-#: class colours for categories without one (Labelbox's palette order)
-PALETTE = (
-    "#1E88E5",
-    "#43A047",
-    "#E53935",
-    "#FB8C00",
-    "#8E24AA",
-    "#00ACC1",
-    "#FDD835",
-    "#6D4C41",
-    "#D81B60",
-    "#3949AB",
-)
 _PATH_SEPARATOR = " > "
 #: 13 five-bit chunks hold a 64-bit run length: the most ``pycocotools`` decodes
 _RLE_MAX_SHIFT = 60
@@ -573,21 +561,21 @@ def parse_coco(data: Any, source: str | None = None) -> tuple[list[CocoImage], O
         # and True would pass for 1
         for key in ("id", "image_id", "category_id"):
             value = annotation.get(key)
-            if not _is_int(value):
-                raise CocoError(source, f"{path}.{key}: must be an integer, not {_shown(value)}")
+            if not is_int(value):
+                raise CocoError(source, f"{path}.{key}: must be an integer, not {shown(value)}")
         if annotation["id"] in annotation_ids:
             # pycocotools would keep only one of them: refuse rather than lose one
             raise CocoError(
-                source, f"{path}.id: annotation id {_shown(annotation['id'])} is used twice"
+                source, f"{path}.id: annotation id {shown(annotation['id'])} is used twice"
             )
         annotation_ids.add(annotation["id"])
         image_id = annotation["image_id"]
         if image_id not in images:
-            raise CocoError(source, f"{path}.image_id: no image has id {_shown(image_id)}")
+            raise CocoError(source, f"{path}.image_id: no image has id {shown(image_id)}")
         if annotation["category_id"] not in class_of_category:
             raise CocoError(
                 source,
-                f"{path}.category_id: no category has id {_shown(annotation['category_id'])}",
+                f"{path}.category_id: no category has id {shown(annotation['category_id'])}",
             )
         by_image[image_id].append((index, annotation))
     results = [
@@ -604,10 +592,10 @@ def _parse_categories(raw: list[Any], source: str | None) -> dict[int, dict[str,
         if not isinstance(category, dict):
             raise CocoError(source, f"{path}: expected an object")
         cat_id = category.get("id")
-        if not _is_int(cat_id):
-            raise CocoError(source, f"{path}.id: must be an integer, not {_shown(cat_id)}")
+        if not is_int(cat_id):
+            raise CocoError(source, f"{path}.id: must be an integer, not {shown(cat_id)}")
         if cat_id in categories:
-            raise CocoError(source, f"{path}.id: category id {_shown(cat_id)} is used twice")
+            raise CocoError(source, f"{path}.id: category id {shown(cat_id)} is used twice")
         name = category.get("name")
         if not isinstance(name, str) or not name.strip():
             raise CocoError(source, f"{path}.name: a category needs a non-empty name")
@@ -639,7 +627,7 @@ def _rebuild_ontology(
         if cls_ is None:
             cls_ = ObjectClass(
                 name=unique_name(category["name"], (c.name for c in ontology.classes)),
-                color=_colour(category.get("color"), len(ontology.classes)),
+                color=class_colour(category.get("color"), len(ontology.classes)),
                 tool=DEFAULT_TOOL,
                 feature_schema_id=schema_id if isinstance(schema_id, str) else "",
             )
@@ -659,25 +647,25 @@ def _parse_images(raw: list[Any], source: str | None) -> dict[int, dict[str, Any
         if not isinstance(image, dict):
             raise CocoError(source, f"{path}: expected an object")
         image_id = image.get("id")
-        if not _is_int(image_id):
-            raise CocoError(source, f"{path}.id: must be an integer, not {_shown(image_id)}")
+        if not is_int(image_id):
+            raise CocoError(source, f"{path}.id: must be an integer, not {shown(image_id)}")
         if image_id in images:
-            raise CocoError(source, f"{path}.id: image id {_shown(image_id)} is used twice")
+            raise CocoError(source, f"{path}.id: image id {shown(image_id)} is used twice")
         for key in ("width", "height"):
             value = image.get(key)
-            if not _is_int(value) or value <= 0:
+            if not is_int(value) or value <= 0:
                 raise CocoError(
-                    source, f"{path}.{key}: must be a positive integer, not {_shown(value)}"
+                    source, f"{path}.{key}: must be a positive integer, not {shown(value)}"
                 )
         if image["width"] * image["height"] > MAX_PIXELS:
             raise CocoError(
                 source,
-                f"{path}: {_shown(image['width'])} x {_shown(image['height'])} pixels is more "
+                f"{path}: {shown(image['width'])} x {shown(image['height'])} pixels is more "
                 f"than this reader builds in memory ({MAX_PIXELS:,} pixels)",
             )
         file_name = image.get("file_name", "")
         if not isinstance(file_name, str):
-            raise CocoError(source, f"{path}.file_name: must be a string, not {_shown(file_name)}")
+            raise CocoError(source, f"{path}.file_name: must be a string, not {shown(file_name)}")
         images[image_id] = image
     return images
 
@@ -780,7 +768,7 @@ def _annotation_pixels(
                 counts = decompress_counts(counts)
             except ValueError as err:
                 raise CocoError(source, f"{path}.segmentation.counts: {err}") from None
-        elif not (isinstance(counts, list) and all(_is_int(c) for c in counts)):
+        elif not (isinstance(counts, list) and all(is_int(c) for c in counts)):
             raise CocoError(
                 source, f"{path}.segmentation.counts: must be an RLE string or a list of integers"
             )
@@ -815,7 +803,7 @@ def _choose_label_ids(annotations: list[dict[str, Any]]) -> list[int]:
     for annotation in annotations:
         attributes = annotation.get("attributes")
         label_id = attributes.get("label_id") if isinstance(attributes, dict) else None
-        if _is_int(label_id) and 0 < label_id < 2**31 and label_id not in taken:
+        if is_int(label_id) and 0 < label_id < 2**31 and label_id not in taken:
             taken.add(label_id)
             wanted.append(label_id)
         else:
@@ -830,10 +818,6 @@ def _choose_label_ids(annotations: list[dict[str, Any]]) -> list[int]:
 
 
 # -- small helpers -----------------------------------------------------------------------
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_coordinate(value: Any) -> bool:
     """A finite number that fits a float (``10**400`` is an int that does not)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -844,23 +828,6 @@ def _is_coordinate(value: Any) -> bool:
         return False
 
 
-def _shown(value: Any, limit: int = 60) -> str:
-    """``repr`` cut short: a hostile value may be megabytes long."""
-    text = repr(value) if not isinstance(value, int) or abs(value) < 10**limit else "a huge number"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _short(items: Sequence[Any], limit: int = 10) -> str:
     shown = ", ".join(str(i) for i in items[:limit])
     return f"[{shown}{', ...' if len(items) > limit else ''}]"
-
-
-def _colour(value: Any, index: int) -> str:
-    if isinstance(value, str) and len(value) == 7 and value.startswith("#"):
-        try:
-            int(value[1:], 16)
-        except ValueError:
-            pass
-        else:
-            return value.upper()
-    return PALETTE[index % len(PALETTE)]

@@ -79,12 +79,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from io import BytesIO
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from PIL import Image
 
 from napari_segtool.formats.masks import (
     MaskError,
@@ -94,8 +92,24 @@ from napari_segtool.formats.masks import (
     iter_instance_crops,
 )
 from napari_segtool.formats.polygons import labelbox_polygons
+from napari_segtool.formats.result import (
+    ImageItem,
+    Item,
+    LabelsItem,
+    ReadResult,
+    ShapesItem,
+    WriteResult,
+    collected_notes,
+)
 from napari_segtool.formats.toolkit import atomic
+from napari_segtool.formats.toolkit.images import (
+    ImageBombError,
+    ImageError,
+    decode_image,
+    pixel_limit,
+)
 from napari_segtool.formats.toolkit.names import find_named
+from napari_segtool.formats.toolkit.values import class_colour, kind_of, shown_text
 from napari_segtool.model.answers import Answers, build_answers, walk_answers
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import new_cuid
@@ -148,16 +162,12 @@ _DEFAULT_EXTRA = {
     "Skipped": False,
 }
 _SAFE_FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
-_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
-_PALETTE = ("#1CE6FF", "#FF34FF", "#FF4A46", "#008941", "#006FA6", "#A30059", "#FFB500")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 _SNIFF_BYTES = 65536
 #: suffix of a file staged beside its target during a save (swept after a killed one)
 _STAGED = ".saving"
 #: a staged mask ends in .png too, so a killed save never blocks the next (see _check_old_mask_dir)
 _STAGED_MASK = ".saving.png"
-#: image formats ``Labeled Data`` may be in; others (EPS runs Ghostscript, ...) are refused
-_IMAGE_FORMATS = ("PNG", "JPEG", "MPO", "TIFF", "BMP", "GIF", "WEBP")
 _MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
 #: a real mask, even full of noise, compresses far below this (masks are 1 bit of information)
 _MAX_MASK_BYTES = _MAX_DOWNLOAD_BYTES
@@ -347,6 +357,33 @@ def write_export(
     _remove_stale_temporaries(json_path, ontology_path)
     result.written = [json_path, mask_dir] + ([ontology_path] if ontology_path else [])
     return result
+
+
+def write_items(
+    path: str | Path,
+    labels: Sequence[LabelsItem],
+    images: Sequence[ImageItem] = (),
+    **options,
+) -> WriteResult:
+    """:func:`write_export` for the registry: one data row per labels item.
+
+    ``images`` are not written (``Labeled Data`` comes from each document);
+    ``options`` are :func:`write_export`'s.
+    """
+    notes: list[str] = []
+    with collected_notes(LabelboxFormatWarning, notes):
+        result = write_export(path, [(item.data, item.document) for item in labels], **options)
+    summary = f"Saved {result.mask_count} mask(s) to {result.json_path.name}"
+    if any(result.unanswered):
+        missing = sum(len(u) for u in result.unanswered)
+        summary += f"; {missing} required question(s) unanswered"
+    return WriteResult(
+        written=tuple(result.written),
+        sources=tuple(result.sources),
+        summary=summary,
+        notes=tuple(notes),
+        details=result,
+    )
 
 
 def _check_rows(json_path: Path, rows) -> None:
@@ -831,12 +868,61 @@ def read_export(
     return reader.read(ontology)
 
 
+def read_result(
+    path: str | Path,
+    *,
+    ontology: Ontology | None = None,
+    allow_download: bool = False,
+    max_pixels: int | None = -1,
+    progress: Progress | None = None,
+) -> ReadResult:
+    """:func:`read_export` as the result every reader returns: per data row its image
+    (when it was found), its labels and document, and its objects of other tools."""
+    notes: list[str] = []
+    with collected_notes(LabelboxFormatWarning, notes):
+        rows = read_export(
+            path,
+            ontology=ontology,
+            allow_download=allow_download,
+            max_pixels=max_pixels,
+            progress=progress,
+        )
+    return ReadResult(tuple(item for row in rows for item in row_items(row)), tuple(notes))
+
+
+def row_items(row: DataRow) -> list[Item]:
+    """One data row as result items: image, labels, shapes, points (those it has)."""
+    items: list[Item] = []
+    if row.image is not None:
+        items.append(ImageItem(row.image, row.name, row.image_path))
+    items.append(LabelsItem(row.labels, row.document, f"{row.name} segmentation"))
+    shapes = [o for o in row.other_objects if o.kind != "point"]
+    points = [o for o in row.other_objects if o.kind == "point"]
+    for kind, objects in (("shapes", shapes), ("points", points)):
+        if objects:
+            items.append(
+                ShapesItem(
+                    kind=kind,
+                    name=f"{row.name} {kind}",
+                    coords=[o.coords for o in objects],
+                    shape_types=[o.kind for o in objects],
+                    colors=[o.color for o in objects],
+                    features={
+                        "class": [o.title for o in objects],
+                        "featureId": [o.feature_id for o in objects],
+                        "schemaId": [o.schema_id for o in objects],
+                    },
+                )
+            )
+    return items
+
+
 class _Reader:
     def __init__(self, json_path: Path, allow_download: bool, max_pixels, progress):
         self.json_path = json_path
         self.folder = json_path.absolute().parent
         self.allow_download = allow_download
-        self.limit = Image.MAX_IMAGE_PIXELS if max_pixels == -1 else max_pixels
+        self.limit = pixel_limit(max_pixels)
         self.progress = progress
         #: featureIds of the instances read so far, in every row
         self.feature_ids: set[str] = set()
@@ -900,7 +986,7 @@ class _Reader:
         except ValueError as err:  # e.g. an integer of more than 4300 digits
             raise self.fail(f"not valid JSON ({err})") from None
         if not isinstance(rows, list):
-            raise self.fail(f"a v1 export is a JSON list of data rows, not {_kind(rows)}")
+            raise self.fail(f"a v1 export is a JSON list of data rows, not {kind_of(rows)}")
         for n, row in enumerate(rows):
             if not isinstance(row, dict) or "Label" not in row:
                 raise self.fail(f"row {n}: a data row is an object with a 'Label' key")
@@ -913,7 +999,7 @@ class _Reader:
                     if not isinstance(obj, dict):
                         raise self.fail(f"row {n}: Label.objects[{m}] must be an object")
             elif label not in ("Skip", "", None):
-                raise self.fail(f"row {n}: Label must be an object, not {_kind(label)}")
+                raise self.fail(f"row {n}: Label must be an object, not {kind_of(label)}")
         return rows
 
     def _base_ontology(self, ontology: Ontology | None) -> Ontology | None:
@@ -962,13 +1048,13 @@ class _Reader:
             if not isinstance(feature_id, str) or not feature_id.strip():
                 if feature_id not in (None, ""):
                     _warn(
-                        f"{self.json_path.name} {where}: featureId {_shown(feature_id)} is not "
+                        f"{self.json_path.name} {where}: featureId {shown_text(feature_id)} is not "
                         "an id; the object got a new one"
                     )
                 feature_id = new_cuid()
             elif feature_id in self.feature_ids:  # unique across the whole export
                 _warn(
-                    f"{self.json_path.name} {where}: featureId {_shown(feature_id)} repeats; "
+                    f"{self.json_path.name} {where}: featureId {shown_text(feature_id)} repeats; "
                     "the later object got a new one"
                 )
                 feature_id = new_cuid()
@@ -1055,7 +1141,7 @@ class _Reader:
             found = False
         if not found:
             _warn(
-                f"{self.json_path.name} {where}: the image {_shown(labeled_data)} was not "
+                f"{self.json_path.name} {where}: the image {shown_text(labeled_data)} was not "
                 "found; opened the segmentation without it"
             )
             return None, None
@@ -1066,34 +1152,21 @@ class _Reader:
         return path, self._decode_image(str(path), data)
 
     def _decode_image(self, name: str, data: bytes) -> np.ndarray:
-        previous = Image.MAX_IMAGE_PIXELS
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                Image.MAX_IMAGE_PIXELS = self.limit
-                with Image.open(BytesIO(data), formats=_IMAGE_FORMATS) as image:
-                    image.seek(0)
-                    if image.mode in ("P", "PA", "LA"):
-                        image = image.convert("RGBA")
-                    elif image.mode in ("1", "CMYK", "YCbCr", "LAB", "HSV"):
-                        image = image.convert("L" if image.mode == "1" else "RGB")
-                    return np.asarray(image).copy()
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+            return decode_image(data, max_pixels=self.limit)
+        except ImageBombError as err:
             raise LabelboxFormatError(
                 f"{self.json_path}: the image {name} is too large to be real, refused as a "
                 f"possible decompression bomb ({err})"
             ) from None
-        except Exception as err:  # a damaged file can make a Pillow plugin raise anything
+        except ImageError as err:
             raise LabelboxFormatError(
-                f"{self.json_path}: the image {_shown(name, 300)} cannot be decoded "
-                f"({type(err).__name__}: {err})"
+                f"{self.json_path}: the image {shown_text(name, 300)} cannot be decoded ({err})"
             ) from None
-        finally:
-            Image.MAX_IMAGE_PIXELS = previous
 
     def _mask(self, where: str, obj: dict[str, Any], shape) -> SparseMask:
         uri = obj.get("instanceURI")
-        what = f"{where} object {_shown(obj.get('featureId', '?'))}"
+        what = f"{where} object {shown_text(obj.get('featureId', '?'))}"
         if not isinstance(uri, str) or not uri:
             raise self.fail(f"{what}: instanceURI must be a non-empty string")
         if uri.startswith(DOWNLOAD_SCHEMES):
@@ -1144,7 +1217,7 @@ class _Reader:
             resolved = self._local_path(uri).resolve()
         except (OSError, ValueError, RuntimeError) as err:  # long name, NUL, surrogate, loop
             raise self.fail(
-                f"{what}: instanceURI {_shown(uri)} is not a usable file name ({err})"
+                f"{what}: instanceURI {shown_text(uri)} is not a usable file name ({err})"
             ) from None
         if not resolved.is_relative_to(root):
             raise self.fail(
@@ -1244,19 +1317,6 @@ def _display_name(external_id: Any, image_path: Path | None, default: str | None
     return image_path.stem if image_path else default
 
 
-def _shown(value: Any, limit: int = 120) -> str:
-    """``value`` for an error message: printable, and not too long."""
-    text = value if isinstance(value, str) else repr(value)
-    text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string"}.get(
-        type(value), type(value).__name__
-    )
-
-
 # ==============================================================================
 # ontology from the file beside the export, completed from the export itself
 # ==============================================================================
@@ -1298,12 +1358,10 @@ class _OntologyBuilder:
         if not isinstance(title, str) or not title.strip():
             title = f"Class {len(self.ontology.classes) + 1}"
         key = next((k for k in OTHER_TOOLS if k in obj), None)
-        colour = obj.get("color")
-        if not (isinstance(colour, str) and _COLOUR.match(colour)):
-            colour = _PALETTE[len(self.ontology.classes) % len(_PALETTE)]
+        colour = class_colour(obj.get("color"), len(self.ontology.classes))
         cls_ = ObjectClass(
             name=title,
-            color=colour.upper(),
+            color=colour,
             tool=_LABELBOX_TOOL[key] if key and "instanceURI" not in obj else DEFAULT_TOOL,
             feature_schema_id=self._fresh_id(schema_id),
         )
@@ -1353,7 +1411,7 @@ class _OntologyBuilder:
             if not isinstance(answer, str):
                 raise LabelboxFormatError(
                     f"{self.json_path}: {where}: the text answer to {question.name!r} is "
-                    f"{_kind(answer)}, not a string"
+                    f"{kind_of(answer)}, not a string"
                 )
             return answer
         chosen = _choice_answers(entry)

@@ -34,16 +34,21 @@ must match. Anything else (any other writer's PNG, an edited file, RGB, grey,
 from __future__ import annotations
 
 import struct
-import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from napari_segtool.formats.toolkit.images import (
+    ImageBombError,
+    ImageError,
+    ImageSizeError,
+    check_pixel_count,
+    decode_image,
+    pixel_limit,
+)
 from napari_segtool.model.label_store import label_store
 
 MASK_MODES = ("RGBA", "L")
@@ -326,7 +331,7 @@ def decode_mask_png(
     (default: Pillow's decompression-bomb limit, ``Image.MAX_IMAGE_PIXELS``;
     ``None`` disables the check).
     """
-    limit = Image.MAX_IMAGE_PIXELS if max_pixels == -1 else max_pixels
+    limit = pixel_limit(max_pixels)
     width, height = _read_header(data, name)
     _check_size(name, (height, width), expected_shape, limit)
     fast = _decode_own_layout(data, name)
@@ -348,11 +353,10 @@ def _check_size(name, shape, expected_shape, limit) -> None:
     height, width = shape
     if width == 0 or height == 0:
         raise MaskError(f"{name}: {width} x {height} pixels: a PNG has at least one pixel")
-    if limit is not None and width * height > limit:
-        raise MaskError(
-            f"{name}: {width} x {height} pixels is more than the limit of {limit} "
-            "(refused as a possible decompression bomb)"
-        )
+    try:
+        check_pixel_count(width, height, limit)
+    except ImageBombError as err:
+        raise MaskError(f"{name}: {err}") from None
     if expected_shape is not None and tuple(expected_shape) != (height, width):
         exp_h, exp_w = expected_shape
         raise MaskError(
@@ -467,27 +471,29 @@ def _inflate_piece(piece: memoryview, expected: int) -> bytes | None:
 
 
 def _decode_with_pillow(data: bytes, name: str, expected_shape, limit) -> SparseMask:
-    previous = Image.MAX_IMAGE_PIXELS
+    expected_size = None if expected_shape is None else tuple(expected_shape)[::-1]
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = limit
-            with Image.open(BytesIO(data), formats=["PNG"]) as image:
-                width, height = image.size
-                _check_size(name, (height, width), expected_shape, limit)
-                if image.mode == "P":
-                    image = image.convert("RGBA")
-                elif image.mode not in ("1", "L", "LA", "RGB", "RGBA", "I;16", "I"):
-                    raise MaskError(f"{name}: unsupported PNG mode {image.mode}")
-                pixels = np.asarray(image)
-    except MaskError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        pixels = decode_image(
+            data,
+            formats=("PNG",),
+            max_pixels=limit,
+            expected_size=expected_size,
+            convert={"P": "RGBA"},
+            modes=("1", "L", "LA", "RGB", "RGBA", "I;16", "I"),
+        )
+    except ImageSizeError as err:
+        (width, height), (exp_w, exp_h) = err.size, err.expected
+        raise MaskError(
+            f"{name}: the mask is {width} x {height} pixels but the image is {exp_w} x {exp_h}"
+            + err.bomb_note
+        ) from None
+    except ImageBombError as err:
         raise MaskError(f"{name}: refused as a possible decompression bomb ({err})") from None
-    except Exception as err:  # a damaged file can make Pillow raise anything (struct.error, ...)
-        raise MaskError(f"{name}: cannot decode the PNG ({type(err).__name__}: {err})") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
+    except ImageError as err:
+        problem = str(err)
+        if problem.startswith("unsupported"):
+            raise MaskError(f"{name}: {problem}") from None
+        raise MaskError(f"{name}: cannot decode the PNG ({problem})") from None
     if pixels.ndim == 3 and pixels.shape[2] == 2:  # grey + alpha: the grey decides
         pixels = pixels[:, :, 0]
     return SparseMask.from_full(_foreground(pixels, name))

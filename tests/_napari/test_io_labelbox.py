@@ -302,14 +302,16 @@ def test_export_layer_warns_about_unanswered_required_questions(make_napari_view
 
 
 def test_long_reads_and_writes_report_progress(make_napari_viewer, tmp_path, monkeypatch):
+    from napari_segtool._napari import io_hooks
+
     bars = []
-    real = io.progress
+    real = io_hooks.progress
 
     def recording(items, total, desc):
         bars.append((desc, total))
         return real(items, total=total, desc=desc)
 
-    monkeypatch.setattr(io, "progress", recording)
+    monkeypatch.setattr(io_hooks, "progress", recording)
     viewer = make_napari_viewer()
     layer = _segmentation_layer(viewer)
     out = tmp_path / "cells.json"

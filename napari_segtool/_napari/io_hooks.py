@@ -1,0 +1,74 @@
+"""What every npe2 file hook shares: one translation of a
+:class:`~napari_segtool.formats.result.ReadResult` into napari layer data, the
+live document behind a writer's layer data, napari's progress bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+import numpy as np
+from napari.layers import Labels
+from napari.utils import progress
+
+from napari_segtool._napari.binding import bound_layers, document_of, segmentation_layer_kwargs
+from napari_segtool.formats.result import ImageItem, LabelsItem, ReadResult, ShapesItem
+from napari_segtool.model.document import METADATA_KEY, Document
+
+T = TypeVar("T")
+LayerData = tuple[Any, dict[str, Any], str]
+
+
+def napari_progress(items: Iterable[T], total: int, description: str) -> Iterable[T]:
+    """A format's ``progress`` callback shown as napari's progress bar."""
+    return progress(items, total=total, desc=description)
+
+
+def layer_data(result: ReadResult) -> list[LayerData]:
+    """Layer data tuples for everything a reader returned, in its order."""
+    layers: list[LayerData] = []
+    for item in result.items:
+        if isinstance(item, ImageItem):
+            meta: dict[str, Any] = {"name": item.name}
+            if item.rgb is not None:
+                meta["rgb"] = item.rgb
+            layers.append((item.data, meta, "image"))
+        elif isinstance(item, LabelsItem):
+            kwargs = segmentation_layer_kwargs(item.document, item.name)
+            layers.append((item.data, kwargs, "labels"))
+        elif isinstance(item, ShapesItem):
+            layers.append(_shapes_data(item))
+    return layers
+
+
+def _shapes_data(item: ShapesItem) -> LayerData:
+    if item.kind == "points":
+        meta = {"name": item.name, "face_color": item.colors, "features": item.features}
+        return np.concatenate(item.coords), meta, "points"
+    meta = {
+        "name": item.name,
+        "shape_type": item.shape_types,
+        "edge_color": item.colors,
+        "face_color": "transparent",
+        "features": item.features,
+    }
+    return list(item.coords), meta, "shapes"
+
+
+def bound_layer(metadata: dict[str, Any]) -> Labels | None:
+    """The layer whose metadata this is, if a live document is bound to it.
+
+    A writer gets layer data tuples whose metadata is the layer's own dict; the
+    live document (which may hold edits not yet mirrored) is found through it.
+    """
+    return next((layer for layer in bound_layers() if layer.metadata is metadata), None)
+
+
+def live_document(meta: dict[str, Any]) -> Document | None:
+    """The document of a writer's layer data: the live one, else the stored one, else ``None``."""
+    metadata = meta.get("metadata") or {}
+    if not isinstance(metadata.get(METADATA_KEY), dict):
+        return None
+    layer = bound_layer(metadata)
+    return document_of(layer) if layer is not None else Document.from_dict(metadata[METADATA_KEY])

@@ -1,0 +1,319 @@
+"""COCO files on disk: the JSON and the images beside it (read and write).
+
+:mod:`.coco` turns COCO dicts into label images and documents and back; this
+module adds the file system.
+
+Writing
+-------
+The JSON (``file_name`` of each image relative to the JSON's folder), plus
+the images *given along*: an image that already lies in that folder is
+referenced, one elsewhere on disk is copied next to the JSON, one that only
+exists in memory (the sample) is written as PNG. Files written replace older
+ones of the same name. Without an image only the JSON is written, and
+``file_name`` names the image the segmentation was made on.
+
+Reading
+-------
+Images are loaded when the file named by ``file_name`` is in the JSON's
+folder (or its ``images/`` subfolder); names that point outside that folder
+(``..``, absolute paths, symlinks leading out) are refused with a warning, and
+the segmentation opens alone. Images are decoded by the toolkit
+(:mod:`.toolkit.images`): common raster formats only, and their size is checked
+against the COCO entry on the header, before any pixel is decoded (a
+decompression bomb is refused unread).
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from napari_segtool.formats.coco import (
+    CocoError,
+    CocoImage,
+    CocoImageInput,
+    CocoWarning,
+    build_coco,
+    parse_coco,
+    read_json_file,
+    sniff_coco_file,
+    write_coco_json,
+)
+from napari_segtool.formats.result import (
+    ImageItem,
+    LabelsItem,
+    ReadResult,
+    WriteResult,
+    collected_notes,
+)
+from napari_segtool.formats.toolkit.atomic import atomic_path
+from napari_segtool.formats.toolkit.images import (
+    PILLOW_LIMIT,
+    ImageBombError,
+    ImageError,
+    ImageSizeError,
+    decode_image,
+)
+from napari_segtool.model.document import Document, Instance
+from napari_segtool.model.label_store import label_store
+from napari_segtool.model.ontology import ObjectClass, Ontology
+
+COCO_EXTENSION = ".coco.json"
+#: the class given to the ids of a plain label image (one without a document)
+PLAIN_CLASS = ObjectClass(name="object", color="#9E9E9E", feature_schema_id="napari-segtool-object")
+#: folders (inside the JSON's) where the reader looks for ``file_name``
+IMAGE_FOLDERS = (".", "images")
+#: what :func:`claim_coco` answers for a ``.coco.json`` file: ours, read it when asked
+OWN_EXTENSION = "own extension"
+
+
+# -- reading ------------------------------------------------------------------------------
+def claim_coco(path: str | Path) -> Any:
+    """``None`` unless ``path`` is COCO JSON; else what :func:`read_coco_file` reuses.
+
+    A file with our own extension is claimed unread, even when damaged, so the
+    error says what is wrong; any other ``.json`` is parsed (a Labelbox export,
+    a list, is declined after its first bytes) and its parsed data returned.
+    """
+    name = str(path)
+    if not name.lower().endswith(".json"):
+        return None
+    if name.lower().endswith(COCO_EXTENSION) and Path(name).is_file():
+        return OWN_EXTENSION
+    return sniff_coco_file(name)
+
+
+def read_coco_file(
+    path: str | Path, *, claim: Any = None, max_pixels: int | None = PILLOW_LIMIT, **_options
+) -> ReadResult:
+    """Per COCO image: the image (if found beside the JSON) and its labels and document.
+
+    ``claim`` is what :func:`claim_coco` returned (the parsed data, saving a
+    second parse). Everything is parsed and loaded before anything is
+    returned; :class:`~.coco.CocoError` names the file and the problem.
+    """
+    path = str(path)
+    data = claim if isinstance(claim, dict) else read_json_file(path)
+    notes: list[str] = []
+    items: list[ImageItem | LabelsItem] = []
+    with collected_notes(CocoWarning, notes):
+        images, _ = parse_coco(data, path)
+        folder = Path(path).resolve().parent
+        for image in images:
+            name = image.document.source["image_name"]
+            image_file = find_image_file(folder, image.file_name, path)
+            if image_file is not None:
+                pixels = load_image(image_file, image, path, max_pixels)
+                image.document.source["image_path"] = str(image_file)
+                rgb = pixels.ndim == 3 and pixels.shape[-1] in (3, 4)
+                items.append(ImageItem(pixels, name, image_file, rgb))
+            items.append(LabelsItem(image.labels, image.document, f"{name} segmentation"))
+    return ReadResult(tuple(items), tuple(notes))
+
+
+def find_image_file(folder: Path, file_name: str, source: str) -> Path | None:
+    """The image ``file_name`` names, when it lies inside ``folder``; ``None`` otherwise."""
+    if not file_name:
+        return None
+    relative = PurePosixPath(file_name.replace("\\", "/"))
+    if relative.is_absolute() or ".." in relative.parts or Path(file_name).is_absolute():
+        warnings.warn(
+            f"{source}: image {file_name!r} is outside the COCO file's folder; it is not "
+            "opened (only the segmentation is)",
+            CocoWarning,
+            stacklevel=2,
+        )
+        return None
+    for sub in IMAGE_FOLDERS:
+        try:
+            named = folder / sub / Path(*relative.parts)
+            candidate = named.resolve()
+            if candidate.is_relative_to(folder) and candidate.is_file():
+                return candidate
+            if named.is_file():  # a symlink leading out of the folder
+                warnings.warn(
+                    f"{source}: image {file_name!r} links to a file outside the COCO file's "
+                    "folder; it is not opened (only the segmentation is)",
+                    CocoWarning,
+                    stacklevel=2,
+                )
+                return None
+        except (OSError, ValueError):  # e.g. a NUL byte, a lone surrogate or an over-long name
+            return None
+    return None
+
+
+def load_image(
+    path: Path, image: CocoImage, source: str, max_pixels: int | None = PILLOW_LIMIT
+) -> np.ndarray:
+    """The pixels of ``image``'s file; its size is checked before anything is decoded."""
+    where = f"image {image.image_id}: {image.file_name}"
+    try:
+        return decode_image(path, max_pixels=max_pixels, expected_size=(image.width, image.height))
+    except ImageSizeError as err:
+        (width, height), (exp_w, exp_h) = err.size, err.expected
+        raise CocoError(
+            source,
+            f"{where} is {width} x {height} pixels, the file says {exp_w} x {exp_h}"
+            + err.bomb_note,
+        ) from None
+    except ImageBombError as err:
+        raise CocoError(
+            source, f"{where} is too large to be real, refused as a decompression bomb ({err})"
+        ) from None
+    except ImageError as err:
+        raise CocoError(source, f"cannot read {where} ({str(err)[:200]})") from None
+
+
+# -- writing ------------------------------------------------------------------------------
+def write_coco_file(
+    path: str | Path,
+    labels: Sequence[LabelsItem],
+    images: Sequence[ImageItem] = (),
+    *,
+    segmentation: str = "rle",
+    tolerance: float = 0.0,
+    **_options,
+) -> WriteResult:
+    """The label images as one COCO file, the images given along saved beside it.
+
+    ``segmentation`` is ``"rle"`` (exact) or ``"polygons"`` (exact at
+    ``tolerance=0``, simplified by ``tolerance`` pixels otherwise). A labels
+    item's image is the one its document names (``source["image_name"]``), or
+    the only one given. Raises :class:`~.coco.CocoError`; warns
+    (:class:`~.coco.CocoWarning`) about painted ids without a class, which are
+    left out.
+    """
+    path = Path(path)
+    if not labels:
+        raise CocoError(str(path), "nothing to export: select at least one Labels layer")
+    folder = path.resolve().parent
+    pairs = _pair_images(labels, images)
+    used_names: set[str] = set()
+    entries: list[CocoImageInput] = []
+    to_write: list[tuple[ImageItem, Path]] = []
+    for entry, image in zip(labels, pairs, strict=True):
+        file_name, source_file, target = _file_name(entry, image, folder, used_names)
+        used_names.add(file_name.casefold())
+        if image is not None and target is not None:
+            to_write.append((ImageItem(image.data, image.name, source_file), target))
+        entries.append(CocoImageInput(np.asarray(entry.data), entry.document, file_name))
+    notes: list[str] = []
+    with collected_notes(CocoWarning, notes):
+        try:
+            coco = build_coco(entries, segmentation=segmentation, tolerance=tolerance)
+        except CocoError as err:
+            raise CocoError(str(path), err.problem) from None
+        written = [path]
+        for image, target in to_write:
+            if _write_image(image, target, str(path)):
+                written.append(target)
+    write_coco_json(path, coco)
+    return WriteResult(
+        written=tuple(written),
+        sources=tuple(dict(entry.document.source) for entry in labels),
+        summary=f"Wrote COCO {path.name}",
+        notes=tuple(notes),
+    )
+
+
+def plain_document(data: np.ndarray) -> Document:
+    """A document for a label image made outside this plugin: every id is an "object"."""
+    ontology = Ontology(classes=[ObjectClass.from_dict(PLAIN_CLASS.to_dict(), "tools")])
+    ids = [i for i in label_store(data).ids() if i > 0]
+    instances = [Instance(i, PLAIN_CLASS.feature_schema_id) for i in ids]
+    return Document(ontology=ontology, instances=instances)
+
+
+def _pair_images(
+    labels: Sequence[LabelsItem], images: Sequence[ImageItem]
+) -> list[ImageItem | None]:
+    """Each labels item's image: the image its document names, or the only one."""
+    by_name = {image.name: image for image in images}
+    pairs: list[ImageItem | None] = []
+    for entry in labels:
+        wanted = entry.document.source.get("image_name")
+        image = by_name.get(wanted) if wanted else None
+        if image is None and len(images) == 1 and len(labels) == 1:
+            image = images[0]
+        pairs.append(image)
+    return pairs
+
+
+def _file_name(
+    entry: LabelsItem, image: ImageItem | None, folder: Path, used: set[str]
+) -> tuple[str, Path | None, Path | None]:
+    """``file_name`` for the COCO entry, the image's file on disk, and where to write it.
+
+    The last is ``None`` when nothing is to be written.
+    """
+    source = entry.document.source
+    on_disk = next(
+        (
+            Path(p).resolve()
+            for p in (image.path if image else None, source.get("image_path"))
+            if p and Path(p).is_file()
+        ),
+        None,
+    )
+    if on_disk is not None and on_disk.is_relative_to(folder):
+        return on_disk.relative_to(folder).as_posix(), on_disk, None
+    if on_disk is not None:
+        name = _unique(_safe_name(on_disk.name), used)
+        return name, on_disk, (folder / name if image is not None else None)
+    external = PurePosixPath(str(source.get("external_id") or "").replace("\\", "/")).name
+    if image is None:
+        # nothing written: name the image the segmentation was made on
+        remembered = Path(str(source.get("image_path") or "")).name
+        name = external or remembered or f"{source.get('image_name') or entry.name}.png"
+        return _unique(_safe_name(name), used), None, None
+    stem = Path(external).stem or image.name
+    name = _unique(_safe_name(f"{stem}.png"), used)
+    return name, None, folder / name
+
+
+def _safe_name(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "-_. " else "_" for c in name).strip(" .")
+    return cleaned or "image.png"
+
+
+def _unique(name: str, used: set[str]) -> str:
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidate, n = name, 2
+    while candidate.casefold() in used:
+        candidate, n = f"{stem}-{n}{suffix}", n + 1
+    return candidate
+
+
+def _write_image(image: ImageItem, target: Path, source: str) -> bool:
+    """Copy the image's file, or encode its pixels as PNG; ``False`` if it cannot be."""
+    if image.path is not None and image.path.is_file():
+        if image.path.resolve() == target.resolve():
+            return False
+        with atomic_path(target) as tmp:
+            shutil.copyfile(image.path, tmp)
+        return True
+    from PIL import Image as PILImage
+
+    pixels = np.asarray(image.data)
+    if pixels.dtype == bool:
+        pixels = pixels.astype(np.uint8) * 255
+    lossless = (pixels.dtype == np.uint8 and (pixels.ndim == 2 or pixels.shape[-1] in (3, 4))) or (
+        pixels.dtype == np.uint16 and pixels.ndim == 2
+    )
+    if not lossless or pixels.ndim not in (2, 3):
+        warnings.warn(
+            f"{source}: image layer {image.name!r} ({pixels.dtype}, shape {pixels.shape}) "
+            "cannot be saved as PNG without loss; only its name is written",
+            CocoWarning,
+            stacklevel=3,
+        )
+        return False
+    with atomic_path(target) as tmp:
+        PILImage.fromarray(np.ascontiguousarray(pixels)).save(tmp, format="PNG")
+    return True

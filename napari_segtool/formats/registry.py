@@ -1,0 +1,139 @@
+"""The file formats the plugin reads and writes: one entry per format.
+
+The npe2 hooks (``napari_segtool._napari.io_*``), the dock's Files section and
+a batch tool find formats here. Adding a format is one module (a claim, a
+reader returning a :class:`~.result.ReadResult`, a writer returning a
+:class:`~.result.WriteResult`) and one :class:`FileFormat` in :data:`_BUILT_IN`
+(plus its lines in ``napari.yaml`` for napari's own menus).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from napari_segtool.formats import coco_files, labelbox_v1
+from napari_segtool.formats.result import ImageItem, LabelsItem, ReadResult, WriteResult
+
+
+class UnknownFormatError(ValueError):
+    """No registered format reads this file (or has this name)."""
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """One format: how to recognise, read and write its files."""
+
+    #: the registry key ("labelbox-v1")
+    name: str
+    #: what the user is shown ("Labelbox v1 export")
+    display_name: str
+    #: the endings the writer claims, most specific first (".coco.json")
+    extensions: tuple[str, ...]
+    #: ``claim(path)``: ``None`` unless the file is in this format, else something the
+    #: reader may reuse (the parsed data); cheap, and never raises for a file it declines
+    claim: Callable[[str], Any]
+    #: ``read(path, *, claim=None, **options) -> ReadResult``
+    reader: Callable[..., ReadResult]
+    #: ``write(path, labels, images, **options) -> WriteResult``
+    writer: Callable[..., WriteResult]
+
+    def can_read(self, path: str | Path) -> bool:
+        return self.claim(str(path)) is not None
+
+    def read(self, path: str | Path, *, claim: Any = None, **options) -> ReadResult:
+        """Everything in the file; the format's error (naming the file) if it is damaged."""
+        return self.reader(str(path), claim=claim, **options)
+
+    def write(
+        self,
+        path: str | Path,
+        labels: Sequence[LabelsItem],
+        images: Sequence[ImageItem] = (),
+        **options,
+    ) -> WriteResult:
+        """Write the label images with their documents (and the images given along)."""
+        return self.writer(Path(path), list(labels), list(images), **options)
+
+    @property
+    def file_filter(self) -> str:
+        """A file-dialog filter: ``"Labelbox v1 export (*.json)"``."""
+        return f"{self.display_name} ({' '.join('*' + e for e in self.extensions)})"
+
+
+def _read_labelbox(path: str, *, claim: Any = None, **options) -> ReadResult:
+    return labelbox_v1.read_result(path, **options)
+
+
+def _claim_labelbox(path: str) -> bool | None:
+    return True if labelbox_v1.is_v1_export(path) else None
+
+
+_BUILT_IN = (
+    FileFormat(
+        name="labelbox-v1",
+        display_name="Labelbox v1 export",
+        extensions=(".json",),
+        claim=_claim_labelbox,
+        reader=_read_labelbox,
+        writer=labelbox_v1.write_items,
+    ),
+    FileFormat(
+        name="coco",
+        display_name="COCO instance segmentation",
+        extensions=(coco_files.COCO_EXTENSION,),
+        claim=coco_files.claim_coco,
+        reader=coco_files.read_coco_file,
+        writer=coco_files.write_coco_file,
+    ),
+)
+_FORMATS: dict[str, FileFormat] = {entry.name: entry for entry in _BUILT_IN}
+
+
+def register(entry: FileFormat) -> None:
+    """Add a format (or replace the one of the same name)."""
+    _FORMATS[entry.name] = entry
+
+
+def formats() -> list[FileFormat]:
+    """Every format, in registration order."""
+    return list(_FORMATS.values())
+
+
+def get(name: str) -> FileFormat:
+    try:
+        return _FORMATS[name]
+    except KeyError:
+        raise UnknownFormatError(f"no file format named {name!r}") from None
+
+
+def format_for(path: str | Path) -> FileFormat:
+    """The format that claims ``path`` (the first to, in registration order)."""
+    found = next((entry for entry in _FORMATS.values() if entry.can_read(path)), None)
+    if found is None:
+        names = ", ".join(entry.display_name for entry in _FORMATS.values())
+        raise UnknownFormatError(f"{path}: not a file this plugin reads ({names})")
+    return found
+
+
+def writer_for(path: str | Path) -> FileFormat:
+    """The format whose extension is the longest end of ``path`` (as npe2 chooses)."""
+    name = str(path).lower()
+    ends = [
+        (len(ext), entry)
+        for entry in _FORMATS.values()
+        for ext in entry.extensions
+        if name.endswith(ext.lower())
+    ]
+    if not ends:
+        raise UnknownFormatError(f"{path}: no format writes files named like this")
+    return max(ends, key=lambda end: end[0])[1]
+
+
+def open_filter() -> str:
+    """A file-dialog filter for opening: every readable format, then each on its own."""
+    patterns = sorted({"*" + ext for entry in _FORMATS.values() for ext in entry.extensions})
+    every = f"Segmentation files ({' '.join(patterns)})"
+    return ";;".join([every, *(entry.file_filter for entry in _FORMATS.values())])
