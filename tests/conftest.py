@@ -30,3 +30,14 @@ def reference_copy(tmp_path) -> Path:
     for path in target.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     return target
+
+
+@pytest.fixture
+def restore_registry():
+    """Formats a test registers are gone after it."""
+    from napari_segtool.formats import registry
+
+    before = registry.formats()
+    yield
+    registry._FORMATS.clear()
+    registry._FORMATS.update({entry.name: entry for entry in before})

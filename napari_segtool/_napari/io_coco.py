@@ -30,19 +30,18 @@ from napari_segtool.formats import registry
 from napari_segtool.formats.coco_files import plain_document
 from napari_segtool.formats.result import ImageItem, LabelsItem
 
-COCO = registry.get("coco")
-
 
 def get_coco_reader(path: str | list[str]):
     """npe2 reader hook: a reader for COCO JSON, ``None`` for anything else."""
+    coco = registry.get("coco")
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
-    claims = [COCO.claim(p) for p in paths]
+    claims = [coco.claim(str(p)) for p in paths]
     if not paths or any(claim is None for claim in claims):
         return None
 
     def read_claimed(_path: str | list[str]) -> list[LayerData]:
         # every file is read before any layer is returned: a bad one adds nothing
-        results = [COCO.read(p, claim=c) for p, c in zip(paths, claims, strict=True)]
+        results = [coco.read(p, claim=c) for p, c in zip(paths, claims, strict=True)]
         return [layer for result in results for layer in layer_data(result)]
 
     return read_claimed
@@ -50,7 +49,7 @@ def get_coco_reader(path: str | list[str]):
 
 def read_coco(path: str | Path) -> list[LayerData]:
     """Layer data tuples of a COCO file: per image, the image (if found) and its segmentation."""
-    return layer_data(COCO.read(path))
+    return layer_data(registry.get("coco").read(path))
 
 
 def write_coco(path: str, layer_data: list[LayerData]) -> list[str]:
@@ -64,7 +63,7 @@ def write_coco(path: str, layer_data: list[LayerData]) -> list[str]:
             labels.append(LabelsItem(np.asarray(data), document, name))
         elif layer_type == "image":
             images.append(ImageItem(data[0] if meta.get("multiscale") else data, name))
-    return [str(p) for p in COCO.write(path, labels, images).written]
+    return [str(p) for p in registry.get("coco").write(path, labels, images).written]
 
 
 def export_coco(
@@ -94,5 +93,7 @@ def export_coco(
             pixels = layer.data[0] if layer.multiscale else layer.data
             source = layer.source.path if layer.source is not None else None
             images.append(ImageItem(pixels, layer.name, Path(source) if source else None))
-    result = COCO.write(path, labels, images, segmentation=segmentation, tolerance=tolerance)
+    result = registry.get("coco").write(
+        path, labels, images, segmentation=segmentation, tolerance=tolerance
+    )
     return [str(p) for p in result.written]

@@ -1,20 +1,26 @@
 """What every npe2 file hook shares: one translation of a
 :class:`~napari_segtool.formats.result.ReadResult` into napari layer data, the
-live document behind a writer's layer data, napari's progress bar.
+live document behind a writer's layer data, napari's progress bar; and
+:func:`open_file`, which opens a file of any registered format into a viewer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from napari.layers import Labels
+from napari.layers import Labels, Layer
 from napari.utils import progress
 
 from napari_segtool._napari.binding import bound_layers, document_of, segmentation_layer_kwargs
+from napari_segtool.formats import registry
 from napari_segtool.formats.result import ImageItem, LabelsItem, ReadResult, ShapesItem
 from napari_segtool.model.document import METADATA_KEY, Document
+
+if TYPE_CHECKING:
+    import napari
 
 T = TypeVar("T")
 LayerData = tuple[Any, dict[str, Any], str]
@@ -72,3 +78,17 @@ def live_document(meta: dict[str, Any]) -> Document | None:
         return None
     layer = bound_layer(metadata)
     return document_of(layer) if layer is not None else Document.from_dict(metadata[METADATA_KEY])
+
+
+def open_file(viewer: napari.Viewer, path: str | Path, **options) -> list[Layer]:
+    """Open a file of any registered format into ``viewer`` (the dock's Open button).
+
+    Every layer is built before the first is added, so a bad file adds nothing.
+    Raises the format's error, or ``UnknownFormatError`` when no format claims it.
+    """
+    entry = registry.format_for(path)
+    result = entry.read(path, claim=entry.claim(str(path)), progress=napari_progress, **options)
+    layers = [Layer.create(data, meta, kind) for data, meta, kind in layer_data(result)]
+    for layer in layers:
+        viewer.add_layer(layer)
+    return layers

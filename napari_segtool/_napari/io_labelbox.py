@@ -30,7 +30,7 @@ from napari_segtool.model.document import METADATA_KEY, Document
 if TYPE_CHECKING:
     import napari
 
-LABELBOX = registry.get("labelbox-v1")
+LABELBOX = "labelbox-v1"
 
 
 def get_reader(path: str | list[str]):
@@ -43,7 +43,7 @@ def get_reader(path: str | list[str]):
         if len(path) != 1:
             return None
         path = path[0]
-    return read_labelbox_v1 if LABELBOX.can_read(path) else None
+    return read_labelbox_v1 if registry.get(LABELBOX).can_read(path) else None
 
 
 def read_labelbox_v1(path: str | list[str], *, allow_download: bool = False) -> list[LayerData]:
@@ -55,7 +55,8 @@ def read_labelbox_v1(path: str | list[str], *, allow_download: bool = False) -> 
     never does; see :func:`open_export`)."""
     if isinstance(path, list):
         (path,) = path
-    return layer_data(LABELBOX.read(path, allow_download=allow_download, progress=napari_progress))
+    labelbox = registry.get(LABELBOX)
+    return layer_data(labelbox.read(path, allow_download=allow_download, progress=napari_progress))
 
 
 def open_export(
@@ -95,7 +96,7 @@ def write_labelbox_v1(path: str, layer_data: list[LayerData]) -> list[str]:
         metadata = meta["metadata"]
         items.append(LabelsItem(np.asarray(data), document, meta.get("name") or "labels"))
         targets.append((metadata, bound_layer(metadata), document))
-    result = LABELBOX.write(path, items, progress=napari_progress)
+    result = registry.get(LABELBOX).write(path, items, progress=napari_progress)
     for (metadata, layer, document), source in zip(targets, result.sources, strict=True):
         _remember(metadata, layer, document, source)
     return [str(p) for p in result.written]
@@ -127,7 +128,7 @@ def export_layer(
     """
     layer = unwrap(layer)
     document = document_of(layer)
-    result = LABELBOX.write(
+    result = registry.get(LABELBOX).write(
         path,
         [LabelsItem(np.asarray(layer.data), document, layer.name)],
         mask_mode=mask_mode,

@@ -43,7 +43,8 @@ from napari_segtool._napari.binding import (
     unwrap,
 )
 from napari_segtool._napari.io_coco import export_coco
-from napari_segtool._napari.io_labelbox import export_layer, open_export
+from napari_segtool._napari.io_hooks import open_file
+from napari_segtool._napari.io_labelbox import export_layer
 from napari_segtool._napari.keys import CLASS_KEYS, NEW_INSTANCE_KEY, install_instance_keys
 from napari_segtool._napari.pen import attach_pen, pen_of
 from napari_segtool._napari.polygons import labels_to_shapes, shapes_to_instance
@@ -53,6 +54,7 @@ from napari_segtool._qt.instance_table import CLASS_COLUMN, COLUMNS, InstanceTab
 from napari_segtool._qt.ontology_panel import OntologyPanel
 from napari_segtool._qt.pen_panel import PenPanel
 from napari_segtool._qt.recovery_banner import RecoveryBanner
+from napari_segtool.formats import registry
 from napari_segtool.formats.coco import CocoError
 from napari_segtool.formats.labelbox_v1 import (
     POLYGON_MODES,
@@ -167,8 +169,9 @@ class SegmentationDock(QWidget):
             "Write <name>.json (Labelbox v1) with one PNG mask per instance and the ontology "
             "beside it; same as File > Save Selected Layers with 'Labelbox v1 export'"
         )
-        self.open_button = QPushButton("Open Labelbox export…")
-        self.open_button.setToolTip("Open a Labelbox v1 export JSON (same as File > Open)")
+        self.open_button = QPushButton("Open…")
+        readable = ", ".join(entry.display_name for entry in registry.formats())
+        self.open_button.setToolTip(f"Open a file: {readable} (same as File > Open)")
         self.coco_button = QPushButton("Export COCO…")
         self.coco_button.setToolTip(
             "Write this layer as COCO instance segmentation (RLE masks, categories from the "
@@ -505,21 +508,28 @@ class SegmentationDock(QWidget):
         if self.binding is None:
             return
         path, _ = QFileDialog.getSaveFileName(
-            self, "Save Labelbox export", self.default_export_path(), "Labelbox v1 (*.json)"
+            self,
+            "Save Labelbox export",
+            self.default_export_path(),
+            registry.get("labelbox-v1").file_filter,
         )
         if path:
             self.save_export(path)
 
     def _open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open Labelbox export", "", "Labelbox v1 (*.json)"
-        )
-        if not path:
-            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open", "", registry.open_filter())
+        if path:
+            self.open_file(path)
+
+    def open_file(self, path: str | Path) -> bool:
+        """Open a file of any registered format; report a file that cannot be opened."""
         try:
-            open_export(self.viewer, path)
-        except (LabelboxFormatError, OSError) as err:
+            open_file(self.viewer, path)
+        except (ValueError, OSError) as err:  # every format's error is a ValueError
             show_error(f"Not opened: {err}")
+            self.file_status.setText(f"Not opened: {err}")
+            return False
+        return True
 
     def export_coco(self, path: str | Path) -> bool:
         if self.binding is None:
@@ -537,7 +547,9 @@ class SegmentationDock(QWidget):
         if self.binding is None:
             return
         default = str(Path(self.default_export_path()).with_suffix(".coco.json"))
-        path, _ = QFileDialog.getSaveFileName(self, "Export COCO", default, "COCO (*.coco.json)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export COCO", default, registry.get("coco").file_filter
+        )
         if path:
             self.export_coco(path)
 

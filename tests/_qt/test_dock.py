@@ -547,3 +547,26 @@ def test_status_bar_says_none_for_an_unanswered_instance(sample):
     label = paint_instance(dock, layer, "Debris", (30, 30))
     assert layer.get_status((30, 30))["value"].endswith("answers: none")
     assert label in document_of(layer)
+
+
+def test_dock_files_section_reads_the_format_registry(sample, tmp_path):
+    from napari_segtool.formats import registry
+
+    viewer, dock, layer = sample
+    paint_instance(dock, layer, "Nucleus", (60, 60), radius=6)
+    assert registry.get("coco").display_name in dock.open_button.toolTip()
+    assert registry.get("labelbox-v1").display_name in dock.open_button.toolTip()
+    target = tmp_path / "cells.coco.json"
+    assert dock.export_coco(target)
+    before = len(viewer.layers)
+    # the Open button opens any registered format, COCO as well as Labelbox
+    assert dock.open_file(target)
+    opened = list(viewer.layers)[before:]
+    assert [type(x).__name__ for x in opened] == ["Labels"]
+    np.testing.assert_array_equal(opened[0].data > 0, layer.data > 0)
+    assert is_segmentation_layer(opened[0])
+    other = tmp_path / "other.json"
+    other.write_text("{}")
+    assert not dock.open_file(other)
+    assert "not a file this plugin reads" in dock.file_status.text()
+    assert len(viewer.layers) == before + 1
