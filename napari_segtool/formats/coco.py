@@ -45,7 +45,7 @@ import datetime as _dt
 import json
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -563,12 +563,8 @@ def parse_coco(data: Any, source: str | None = None) -> tuple[list[CocoImage], O
             value = annotation.get(key)
             if not is_int(value):
                 raise CocoError(source, f"{path}.{key}: must be an integer, not {shown(value)}")
-        if annotation["id"] in annotation_ids:
-            # pycocotools would keep only one of them: refuse rather than lose one
-            raise CocoError(
-                source, f"{path}.id: annotation id {shown(annotation['id'])} is used twice"
-            )
-        annotation_ids.add(annotation["id"])
+        # pycocotools would keep one of two annotations with one id: refuse rather than lose one
+        annotation_ids.add(_new_id(annotation["id"], annotation_ids, source, path, "annotation"))
         image_id = annotation["image_id"]
         if image_id not in images:
             raise CocoError(source, f"{path}.image_id: no image has id {shown(image_id)}")
@@ -591,11 +587,7 @@ def _parse_categories(raw: list[Any], source: str | None) -> dict[int, dict[str,
         path = f"categories[{index}]"
         if not isinstance(category, dict):
             raise CocoError(source, f"{path}: expected an object")
-        cat_id = category.get("id")
-        if not is_int(cat_id):
-            raise CocoError(source, f"{path}.id: must be an integer, not {shown(cat_id)}")
-        if cat_id in categories:
-            raise CocoError(source, f"{path}.id: category id {shown(cat_id)} is used twice")
+        cat_id = _new_id(category.get("id"), categories, source, path, "category")
         name = category.get("name")
         if not isinstance(name, str) or not name.strip():
             raise CocoError(source, f"{path}.name: a category needs a non-empty name")
@@ -646,11 +638,7 @@ def _parse_images(raw: list[Any], source: str | None) -> dict[int, dict[str, Any
         path = f"images[{index}]"
         if not isinstance(image, dict):
             raise CocoError(source, f"{path}: expected an object")
-        image_id = image.get("id")
-        if not is_int(image_id):
-            raise CocoError(source, f"{path}.id: must be an integer, not {shown(image_id)}")
-        if image_id in images:
-            raise CocoError(source, f"{path}.id: image id {shown(image_id)} is used twice")
+        image_id = _new_id(image.get("id"), images, source, path, "image")
         for key in ("width", "height"):
             value = image.get(key)
             if not is_int(value) or value <= 0:
@@ -794,6 +782,15 @@ def _annotation_pixels(
                 )
         return polygon_pixels(segm, shape)
     raise CocoError(source, f"{path}.segmentation: expected an RLE object or a list of polygons")
+
+
+def _new_id(value: Any, taken: Container[int], source: str | None, path: str, what: str) -> int:
+    """``value`` when it is an integer id not ``taken`` yet; else :class:`CocoError`."""
+    if not is_int(value):
+        raise CocoError(source, f"{path}.id: must be an integer, not {shown(value)}")
+    if value in taken:
+        raise CocoError(source, f"{path}.id: {what} id {shown(value)} is used twice")
+    return value
 
 
 def _choose_label_ids(annotations: list[dict[str, Any]]) -> list[int]:

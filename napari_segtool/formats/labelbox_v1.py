@@ -580,12 +580,7 @@ class _MaskFiles:
         # same name, same content: the digest says so (the size catches a damaged file)
         if existed and target.is_file() and target.stat().st_size == len(png):
             return name
-        temp = atomic.write_temporary(target, png, _STAGED_MASK)
-        try:
-            os.replace(temp, target)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
+        atomic.atomic_write_bytes(target, png, _STAGED_MASK)
         if not existed:
             self.created.append(target)
         return name
@@ -627,12 +622,7 @@ class _OntologySwap:
         if data == self.old:
             return
         self.replaced = True
-        temp = atomic.write_temporary(self.path, data, _STAGED)
-        try:
-            os.replace(temp, self.path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
+        atomic.atomic_write_bytes(self.path, data, _STAGED)
 
     def undo(self) -> None:
         if not self.replaced:
@@ -640,8 +630,7 @@ class _OntologySwap:
         if self.old is None:
             self.path.unlink(missing_ok=True)
             return
-        temp = atomic.write_temporary(self.path, self.old, _STAGED)
-        os.replace(temp, self.path)
+        atomic.atomic_write_bytes(self.path, self.old, _STAGED)
 
 
 def _commit(staged_json: Path, json_path: Path) -> None:
@@ -868,25 +857,12 @@ def read_export(
     return reader.read(ontology)
 
 
-def read_result(
-    path: str | Path,
-    *,
-    ontology: Ontology | None = None,
-    allow_download: bool = False,
-    max_pixels: int | None = -1,
-    progress: Progress | None = None,
-) -> ReadResult:
-    """:func:`read_export` as the result every reader returns: per data row its image
-    (when it was found), its labels and document, and its objects of other tools."""
+def read_result(path: str | Path, **options) -> ReadResult:
+    """:func:`read_export` (same options) as the result every reader returns: per data
+    row its image (when it was found), its labels and document, its objects of other tools."""
     notes: list[str] = []
     with collected_notes(LabelboxFormatWarning, notes):
-        rows = read_export(
-            path,
-            ontology=ontology,
-            allow_download=allow_download,
-            max_pixels=max_pixels,
-            progress=progress,
-        )
+        rows = read_export(path, **options)
     return ReadResult(tuple(item for row in rows for item in row_items(row)), tuple(notes))
 
 

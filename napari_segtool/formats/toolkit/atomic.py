@@ -79,10 +79,11 @@ def atomic_path(target: Path) -> Iterator[Path]:
         raise
 
 
-def atomic_write_bytes(target: Path, data: bytes) -> None:
+def atomic_write_bytes(target: Path, data: bytes, suffix: str = ".tmp") -> None:
+    """Replace ``target`` with ``data`` in one step (staged in a temporary ending in ``suffix``)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = write_temporary(target, data)
+    tmp = write_temporary(target, data, suffix)
     try:
         os.replace(tmp, target)
     except BaseException:
