@@ -189,15 +189,15 @@ LABELBOX_EXPORT = """
         labels[n * 4 : n * 4 + 3, 5 : 20 + count] = n  # each version draws them differently
     layer = Labels(labels, **segmentation_layer_kwargs(document, "cells segmentation"))
     if marker.name == "commit":  # between moving the new masks in and the new JSON
-        real_commit = labelbox_v1._commit
+        real_commit = labelbox_v1.writer._commit
 
         def slow_commit(staged, final):
             marker.write_text("mid-swap")
             time.sleep(600)
 
-        labelbox_v1._commit = slow_commit
+        labelbox_v1.writer._commit = slow_commit
     elif marker.name != "none":
-        real_encode, done = labelbox_v1.MaskPngEncoder.encode, []
+        real_encode, done = labelbox_v1.writer.MaskPngEncoder.encode, []
 
         def slow_encode(self, mask):
             done.append(1)
@@ -206,7 +206,7 @@ LABELBOX_EXPORT = """
                 time.sleep(600)
             return real_encode(self, mask)
 
-        labelbox_v1.MaskPngEncoder.encode = slow_encode
+        labelbox_v1.writer.MaskPngEncoder.encode = slow_encode
     export_layer(layer, target)
 """
 

@@ -398,7 +398,7 @@ def test_a_fifo_is_refused_without_blocking(reference_copy, export, rows):
 
 
 def test_a_huge_mask_file_is_refused_before_it_is_read(reference_copy, export, monkeypatch):
-    monkeypatch.setattr(labelbox_v1, "_MAX_MASK_BYTES", 100)
+    monkeypatch.setattr(labelbox_v1.reader, "_MAX_MASK_BYTES", 100)
     refused(export, f"{FEATURES[0]}.png is larger than 100 bytes")
 
 

@@ -355,7 +355,7 @@ def test_open_export_downloads_only_when_asked(make_napari_viewer, tmp_path, mon
         fetched.append(url)
         return Response(png.read_bytes())
 
-    monkeypatch.setattr(labelbox_v1.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(labelbox_v1.reader.urllib.request, "urlopen", fake_urlopen)
     viewer = make_napari_viewer()
     with pytest.raises(LabelboxFormatError, match="masks are not downloaded"):
         io.open_export(viewer, tmp_path / "remote.json")

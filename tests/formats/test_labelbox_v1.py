@@ -408,7 +408,7 @@ def test_a_failed_save_leaves_the_earlier_export_intact(scene, tmp_path, monkeyp
     document.ontology.classes[0].color = "#123456"
     if where == "while encoding masks":
         calls = []
-        real = labelbox_v1.MaskPngEncoder.encode
+        real = labelbox_v1.writer.MaskPngEncoder.encode
 
         def flaky(self, mask):
             calls.append(1)
@@ -416,13 +416,13 @@ def test_a_failed_save_leaves_the_earlier_export_intact(scene, tmp_path, monkeyp
                 raise OSError(28, "No space left on device")
             return real(self, mask)
 
-        monkeypatch.setattr(labelbox_v1.MaskPngEncoder, "encode", flaky)
+        monkeypatch.setattr(labelbox_v1.writer.MaskPngEncoder, "encode", flaky)
     else:
 
         def refuse(staged, target):
             raise PermissionError(13, "Permission denied", str(target))
 
-        monkeypatch.setattr(labelbox_v1, "_commit", refuse)
+        monkeypatch.setattr(labelbox_v1.writer, "_commit", refuse)
     with pytest.raises(OSError):
         _write(out, labels, document)
     assert _snapshot(tmp_path) == before
@@ -449,7 +449,7 @@ def test_an_interrupted_commit_leaves_the_earlier_export_intact(
     def interrupt(staged, target):
         raise interruption()
 
-    monkeypatch.setattr(labelbox_v1, "_commit", interrupt)
+    monkeypatch.setattr(labelbox_v1.writer, "_commit", interrupt)
     with pytest.raises(interruption):
         _write(out, labels, document)
     assert _snapshot(tmp_path) == before  # new masks removed, old ontology back, no temporaries
@@ -511,9 +511,9 @@ if point == "mid-masks":  # the first new mask renamed in, the second still a te
 
     atomic.write_temporary = write_temp_then_crash
 elif point == "commit":  # every new mask and the new ontology on disk, the JSON not yet
-    labelbox_v1._commit = crash
+    labelbox_v1.writer._commit = crash
 elif point == "prune":  # the new JSON committed, the old masks not yet deleted
-    labelbox_v1._MaskFiles.prune = crash
+    labelbox_v1.save_files._MaskFiles.prune = crash
 labelbox_v1.write_export(out, [(labels, document)])
 """
 
@@ -935,7 +935,7 @@ def test_http_instance_uri_is_not_downloaded_unless_enabled(tmp_path, monkeypatc
         Image.fromarray(np.eye(6, dtype=np.uint8) * 255).save(out, format="PNG")
         return Response(out.getvalue())
 
-    monkeypatch.setattr(labelbox_v1.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(labelbox_v1.reader.urllib.request, "urlopen", fake_urlopen)
     with pytest.raises(LabelboxFormatError, match="is a web address; masks are not downloaded"):
         read_export(path)
     assert fetched == []

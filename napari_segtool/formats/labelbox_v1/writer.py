@@ -1,0 +1,366 @@
+"""Writing a Labelbox v1 export (see the package doc for the layout and the commit point)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from napari_segtool.formats.labelbox_v1.answers import answers_to_v1, outline_feature_id
+from napari_segtool.formats.labelbox_v1.common import (
+    POLYGON_MODES,
+    LabelboxFormatError,
+    LabelboxFormatWarning,
+    Progress,
+    _no_progress,
+    _progress_bar,
+    _warn,
+)
+from napari_segtool.formats.labelbox_v1.data_rows import (
+    _DEFAULT_EXTRA,
+    _external_id,
+    _join_url,
+    _seconds,
+    _timestamp,
+    labeled_data_for,
+)
+from napari_segtool.formats.labelbox_v1.paths import mask_dir_for, ontology_path_for
+from napari_segtool.formats.labelbox_v1.save_files import (
+    _STAGED,
+    _MaskFiles,
+    _OntologySwap,
+    _remove_stale_temporaries,
+)
+from napari_segtool.formats.masks import (
+    MaskPngEncoder,
+    iter_instance_crops,
+)
+from napari_segtool.formats.polygons import labelbox_polygons
+from napari_segtool.formats.result import (
+    ImageItem,
+    LabelsItem,
+    WriteResult,
+    collected_notes,
+)
+from napari_segtool.formats.toolkit import atomic
+from napari_segtool.model.document import Document
+from napari_segtool.model.ids import new_cuid
+
+
+@dataclass
+class ExportResult:
+    json_path: Path
+    mask_dir: Path
+    ontology_path: Path | None
+    #: every file and folder written (JSON, mask folder, ontology)
+    written: list[Path]
+    #: number of masks the export names (files left unchanged since the last save count too)
+    mask_count: int
+    #: per data row: label ids of instances with no pixels (not exported)
+    skipped_empty: list[list[int]]
+    #: per data row: ``(label_id or None for the image, question path)`` still unanswered
+    unanswered: list[list[tuple[int | None, str]]]
+    #: per data row: the document's ``source`` as written (ids, times, paths): keep it
+    sources: list[dict[str, Any]]
+
+
+def write_export(
+    path: str | Path,
+    rows: Sequence[tuple[np.ndarray, Document]],
+    *,
+    mask_mode: str = "RGBA",
+    compress_level: int = 6,
+    mask_base_url: str | None = None,
+    image_base_url: str | None = None,
+    write_ontology: bool = True,
+    seconds_to_label: float | Sequence[float] = 0.0,
+    polygons: str = "none",
+    polygon_tolerance: float = 0.0,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Write label images and their documents as a v1 export (see the package doc).
+
+    ``polygons`` adds each instance's outline as Labelbox polygon-tool objects
+    (``polygon: [{x, y}, ...]``, one per connected component, holes not
+    represented): ``"none"`` (masks only), ``"alongside"`` (masks and
+    polygons) or ``"instead"`` (polygons only, no mask files).
+
+    ``rows`` holds one ``(labels, document)`` per data row (a 2-D integer label
+    image). ``mask_base_url`` makes ``instanceURI`` absolute
+    (``<mask_base_url>/<name>_masks/<file>``); ``image_base_url`` does the same
+    for ``Labeled Data``. ``seconds_to_label`` (one number, or one per row) is
+    added to each row's recorded annotating time. Warns
+    (:class:`LabelboxFormatWarning`) about unanswered required questions.
+    """
+    progress = progress or _no_progress
+    json_path = Path(path)
+    if polygons not in POLYGON_MODES:
+        raise ValueError(f"polygons must be one of {POLYGON_MODES}, not {polygons!r}")
+    if not rows:
+        raise LabelboxFormatError(f"{json_path}: nothing to write (no label images)")
+    mask_dir = mask_dir_for(json_path)
+    ontology_path = ontology_path_for(json_path) if write_ontology else None
+    if isinstance(seconds_to_label, int | float):
+        seconds_to_label = [float(seconds_to_label)] * len(rows)
+    if len(seconds_to_label) != len(rows):
+        raise ValueError("give one seconds_to_label per data row")
+    _check_rows(json_path, rows)
+    _check_old_mask_dir(mask_dir)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    now = _timestamp()
+
+    masks = _MaskFiles(mask_dir)
+    ontology_swap = _OntologySwap(ontology_path)
+    try:
+        export: list[dict[str, Any]] = []
+        result = ExportResult(json_path, mask_dir, ontology_path, [], 0, [], [], [])
+        for (labels, document), seconds in zip(rows, seconds_to_label, strict=True):
+            row, written_ids, empty = _write_row(
+                json_path,
+                labels,
+                document,
+                masks,
+                mask_mode=mask_mode,
+                compress_level=compress_level,
+                mask_base_url=mask_base_url,
+                image_base_url=image_base_url,
+                seconds=seconds,
+                now=now,
+                progress=progress,
+                polygons=polygons,
+                polygon_tolerance=polygon_tolerance,
+            )
+            export.append(row)
+            result.mask_count += 0 if polygons == "instead" else len(written_ids)
+            result.skipped_empty.append(empty)
+            result.unanswered.append(document.unanswered_report(written_ids))
+            result.sources.append(_source_after_write(document, row, json_path))
+        _warn_unanswered(json_path, rows, result.unanswered)
+        masks.sync()
+        if ontology_path is not None:
+            ontologies = {json.dumps(d.ontology.to_dict(), sort_keys=True) for _, d in rows}
+            if len(ontologies) > 1:
+                _warn(f"{json_path}: the data rows use different ontologies; wrote the first")
+            ontology_swap.replace((rows[0][1].ontology.to_json() + "\n").encode("utf-8"))
+        text = json.dumps(export, indent=2, ensure_ascii=False) + "\n"
+        staged_json = atomic.write_temporary(json_path, text.encode("utf-8"), _STAGED)
+        try:
+            _commit(staged_json, json_path)
+        finally:
+            staged_json.unlink(missing_ok=True)
+    except BaseException:
+        ontology_swap.undo()
+        masks.discard()
+        raise
+    # committed: the new JSON is in place and names only files that are on disk
+    atomic.fsync_dir(json_path.parent)
+    masks.prune()
+    _remove_stale_temporaries(json_path, ontology_path)
+    result.written = [json_path, mask_dir] + ([ontology_path] if ontology_path else [])
+    return result
+
+
+def write_items(
+    path: str | Path,
+    labels: Sequence[LabelsItem],
+    images: Sequence[ImageItem] = (),
+    **options,
+) -> WriteResult:
+    """:func:`write_export` for the registry: one data row per labels item.
+
+    ``images`` are not written (``Labeled Data`` comes from each document);
+    ``options`` are :func:`write_export`'s.
+    """
+    notes: list[str] = []
+    with collected_notes(LabelboxFormatWarning, notes):
+        result = write_export(path, [(item.data, item.document) for item in labels], **options)
+    summary = f"Saved {result.mask_count} mask(s) to {result.json_path.name}"
+    if any(result.unanswered):
+        missing = sum(len(u) for u in result.unanswered)
+        summary += f"; {missing} required question(s) unanswered"
+    return WriteResult(
+        written=tuple(result.written),
+        sources=tuple(result.sources),
+        summary=summary,
+        notes=tuple(notes),
+        details=result,
+    )
+
+
+def _check_rows(json_path: Path, rows) -> None:
+    seen: dict[str, int] = {}
+    for n, (labels, document) in enumerate(rows):
+        if not isinstance(document, Document):
+            raise LabelboxFormatError(f"{json_path}: row {n} has no segmentation document")
+        shape = np.shape(labels)
+        if len(shape) != 2:
+            raise LabelboxFormatError(
+                f"{json_path}: row {n}: only 2-D label images can be exported, not shape {shape}"
+            )
+        if not np.issubdtype(np.asarray(labels[:1, :1]).dtype, np.integer):
+            raise LabelboxFormatError(f"{json_path}: row {n}: labels must be integers")
+        for instance in document.instances.values():
+            if instance.feature_id in seen:
+                raise LabelboxFormatError(
+                    f"{json_path}: featureId {instance.feature_id} is used twice (rows "
+                    f"{seen[instance.feature_id]} and {n}); an export needs unique featureIds "
+                    "(was a layer duplicated? save the layers one at a time)"
+                )
+            seen[instance.feature_id] = n
+
+
+def _check_old_mask_dir(mask_dir: Path) -> None:
+    """Only a folder of masks is written into (and pruned): refuse anything else."""
+    if not (mask_dir.exists() or mask_dir.is_symlink()):
+        return
+    if not mask_dir.is_dir():
+        raise LabelboxFormatError(f"{mask_dir}: exists and is not a mask folder; not replaced")
+    # the writer's own temporaries end in .png too, so a killed save never blocks the next
+    foreign = [p.name for p in mask_dir.iterdir() if not (p.is_file() and p.suffix == ".png")]
+    if foreign:
+        raise LabelboxFormatError(
+            f"{mask_dir}: the mask folder also holds {', '.join(sorted(foreign)[:5])}; "
+            "it must hold only this export's masks (saving deletes the ones it no longer "
+            "names), so nothing was written (move them or choose another name)"
+        )
+
+
+def _write_row(
+    json_path: Path,
+    labels: np.ndarray,
+    document: Document,
+    masks: _MaskFiles,
+    *,
+    mask_mode,
+    compress_level,
+    mask_base_url,
+    image_base_url,
+    seconds,
+    now,
+    progress,
+    polygons="none",
+    polygon_tolerance=0.0,
+) -> tuple[dict[str, Any], list[int], list[int]]:
+    labels = np.asarray(labels)
+    source = document.source
+    label_uid = source.get("label_id") or new_cuid()
+    encoder = MaskPngEncoder(labels.shape, mask_mode, compress_level)
+    objects: list[dict[str, Any]] = []
+    written_ids: list[int] = []
+    empty: list[int] = []
+    label_ids = sorted(document.instances)
+    crops = iter_instance_crops(labels, label_ids)
+    with _progress_bar(progress, len(label_ids), "Writing Labelbox masks") as tick:
+        for label_id, mask in crops:
+            tick()
+            instance = document.instances[label_id]
+            if mask is None or not mask.crop.any():
+                empty.append(label_id)
+                continue
+            cls_ = document.ontology.class_by_id(instance.schema_id)
+            if cls_ is None:
+                raise LabelboxFormatError(
+                    f"{json_path}: instance {label_id} has a class that is not in the ontology"
+                )
+            base = {
+                "schemaId": cls_.feature_schema_id,
+                "title": cls_.name,
+                "value": cls_.value,
+                "color": cls_.color,
+            }
+            if polygons != "instead":
+                file_name = masks.put(instance.feature_id, encoder.encode(mask))
+                relative = f"{masks.folder.name}/{file_name}"
+                objects.append(
+                    {
+                        "featureId": instance.feature_id,
+                        **base,
+                        "instanceURI": _join_url(mask_base_url, relative)
+                        if mask_base_url
+                        else relative,
+                        "classifications": answers_to_v1(
+                            cls_.questions, instance.answers, (instance.feature_id,)
+                        ),
+                    }
+                )
+            if polygons != "none":
+                rings = labelbox_polygons(labels, label_id, mask.slices, polygon_tolerance)
+                for n, ring in enumerate(rings):
+                    feature_id = outline_feature_id(instance.feature_id, n)
+                    objects.append(
+                        {
+                            "featureId": feature_id,
+                            **base,
+                            "polygon": ring,
+                            "classifications": answers_to_v1(
+                                cls_.questions, instance.answers, (feature_id,)
+                            ),
+                        }
+                    )
+            written_ids.append(label_id)
+    written_outlines = {o["featureId"] for o in objects if "polygon" in o}
+    objects.extend(
+        o
+        for o in source.get("other_objects") or []
+        if not (isinstance(o, dict) and o.get("featureId") in written_outlines)
+    )
+    row: dict[str, Any] = {
+        "ID": label_uid,
+        "DataRow ID": source.get("data_row_id") or new_cuid(),
+        "Labeled Data": labeled_data_for(source, json_path.parent, image_base_url),
+        "External ID": _external_id(source),
+        "Created By": source.get("created_by") or "",
+        "Project Name": source.get("project_name") or "",
+        "Dataset Name": source.get("dataset_name") or "",
+        "Created At": source.get("created_at") or now,
+        "Updated At": now,
+        "Seconds to Label": round(_seconds(source.get("seconds_to_label")) + float(seconds), 3),
+    }
+    row.update(_DEFAULT_EXTRA)
+    row.update(source.get("v1_extra") or {})
+    row["Label"] = {
+        "objects": objects,
+        "classifications": answers_to_v1(
+            document.ontology.questions, document.image_answers, (label_uid,)
+        ),
+    }
+    return row, written_ids, empty
+
+
+def _source_after_write(document: Document, row: dict[str, Any], json_path: Path) -> dict:
+    source = dict(document.source)
+    source.update(
+        label_id=row["ID"],
+        data_row_id=row["DataRow ID"],
+        external_id=row["External ID"],
+        created_at=row["Created At"],
+        updated_at=row["Updated At"],
+        seconds_to_label=row["Seconds to Label"],
+        labeled_data=row["Labeled Data"],
+        export_path=str(json_path),
+    )
+    return source
+
+
+def _warn_unanswered(json_path: Path, rows, unanswered) -> None:
+    lines = []
+    for (_, document), missing in zip(rows, unanswered, strict=True):
+        for label_id, question in missing:
+            if label_id is None:
+                lines.append(f"image: {question}")
+            else:
+                cls_ = document.class_of(label_id)
+                lines.append(f"instance {label_id} ({cls_.name if cls_ else '?'}): {question}")
+    if lines:
+        shown = "; ".join(lines[:20]) + (f"; ... ({len(lines)} in all)" if len(lines) > 20 else "")
+        _warn(f"{json_path.name}: unanswered required questions: {shown}")
+
+
+def _commit(staged_json: Path, json_path: Path) -> None:
+    """The commit point of a save: the new JSON replaces the old one in one step."""
+    os.replace(staged_json, json_path)
