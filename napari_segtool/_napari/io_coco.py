@@ -52,11 +52,11 @@ def read_coco(path: str | Path) -> list[LayerData]:
     return layer_data(registry.get("coco").read(path))
 
 
-def write_coco(path: str, layer_data: list[LayerData]) -> list[str]:
+def write_coco(path: str, layers: list[LayerData]) -> list[str]:
     """npe2 writer hook: the labels layers as one COCO file (RLE), images saved along."""
     labels: list[LabelsItem] = []
     images: list[ImageItem] = []
-    for data, meta, layer_type in layer_data:
+    for data, meta, layer_type in layers:
         name = meta.get("name") or layer_type
         if layer_type == "labels":
             document = live_document(meta) or plain_document(np.asarray(data))

@@ -75,7 +75,7 @@ def open_export(
     return layers
 
 
-def write_labelbox_v1(path: str, layer_data: list[LayerData]) -> list[str]:
+def write_labelbox_v1(path: str, layers: list[LayerData]) -> list[str]:
     """npe2 writer hook: each selected segmentation layer becomes one data row.
 
     Selected image layers are ignored (``Labeled Data`` comes from the
@@ -84,7 +84,7 @@ def write_labelbox_v1(path: str, layer_data: list[LayerData]) -> list[str]:
     """
     items: list[LabelsItem] = []
     targets: list[tuple[dict[str, Any], Labels | None, Document]] = []
-    for data, meta, layer_type in layer_data:
+    for data, meta, layer_type in layers:
         if layer_type != "labels":
             continue
         document = live_document(meta)
