@@ -1,4 +1,5 @@
-"""Every file the plugin writes gets the user's normal permissions (``0o666 & ~umask``)."""
+"""Every file the plugin writes gets the user's normal permissions (``0o666 & ~umask``):
+Labelbox JSON, masks and ontology, ontology JSON, COCO JSON and its images, recovery files."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import numpy as np
 import pytest
 
 from napari_segtool import load_default_ontology
-from napari_segtool.formats.coco import CocoImageInput, build_coco, write_coco_json
+from napari_segtool.formats.coco_files import write_coco_file
 from napari_segtool.formats.labelbox_v1 import write_export
 from napari_segtool.formats.ontology_json import write_ontology
 from napari_segtool.formats.recovery import SUFFIX, write_recovery
+from napari_segtool.formats.result import ImageItem, LabelsItem
 from napari_segtool.formats.toolkit.atomic import atomic_path, atomic_write_text
 from napari_segtool.model.document import Document
 
@@ -57,7 +59,10 @@ def write_every_kind(folder: Path, colour: str = "#123456") -> list[Path]:
     assert masks
     write_ontology(document.ontology, folder / "classes.ontology.json")
     coco = folder / "cells.coco.json"
-    write_coco_json(coco, build_coco([CocoImageInput(labels, document, "cells.png")]))
+    pixels = np.full((*labels.shape, 3), int(colour[1:3], 16), dtype=np.uint8)
+    item = LabelsItem(labels, document, "cells segmentation")
+    written = write_coco_file(coco, [item], [ImageItem(pixels, "cells")])
+    assert written.written == (coco, folder / "cells.png")  # the image is saved along
     recovery = write_recovery(
         folder,
         "cells-x-s1" + SUFFIX,
@@ -68,7 +73,7 @@ def write_every_kind(folder: Path, colour: str = "#123456") -> list[Path]:
         hash_kind="pixels",
     )
     ontology = folder / "classes.ontology.json"
-    return [result.json_path, result.ontology_path, *masks, ontology, coco, recovery]
+    return [result.json_path, result.ontology_path, *masks, ontology, *written.written, recovery]
 
 
 def test_new_files_of_every_kind_get_the_umask_permissions(tmp_path, umask):
