@@ -11,6 +11,17 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 PLUGIN_NAME = "napari-segtool"
 
+__all__ = ["PLUGIN_NAME", "default_ontology_path", "load_default_ontology", "session_for"]
+
+
+def __getattr__(name: str):
+    # lazy: the package root stays importable without napari
+    if name == "session_for":
+        from napari_segtool._napari.session import session_for
+
+        return session_for
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def default_ontology_path() -> Path:
     """The ontology that ships with the plugin (suits the sample image)."""

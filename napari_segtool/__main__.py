@@ -29,7 +29,9 @@ def open_viewer(viewer, paths: list[str]) -> None:
     """Fill ``viewer``: the given files, or the sample; then the plugin's dock."""
     from napari_segtool._napari.binding import is_segmentation_layer
     from napari_segtool._napari.commands import new_segmentation_layer
+    from napari_segtool._napari.session import session_for
 
+    session_for(viewer)  # autosave, close guard, pen and keys for every segmentation layer
     if paths:
         viewer.open(paths, plugin=None)  # any reader: images, Labelbox or COCO exports
         if not any(is_segmentation_layer(layer) for layer in viewer.layers):

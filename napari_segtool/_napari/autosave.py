@@ -2,12 +2,31 @@
 
 One :class:`Autosaver` follows one segmentation layer. Every edit (a stroke,
 undo/redo, an instance or answer change, an ontology change) marks it dirty and
-restarts a single-shot timer, so a save happens only after ``interval`` seconds
-without edits. On timeout the pixels are copied and the document serialised on
-the UI thread (a memcpy; both change under our feet otherwise), and the
-compressing and writing happen on one background thread, so painting never
-waits for the disk. Writes are atomic: a crash leaves the previous recovery
-file whole (see :mod:`napari_segtool.formats.recovery`).
+re-arms an idle timer (psygnal's ``debounced``), so a save happens only after
+``interval`` seconds without edits. The save runs on one background thread:
+it copies the labels, compresses them and writes the file, so neither the
+painting nor the copy of a large image waits on the UI thread. Writes are
+atomic: a crash leaves the previous recovery file whole (see
+:mod:`napari_segtool.formats.recovery`). No Qt is involved: this works the same
+with or without a window.
+
+Why a copy made off the UI thread is safe
+    The UI thread may paint while the background thread copies the labels, so
+    a copy can hold half a stroke. Every edit bumps a generation number and
+    re-arms the idle timer, and a save records the generation it started from:
+    a copy that overlapped an edit is therefore followed, once the user is idle
+    again, by a save of the finished state (``has_pending`` stays true until
+    then). The document is never read off the UI thread: at each edit the UI
+    thread freezes the layer's stored document dict (the binding keeps
+    ``layer.metadata`` current by replacing its entries, never by growing them
+    in place), which costs a copy of two containers of pointers; the background
+    thread serialises that frozen dict, which nothing changes any more.
+
+Threads of the signals
+    ``dirty_changed`` is emitted on the UI thread (edits and saves happen
+    there). ``saved`` and ``failed`` are emitted on the autosave thread; Qt code
+    connects them through ``superqt.ensure_main_thread`` (as
+    :class:`napari_segtool._qt.recovery_banner.RecoveryBanner` does).
 
 The interval is ``$NAPARI_SEGTOOL_AUTOSAVE_SECONDS`` (default 30 s) or
 :func:`set_autosave_interval`. The recovery folder is
@@ -16,7 +35,7 @@ overrides it).
 
 Entry points for the rest of the plugin:
 
-- :func:`attach_autosave` (the dock, for each layer it binds);
+- :func:`attach_autosave` (the viewer's session, for each segmentation layer);
 - :func:`check_recovery` (the dock: a newer recovery file for this image?);
 - :func:`notify_saved` (the writers, after a successful save: not dirty any
   more, recovery files of this work removed);
@@ -26,7 +45,7 @@ Entry points for the rest of the plugin:
 
 from __future__ import annotations
 
-import contextlib
+import atexit
 import logging
 import os
 import threading
@@ -40,9 +59,7 @@ from typing import Any
 
 import numpy as np
 from napari.layers import Image, Labels
-from psygnal import Signal
-from qtpy.QtCore import QObject, QTimer
-from qtpy.QtCore import Signal as QtSignal
+from psygnal import Signal, debounced
 
 from napari_segtool._napari.binding import (
     LayerBinding,
@@ -104,17 +121,32 @@ def _pool() -> ThreadPoolExecutor:
         return _executor
 
 
+def _cancel_idle_timers() -> None:
+    # psygnal's idle timers are ordinary (non-daemon) threads: without this, a
+    # process ending with edits pending would wait a whole interval to exit.
+    for saver in list(_autosavers.values()):
+        saver.cancel_idle_timer()
+
+
+# runs before the interpreter joins its threads (atexit alone would come too late)
+getattr(threading, "_register_atexit", atexit.register)(_cancel_idle_timers)
+
+
 # -- which image ------------------------------------------------------------------------
-def image_identity(layer: Labels, viewer=None) -> tuple[str | None, str, str]:
+def image_identity(
+    layer: Labels, viewer=None, source: dict[str, Any] | None = None
+) -> tuple[str | None, str, str]:
     """``(image_path, image_hash, hash_kind)`` of the image a segmentation layer annotates.
 
     The file's bytes when ``source["image_path"]`` is a readable file;
     otherwise the pixels of the viewer's image layer named
     ``source["image_name"]``; otherwise (no image to be found) the image name
     and the labels' shape, a weaker key that still keeps images apart.
+    ``source`` defaults to the live document's (pass a frozen copy off the UI thread).
     """
     layer = unwrap(layer)
-    source = binding_of(layer).document.source
+    if source is None:
+        source = binding_of(layer).document.source
     path = source.get("image_path") or None
     if path and os.path.isfile(path):
         return path, _hash_file_cached(path), "file"
@@ -139,31 +171,45 @@ def _find_image_layer(layer: Labels, image_name: str | None, viewer=None) -> Ima
     if not image_name:
         return None
     if viewer is None:
-        import napari
+        from napari_segtool._napari.session import current_viewer
 
-        viewer = napari.current_viewer()
+        viewer = current_viewer()
     if viewer is None:
         return None
     viewer = unwrap(viewer)
-    layers = [lay for lay in viewer.layers if isinstance(lay, Image) and lay.name == image_name]
-    return layers[0] if layers else None
+    layers = [lay for lay in list(viewer.layers) if isinstance(lay, Image)]
+    matches = [lay for lay in layers if lay.name == image_name]
+    return matches[0] if matches else None
+
+
+def frozen_document(binding: LayerBinding) -> dict[str, Any]:
+    """The layer's document dict as of now, safe to read later from another thread.
+
+    The binding keeps ``layer.metadata`` equal to ``document.to_dict()`` by
+    replacing whole entries (and, in place, only the scalar
+    ``source["seconds_to_label"]``), so copying the instance list and the
+    source dict freezes it at the cost of a few pointers per instance.
+    """
+    layer = binding.layer
+    stored = layer.metadata.get(METADATA_KEY) if layer is not None else None
+    if (
+        isinstance(stored, dict)
+        and isinstance(stored.get("instances"), list)
+        and isinstance(stored.get("source"), dict)
+    ):
+        return {**stored, "instances": list(stored["instances"]), "source": dict(stored["source"])}
+    return binding.document.to_dict()
 
 
 # -- the autosaver ------------------------------------------------------------------------
-class _Relay(QObject):
-    """Carries a finished write from the worker thread back to the UI thread."""
-
-    finished = QtSignal(object)
-
-
 class Autosaver:
     """Keeps one segmentation layer's unsaved work in a recovery file."""
 
-    #: a recovery file was written (its path); on the UI thread
+    #: a recovery file was written (its path); on the autosave thread
     saved = Signal(object)
-    #: an autosave failed (the message); the work is still in the layer
+    #: an autosave failed (the message); the work is still in the layer. Autosave thread
     failed = Signal(str)
-    #: ``is_dirty`` changed
+    #: ``is_dirty`` changed; on the UI thread
     dirty_changed = Signal(bool)
 
     def __init__(
@@ -178,16 +224,16 @@ class Autosaver:
         self.folder = Path(folder) if folder is not None else recovery.recovery_dir()
         self.session = uuid.uuid4().hex[:16]
         self._file_name: str | None = None
+        # guards the bookkeeping shared by the UI thread and the autosave thread
+        self._lock = threading.Lock()
+        self._timer_lock = threading.Lock()
         self._generation = 0  # bumped by every edit
         self._written = 0  # newest generation known to be on disk
+        self._document: dict[str, Any] | None = None  # frozen at the newest edit
         self._unsaved = False  # edits not yet saved through a writer
-        self._writes: dict[Future, int] = {}  # write in flight -> its generation
-        self._chores: list[Future] = []  # discards queued behind the writes
-        self._relay = _Relay()
-        self._relay.finished.connect(self._finish)
-        self._timer = QTimer()
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.save_async)
+        self._jobs: list[Future] = []  # writes and discards queued or running
+        self._stopped = False
+        self._idle_timer = None
         self.interval = autosave_interval() if interval is None else interval
         self.binding: LayerBinding | None = None
         self._connections: list[tuple[Any, Any]] = []
@@ -206,7 +252,8 @@ class Autosaver:
     @property
     def has_pending(self) -> bool:
         """Some edits are not in the recovery file yet."""
-        return self._generation > self._written
+        with self._lock:
+            return self._generation > self._written
 
     @property
     def interval(self) -> float:
@@ -215,7 +262,13 @@ class Autosaver:
     @interval.setter
     def interval(self, seconds: float) -> None:
         self._interval = max(0.05, float(seconds))
-        self._timer.setInterval(int(self._interval * 1000))
+        with self._timer_lock:
+            old = self._idle_timer
+            self._idle_timer = debounced(self._on_idle, timeout=round(self._interval * 1000))
+            if old is not None:
+                old.cancel()
+        if old is not None and self.has_pending:
+            self._arm()  # a save that was waiting waits the new interval
 
     @property
     def path(self) -> Path | None:
@@ -242,7 +295,8 @@ class Autosaver:
 
     def disconnect(self) -> None:
         """Stop following the layer (it left the viewer): its file becomes offerable."""
-        self._timer.stop()
+        self._stopped = True
+        self.cancel_idle_timer()
         for signal, slot in self._connections:
             signal.disconnect(slot)
         self._connections = []
@@ -251,9 +305,12 @@ class Autosaver:
             del _autosavers[layer]
 
     def _on_edit(self, *_args) -> None:
-        self._generation += 1
+        document = frozen_document(self.binding)
+        with self._lock:
+            self._generation += 1
+            self._document = document
         self._set_unsaved(True)
-        self._timer.start()  # restarting it: save only after idle time
+        self._arm()  # re-arming it: save only after idle time
 
     def mark_dirty(self) -> None:
         """Count the current state as an unsaved edit (e.g. after a restore)."""
@@ -264,79 +321,101 @@ class Autosaver:
             self._unsaved = unsaved
             self.dirty_changed.emit(unsaved)
 
+    # -- the idle timer ----------------------------------------------------------------------
+    def _arm(self) -> None:
+        with self._timer_lock:
+            if not self._stopped:
+                self._idle_timer()
+
+    def cancel_idle_timer(self) -> None:
+        with self._timer_lock:
+            self._idle_timer.cancel()
+
+    def _on_idle(self) -> None:
+        # on the idle timer's thread; not cancelling here: an edit made just now
+        # has re-armed the timer, and its save must still come
+        if not self._stopped:
+            self._submit(self._save)
+
     # -- saving ----------------------------------------------------------------------------
     def save_async(self) -> Future | None:
-        """Snapshot now and write in the background (what the timer calls)."""
-        self._timer.stop()
-        job = self._snapshot()
-        if job is None:
+        """Save now in the background (copy, compress, write); ``None`` if nothing is pending."""
+        self.cancel_idle_timer()
+        if not self.has_pending:
             return None
-        future = _pool().submit(_write_job, job)
-        self._writes[future] = job.pop("generation")
-        relay = self._relay
-
-        def done(fut: Future) -> None:
-            with contextlib.suppress(RuntimeError):  # the relay went with its autosaver
-                relay.finished.emit(fut)
-
-        future.add_done_callback(done)
-        return future
+        return self._submit(self._save)
 
     def flush(self, timeout: float | None = 30.0) -> Path | None:
         """Write pending edits now and wait for every queued job (close guard, tests)."""
         if self.has_pending:
             self.save_async()
-        futures.wait([*self._writes, *self._chores], timeout=timeout)
-        # deliver the results now instead of waiting for the event loop
-        for future in [f for f in self._writes if f.done()]:
-            self._finish(future)
-        self._chores = [f for f in self._chores if not f.done()]
+        with self._lock:
+            jobs = list(self._jobs)
+        futures.wait(jobs, timeout=timeout)
+        with self._lock:
+            self._jobs = [job for job in self._jobs if not job.done()]
         return self.path
 
-    def _snapshot(self) -> dict[str, Any] | None:
+    def _submit(self, function, *args) -> Future:
+        job = _pool().submit(function, *args)
+        with self._lock:
+            self._jobs = [*(f for f in self._jobs if not f.done()), job]
+        return job
+
+    def _save(self) -> Path | None:
+        """The background save (autosave thread): copy, compress, write, report."""
+        with self._lock:
+            generation, document = self._generation, self._document
+            if generation <= self._written or document is None:
+                return None  # written already, or saved through a writer meanwhile
         layer, binding = self.layer, self.binding
-        if layer is None or binding is None or not self.has_pending:
+        if layer is None or binding is None:
             return None
-        image_path, image_hash, hash_kind = image_identity(layer, self._viewer())
-        if self._file_name is None:
-            self._file_name = recovery.recovery_name(layer.name, image_hash, self.session)
-        job = {
-            "generation": self._generation,
-            "folder": self.folder,
-            "name": self._file_name,
-            # a copy: napari keeps painting into layer.data while the worker writes
+        try:
+            path = recovery.write_recovery(**self._recovery_job(layer, binding, document))
+        except Exception as error:
+            message = f"Autosave of {self._layer_label()} failed: {error}"
+            logger.warning(message)
+            self.failed.emit(message)
+            if self.layer is not None:
+                self._arm()  # try again after the next idle period
+            raise
+        with self._lock:
+            self._written = max(self._written, generation)
+        self.saved.emit(path)
+        return path
+
+    def _recovery_job(
+        self, layer: Labels, binding: LayerBinding, document: dict[str, Any]
+    ) -> dict[str, Any]:
+        source = document.get("source") or {}
+        image_path, image_hash, hash_kind = image_identity(layer, self._viewer(), source)
+        with self._lock:
+            if self._file_name is None:
+                self._file_name = recovery.recovery_name(layer.name, image_hash, self.session)
+            folder, name = self.folder, self._file_name
+        ids = {entry.get("label_id") for entry in document.get("instances", [])}
+        counts = dict(binding.pixel_counts)  # one C-level copy: no torn read
+        return {
+            "folder": folder,
+            "name": name,
+            # a copy: napari keeps painting into layer.data while this writes
             "labels": np.array(layer.data, copy=True),
-            "document": binding.document.to_dict(),
+            "document": document,
             "image_path": image_path,
             "image_hash": image_hash,
             "hash_kind": hash_kind,
-            "image_name": binding.document.source.get("image_name"),
+            "image_name": source.get("image_name"),
             "layer_name": layer.name,
             "layer": {
                 "scale": [float(s) for s in layer.scale],
                 "translate": [float(t) for t in layer.translate],
             },
-            "instance_count": len(binding.visible_instance_ids()),
+            "instance_count": sum(1 for i in ids if counts.get(i, 0) > 0),
         }
-        return job
 
     def _viewer(self):
         return self._viewer_ref() if self._viewer_ref is not None else None
-
-    def _finish(self, future: Future) -> None:
-        generation = self._writes.pop(future, None)
-        if generation is None:
-            return  # already delivered (flush, then the queued signal)
-        error = future.exception()
-        if error is not None:
-            message = f"Autosave of {self._layer_label()} failed: {error}"
-            logger.warning(message)
-            self.failed.emit(message)
-            if self.layer is not None:
-                self._timer.start()  # try again after the next idle period
-            return
-        self._written = max(self._written, generation)
-        self.saved.emit(future.result())
 
     def _layer_label(self) -> str:
         layer = self.layer
@@ -345,10 +424,11 @@ class Autosaver:
     # -- after a real save / a decision ------------------------------------------------------
     def mark_saved(self) -> None:
         """The work was saved through a writer: nothing is unsaved, recovery files go."""
-        self._timer.stop()
-        self._written = self._generation
+        self.cancel_idle_timer()
+        with self._lock:
+            self._written = self._generation
         self._set_unsaved(False)
-        paths = [self.path] if self.path is not None else []
+        paths = []
         layer = self.layer
         if layer is not None:
             try:
@@ -363,27 +443,27 @@ class Autosaver:
                     if info.path not in others
                 ]
         # queued behind any write in flight, so that write cannot resurrect the file
-        self._chores = [f for f in self._chores if not f.done()]
-        self._chores.append(_pool().submit(recovery.discard, paths))
+        self._submit(self._discard, paths)
+
+    def _discard(self, paths: list[Path]) -> None:
+        # autosave thread: a write that was running has named this layer's file by now
+        own = self.path
+        recovery.discard([*paths, own] if own is not None else paths)
 
     def adopt(self, path: str | os.PathLike) -> None:
         """Write future autosaves over ``path`` (a restored recovery file)."""
         path = Path(path)
-        self.folder = path.parent
-        self._file_name = path.name
+        with self._lock:
+            self.folder = path.parent
+            self._file_name = path.name
 
     def mark_restored(self, path: str | os.PathLike) -> None:
         """The layer now holds ``path``'s content: unsaved, but already on disk there."""
         self.adopt(path)
-        self._timer.stop()
-        self._written = self._generation
+        self.cancel_idle_timer()
+        with self._lock:
+            self._written = self._generation
         self._set_unsaved(True)
-
-
-def _write_job(job: dict[str, Any]) -> Path:
-    return recovery.write_recovery(
-        job.pop("folder"), job.pop("name"), job.pop("labels"), job.pop("document"), **job
-    )
 
 
 def live_recovery_paths() -> set[Path]:

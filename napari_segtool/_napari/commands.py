@@ -14,6 +14,7 @@ from napari_segtool._napari.binding import (
     is_segmentation_layer,
     segmentation_layer_for_image,
 )
+from napari_segtool._napari.session import session_for
 from napari_segtool.model.ontology import Ontology
 
 
@@ -39,6 +40,7 @@ def new_segmentation_layer(viewer: napari.Viewer) -> None:
 def add_segmentation_layer(
     viewer: napari.Viewer, image: Image, ontology: Ontology | None = None
 ) -> Labels:
+    session_for(viewer)  # the new layer gets autosave, pen and keys, dock or not
     data, kwargs, _ = segmentation_layer_for_image(image, ontology or load_default_ontology())
     layer = viewer.add_labels(data, **kwargs)
     viewer.layers.selection.active = layer

@@ -26,6 +26,7 @@ from napari.layers import Image, Labels
 
 from napari_segtool._napari.binding import document_of, is_segmentation_layer, unwrap
 from napari_segtool._napari.io_hooks import LayerData, layer_data, live_document
+from napari_segtool._napari.session import start_session_for_current_viewer
 from napari_segtool.formats import registry
 from napari_segtool.formats.coco_files import plain_document
 from napari_segtool.formats.result import ImageItem, LabelsItem
@@ -44,6 +45,7 @@ def get_coco_reader(path: str | list[str]):
         results = [coco.read(p, claim=c) for p, c in zip(paths, claims, strict=True)]
         return [layer for result in results for layer in layer_data(result)]
 
+    start_session_for_current_viewer()  # the layers get autosave, pen and keys
     return read_claimed
 
 

@@ -22,6 +22,7 @@ from napari_segtool._napari.io_hooks import (
     live_document,
     napari_progress,
 )
+from napari_segtool._napari.session import start_session_for_current_viewer
 from napari_segtool.formats import registry
 from napari_segtool.formats.labelbox_v1 import ExportResult, LabelboxFormatError
 from napari_segtool.formats.result import LabelsItem
@@ -37,13 +38,17 @@ def get_reader(path: str | list[str]):
     """npe2 reader hook: our reader for a v1 export, ``None`` for any other file.
 
     Declining other JSON (COCO, ontologies, ...) lets napari offer them to
-    other readers.
+    other readers. Accepting starts the current viewer's session, so the
+    layers get autosave, the pen and the keys (see :mod:`.session`).
     """
     if isinstance(path, list):
         if len(path) != 1:
             return None
         path = path[0]
-    return read_labelbox_v1 if registry.get(LABELBOX).can_read(path) else None
+    if not registry.get(LABELBOX).can_read(path):
+        return None
+    start_session_for_current_viewer()
+    return read_labelbox_v1
 
 
 def read_labelbox_v1(path: str | list[str], *, allow_download: bool = False) -> list[LayerData]:

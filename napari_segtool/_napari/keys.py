@@ -7,37 +7,65 @@ napari's Labels layer owns the bare digits 1-7 and E, P, F, L, Z, M, X, B,
 - ``N`` starts another instance of the current class.
 
 (napari advises against Shift with non-letter keys, hence Ctrl.) The keys
-come from the tool registry (:mod:`napari_segtool.tools.registry`).
+come from the tool registry (:mod:`napari_segtool.tools.registry`). They find
+the layer's binding when pressed, so they follow a re-bind (e.g. a restore).
 """
 
 from __future__ import annotations
 
-from napari_segtool._napari.binding import LayerBinding
+import weakref
+
+from napari.layers import Labels
+
+from napari_segtool._napari.binding import LayerBinding, binding_of
 from napari_segtool.tools.registry import tool
 
 NEW_INSTANCE_KEY = tool("new_instance").key
 CLASS_KEYS = tool("pick_class").keys
+_MARK = "_segtool_instance_key"
 
 
 def install_instance_keys(binding: LayerBinding) -> None:
     layer = binding.layer
     if layer is None:
         return
+    layer_ref = weakref.ref(layer)
 
     def new_instance(_layer=None):
-        binding.start_instance()
+        layer = layer_ref()
+        if layer is not None:
+            binding_of(layer).start_instance()
 
     new_instance.__doc__ = tool("new_instance").tooltip
+    setattr(new_instance, _MARK, True)
     layer.bind_key(NEW_INSTANCE_KEY, new_instance, overwrite=True)
     for position, key in enumerate(CLASS_KEYS):
-        layer.bind_key(key, _class_picker(binding, position), overwrite=True)
+        layer.bind_key(key, _class_picker(layer_ref, position), overwrite=True)
 
 
-def _class_picker(binding: LayerBinding, position: int):
+def remove_instance_keys(layer: Labels) -> None:
+    """Take this module's keys off ``layer`` (keys others bound stay)."""
+    for key in (NEW_INSTANCE_KEY, *CLASS_KEYS):
+        if getattr(layer.keymap.get(_key(key)), _MARK, False):
+            layer.bind_key(key, None)
+
+
+def _class_picker(layer_ref, position: int):
     def pick_class(_layer=None):
+        layer = layer_ref()
+        if layer is None:
+            return
+        binding = binding_of(layer)
         classes = binding.document.ontology.segmentation_classes
         if position < len(classes):
             binding.start_instance(classes[position].feature_schema_id)
 
     pick_class.__doc__ = tool("pick_class").tooltip.format(position=position + 1)
+    setattr(pick_class, _MARK, True)
     return pick_class
+
+
+def _key(name: str):
+    from napari.utils.key_bindings import coerce_keybinding
+
+    return coerce_keybinding(name)

@@ -8,15 +8,13 @@ ontology; any other layer leaves the dock on the last segmentation layer.
 from __future__ import annotations
 
 import warnings
-import weakref
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from napari.layers import Labels, Shapes
 from napari.utils.notifications import show_error, show_warning
-from qtpy.QtCore import QEvent, QItemSelectionModel, Qt
+from qtpy.QtCore import QItemSelectionModel, Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -34,7 +32,6 @@ from qtpy.QtWidgets import (
 from superqt import QCollapsible
 
 from napari_segtool import load_default_ontology
-from napari_segtool._napari.autosave import attach_autosave
 from napari_segtool._napari.binding import (
     LayerBinding,
     bind,
@@ -45,10 +42,9 @@ from napari_segtool._napari.binding import (
 from napari_segtool._napari.io_coco import export_coco
 from napari_segtool._napari.io_hooks import open_file
 from napari_segtool._napari.io_labelbox import export_layer
-from napari_segtool._napari.keys import CLASS_KEYS, NEW_INSTANCE_KEY, install_instance_keys
-from napari_segtool._napari.pen import attach_pen, pen_of
+from napari_segtool._napari.keys import CLASS_KEYS, NEW_INSTANCE_KEY
 from napari_segtool._napari.polygons import labels_to_shapes, shapes_to_instance
-from napari_segtool._qt.close_guard import install_close_guard
+from napari_segtool._napari.session import session_for
 from napari_segtool._qt.forms import ClassificationPanel
 from napari_segtool._qt.instance_table import CLASS_COLUMN, COLUMNS, InstanceTableModel
 from napari_segtool._qt.ontology_panel import OntologyPanel
@@ -68,15 +64,6 @@ if TYPE_CHECKING:
     import napari
 
 
-def _release_pens(layer_refs: list) -> None:
-    """Give layers napari's own brush behaviour back (Alt resizes again)."""
-    for ref in layer_refs:
-        layer = ref()
-        pen = pen_of(layer) if layer is not None else None
-        if pen is not None:
-            pen.detach()
-
-
 class SegmentationDock(QWidget):
     """Dock widget (Plugins > napari-segtool > Segmentation)."""
 
@@ -86,11 +73,9 @@ class SegmentationDock(QWidget):
         # which would not match the layers the bindings are keyed on.
         self.viewer = unwrap(napari_viewer)
         self.binding: LayerBinding | None = None
-
-        # napari deletes a closed dock without a closeEvent: give the pen back then.
-        # The slot holds only this list, not the widget being destroyed.
-        self._pen_layer: list[weakref.ref] = []
-        self.destroyed.connect(partial(_release_pens, self._pen_layer))
+        # autosave, close guard, pen and keys of every segmentation layer are the
+        # session's: they run whether this dock is open or not
+        self.session = session_for(self.viewer)
         self.recovery_banner = RecoveryBanner(self)
         self.recovery_banner.restored.connect(self.set_binding)
         self.layer_label = QLabel("No segmentation layer")
@@ -268,11 +253,6 @@ class SegmentationDock(QWidget):
             + " … pick classes 1-9; N starts another instance of the current class."
         )
 
-        # unsaved work is guarded and autosaved on every segmentation layer, shown or not
-        install_close_guard(self.viewer)
-        self.viewer.layers.events.inserted.connect(self._autosave_new_layer)
-        for layer in self.viewer.layers:
-            self._autosave(layer)
         self.viewer.layers.selection.events.active.connect(self._on_active_layer)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self._on_active_layer()
@@ -283,22 +263,6 @@ class SegmentationDock(QWidget):
         if is_segmentation_layer(layer):
             self.set_layer(layer)
         self._update_attach_offer(layer)
-
-    def _release_pen(self, layer) -> None:
-        _release_pens([weakref.ref(layer)] if layer is not None else [])
-
-    def event(self, event) -> bool:
-        # napari takes a closed dock out by reparenting it to None (then deletes it)
-        if event.type() == QEvent.Type.ParentChange and self.parent() is None:
-            _release_pens(getattr(self, "_pen_layer", []))
-        return super().event(event)
-
-    def _autosave_new_layer(self, event) -> None:
-        self._autosave(event.value)
-
-    def _autosave(self, layer) -> None:
-        if is_segmentation_layer(layer):
-            attach_autosave(binding_of(layer), self.viewer)
 
     def _on_layer_removed(self, event) -> None:
         if self.binding is not None and event.value is self.binding.layer:
@@ -319,17 +283,13 @@ class SegmentationDock(QWidget):
         if self.binding is not None:
             self.binding.counts_changed.disconnect(self._update_summary)
             self.binding.current_changed.disconnect(self._show_current_row)
-            self._release_pen(self.binding.layer)
         self.binding = binding
         self.ontology_panel.set_binding(binding)
         self.table_model.set_binding(binding)
         self.questions_panel.set_binding(binding)
-        self.recovery_banner.offer_for(binding, self.viewer)
         if binding is not None:
-            attach_autosave(binding, self.viewer)
-            install_instance_keys(binding)
-            attach_pen(binding.layer)  # the plugin's pen while the dock shows this layer
-        self._pen_layer[:] = [weakref.ref(binding.layer)] if binding is not None else []
+            self.session.start(binding.layer)  # a no-op unless the layer was just made one
+        self.recovery_banner.offer_for(binding, self.viewer)
         self.pen_panel.set_layer(binding.layer if binding is not None else None)
         self.pen_panel.update_hints()
         if binding is not None:
@@ -349,7 +309,8 @@ class SegmentationDock(QWidget):
             return
         document = Document(ontology=ontology or load_default_ontology())
         layer.metadata[METADATA_KEY] = document.to_dict()
-        attach_autosave(bind(layer, document), self.viewer)
+        bind(layer, document)
+        self.session.start(layer)
         self.set_layer(layer)
         self._update_attach_offer(layer)
 

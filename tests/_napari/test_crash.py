@@ -268,6 +268,7 @@ NAPARI_SESSION = """
     import numpy as np
     import napari
     from qtpy.QtCore import QTimer
+    from superqt.utils import ensure_main_thread
     from napari_segtool.formats import recovery
     from napari_segtool._napari.autosave import attach_autosave
     from tests.autosave_helpers import answer_everything, open_session, paint_instance
@@ -307,7 +308,7 @@ NAPARI_SESSION = """
         recovery._write_chunk = hang
         paint_instance(binding, 1, slice(0, 5), slice(100, 128))
 
-    saver.saved.connect(on_saved)
+    saver.saved.connect(ensure_main_thread(on_saved))  # emitted on the autosave thread
     QTimer.singleShot(0, annotate_first)
     napari.run()
 """

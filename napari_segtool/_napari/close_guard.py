@@ -1,0 +1,140 @@
+"""Unsaved-work guard on a viewer's layer list (no Qt: the question is a callback).
+
+What napari 0.9.2 offers, and what this module does with it (closing the
+window is the Qt side's, :mod:`napari_segtool._qt.close_guard`):
+
+Deleting layers from the GUI (the layer list's trash button, the "Delete
+selected layers" shortcut, Delete in the layer list)
+    All three call ``viewer.layers.remove_selected()``, and napari has no
+    cancellable "before remove" event. :class:`LayerListGuard` wraps
+    ``remove_selected`` on the viewer's own ``LayerList`` instance: with
+    unsaved annotations among the selected (unlocked) layers it calls ``ask``,
+    and a "no" removes nothing. Without ``ask`` (no window, nobody to ask) the
+    layers go and their work stays in the recovery folder, as below.
+
+Removing layers any other way (``viewer.layers.remove(...)``, ``del``,
+``clear()``, ``viewer.close()``, napari quitting all viewers)
+    Only ``layers.events.removing`` fires, before the layer goes, and it cannot
+    cancel. No question is asked (these are scripts and shutdown paths); the
+    autosave is flushed synchronously instead, so the work stays in the
+    recovery folder and is offered when the image is opened again.
+
+Killed process, crash, power loss
+    No hook at all: the autosave covers it (at most ``interval`` seconds of
+    idle time plus the stroke in progress are lost).
+
+Declined prompts never discard anything: every path keeps the recovery file,
+so the worst outcome of a wrong click is a restore offer next time.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable
+
+from napari.layers import Labels
+from napari.utils.notifications import show_info
+
+from napari_segtool._napari.autosave import autosaver_of
+from napari_segtool._napari.binding import is_segmentation_layer, unwrap
+
+logger = logging.getLogger(__name__)
+
+#: ``ask(layers, action) -> bool``: True to go ahead (``action``: "delete", "close")
+Ask = Callable[[list[Labels], str], bool]
+
+_guards: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def dirty_layers(layers) -> list[Labels]:
+    """Segmentation layers among ``layers`` whose edits are not saved through a writer."""
+    dirty = []
+    for layer in layers:
+        saver = autosaver_of(layer) if is_segmentation_layer(layer) else None
+        if saver is not None and saver.is_dirty:
+            dirty.append(layer)
+    return dirty
+
+
+class LayerListGuard:
+    """Asks before unsaved segmentation work leaves one viewer's layer list."""
+
+    def __init__(self, viewer, ask: Ask | None = None):
+        viewer = unwrap(viewer)
+        # weak references only: nothing here holds the viewer or its layers alive
+        self._viewer_ref = weakref.ref(viewer)
+        self.ask: Ask | None = ask
+        #: layers the user already agreed to let go (no second notice)
+        self._agreed: weakref.WeakSet[Labels] = weakref.WeakSet()
+        layers = viewer.layers
+        # an instance attribute shadows the method for this viewer only
+        layers.remove_selected = self._guarded_remove_selected
+        layers.events.removing.connect(self._on_removing)
+
+    @property
+    def viewer(self):
+        return self._viewer_ref()
+
+    def uninstall(self) -> None:
+        viewer = self.viewer
+        if viewer is None:
+            return
+        if viewer.layers.__dict__.get("remove_selected") == self._guarded_remove_selected:
+            del viewer.layers.__dict__["remove_selected"]
+        viewer.layers.events.removing.disconnect(self._on_removing)
+        if _guards.get(viewer) is self:
+            del _guards[viewer]
+
+    def go_ahead(self, layers: list[Labels], action: str) -> bool:
+        """Ask about ``layers``; if the answer is yes, secure their work in recovery files."""
+        if self.ask is not None and not self.ask(layers, action):
+            return False
+        for layer in layers:
+            self._agreed.add(layer)
+            saver = autosaver_of(layer)
+            if saver is not None:
+                saver.flush()
+        return True
+
+    def _guarded_remove_selected(self) -> None:
+        layers = self.viewer.layers
+        deletable = [layer for layer in layers.selection if not layer.locked]
+        dirty = dirty_layers(deletable)
+        if dirty and not self.go_ahead(dirty, "delete"):
+            return
+        type(layers).remove_selected(layers)
+
+    def _on_removing(self, event) -> None:
+        # fires before the layer leaves the list and cannot stop it: secure the work
+        layer = self.viewer.layers[event.index]
+        saver = autosaver_of(layer) if isinstance(layer, Labels) else None
+        if saver is None:
+            return
+        was_dirty = saver.is_dirty
+        if was_dirty:
+            try:
+                saver.flush()
+            except Exception as err:  # the layer goes anyway; say what was not kept
+                logger.warning("could not save recovery of %r: %s", layer.name, err)
+        saver.disconnect()
+        if was_dirty and layer not in self._agreed:
+            show_info(
+                f"{layer.name!r} was removed with unsaved annotations; they are kept and "
+                "offered again when you open the same image."
+            )
+
+
+def install_layer_guard(viewer, ask: Ask | None = None) -> LayerListGuard:
+    """The viewer's layer-list guard (one per viewer; later calls may set ``ask``)."""
+    viewer = unwrap(viewer)
+    guard = _guards.get(viewer)
+    if guard is None:
+        guard = _guards[viewer] = LayerListGuard(viewer, ask)
+    elif ask is not None:
+        guard.ask = ask
+    return guard
+
+
+def layer_guard_of(viewer) -> LayerListGuard | None:
+    return _guards.get(unwrap(viewer))
