@@ -518,16 +518,25 @@ def test_undo_after_removing_a_class_brings_its_pixels_back_unassigned(sample):
     assert class_name(layer, nucleus) == "Debris"
 
 
-def test_closing_the_dock_gives_the_layer_napari_brush_back(sample, qtbot):
+def test_the_pen_is_the_sessions_closing_the_dock_keeps_it_removing_the_layer_ends_it(
+    sample, qtbot
+):
+    """The pen no longer depends on the dock: closing the dock leaves it on every
+    segmentation layer; a layer leaving the viewer gets napari's own brush back."""
     from qtpy.QtCore import QCoreApplication, QEvent
 
     from napari_segtool._napari.pen import pen_of
 
     viewer, dock, layer = sample
-    assert pen_of(layer) is not None
+    pen = pen_of(layer)
+    assert pen is not None
     viewer.window.remove_dock_widget(dock)
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    qtbot.waitUntil(lambda: pen_of(layer) is None, timeout=2000)
+    qtbot.wait(50)
+    assert pen_of(layer) is pen and pen.attached
+    viewer.layers.remove(layer)
+    assert pen_of(layer) is None and not pen.attached
+    assert "_drag_modes" not in layer.__dict__  # napari's brush callbacks again
 
 
 def test_removing_the_shown_layer_moves_the_dock_to_another_segmentation_layer(sample):
