@@ -287,8 +287,8 @@ class SegmentationDock(QWidget):
         self.ontology_panel.set_binding(binding)
         self.table_model.set_binding(binding)
         self.questions_panel.set_binding(binding)
-        if binding is not None:
-            self.session.start(binding.layer)  # a no-op unless the layer was just made one
+        services = self.session.start(binding.layer) if binding is not None else None
+        self.recovery_banner.follow(services.autosaver if services is not None else None)
         self.recovery_banner.offer_for(binding, self.viewer)
         self.pen_panel.set_layer(binding.layer if binding is not None else None)
         self.pen_panel.update_hints()

@@ -23,7 +23,7 @@ from typing import Any
 
 from magicgui.widgets import CheckBox, ComboBox, LineEdit, RadioButtons
 from psygnal import Signal
-from qtpy.QtCore import Qt, QTimer
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QCheckBox,
     QFrame,
@@ -38,6 +38,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import QSignalDebouncer
 
 from napari_segtool._napari.binding import LayerBinding
 from napari_segtool.model.answers import chosen_options
@@ -148,10 +149,9 @@ class QuestionField(QWidget):
             native.setPlaceholderText(self.question.instructions)
         # Typing is written after a pause (and at once on Enter / focus out):
         # every write re-serialises the layer's metadata, so not per keystroke.
-        self._text_timer = QTimer(self)
-        self._text_timer.setSingleShot(True)
-        self._text_timer.setInterval(TEXT_COMMIT_DELAY_MS)
-        self._text_timer.timeout.connect(self._commit)
+        self._text_debouncer = QSignalDebouncer(parent=self)
+        self._text_debouncer.setTimeout(TEXT_COMMIT_DELAY_MS)
+        self._text_debouncer.triggered.connect(self._commit)
         self.input.changed.connect(self._on_text_changed)
         native.editingFinished.connect(self.flush)
         layout.addWidget(native)
@@ -255,7 +255,7 @@ class QuestionField(QWidget):
         """Show ``answer`` (None clears); never reports an edit."""
         with self._silenced():
             if self.question.type == "text":
-                self._text_timer.stop()
+                self._text_debouncer.cancel()
                 self.input.value = answer if isinstance(answer, str) else ""
             else:
                 answer = answer if isinstance(answer, dict) else {}
@@ -288,9 +288,8 @@ class QuestionField(QWidget):
 
     def flush(self) -> None:
         """Report typing that is still waiting for its pause."""
-        if self.question.type == "text" and self._text_timer.isActive():
-            self._text_timer.stop()
-            self._commit()
+        if self.question.type == "text":
+            self._text_debouncer.flush(restart_timer=False)  # commits only if typing waits
         for subform in self.subforms.values():
             subform.flush()
 
@@ -315,7 +314,7 @@ class QuestionField(QWidget):
 
     def _on_text_changed(self, _value=None) -> None:
         if not self._quiet:
-            self._text_timer.start()
+            self._text_debouncer.throttle()
 
     def _on_choice_changed(self, _value=None) -> None:
         if self._quiet:
@@ -510,10 +509,9 @@ class ClassificationPanel(QWidget):
         layout.addStretch(1)
 
         # answers change in bursts (typing, undo): refresh the report once per burst
-        self._report_timer = QTimer(self)
-        self._report_timer.setSingleShot(True)
-        self._report_timer.setInterval(150)
-        self._report_timer.timeout.connect(self._refresh_report)
+        self._report_debouncer = QSignalDebouncer(parent=self)
+        self._report_debouncer.setTimeout(150)
+        self._report_debouncer.triggered.connect(self._refresh_report)
 
         self.destroyed.connect(_disconnect_all(self._connections))
         self._attach(binding)
@@ -761,10 +759,10 @@ class ClassificationPanel(QWidget):
     # -- required-questions report -----------------------------------------------------
     def _schedule_report(self) -> None:
         if self._report_requested:
-            self._report_timer.start()
+            self._report_debouncer.throttle()
 
     def _refresh_report(self) -> list[tuple[int | None, str]]:
-        self._report_timer.stop()
+        self._report_debouncer.cancel()
         self.report_list.clear()
         document = self.document
         if document is None:

@@ -156,68 +156,6 @@ def test_a_removed_layer_keeps_its_work_and_loses_pen_keys_and_autosave(
     assert_services_running(viewer, layer)
 
 
-# -- the close guard without the dock -----------------------------------------------------
-def answer_dialog(button_text: str | None, seen: list):
-    """Click a button of the next modal message box (``None``: Cancel)."""
-    from qtpy.QtCore import QTimer
-    from qtpy.QtWidgets import QApplication, QMessageBox
-
-    def answer():
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, answer)
-            return
-        seen.append(box.text())
-        buttons = {b.text(): b for b in box.buttons()}
-        if button_text is None:
-            box.button(QMessageBox.StandardButton.Cancel).click()
-        else:
-            buttons[button_text].click()
-
-    QTimer.singleShot(20, answer)
-
-
-@pytest.mark.parametrize("choice", ["Cancel", "Close anyway"])
-def test_closing_the_window_with_unsaved_work_asks_with_the_dock_never_opened(
-    make_napari_viewer,
-    recovery_folder,  # noqa: F811
-    choice,
-):
-    viewer = make_napari_viewer()
-    viewer.open_sample(PLUGIN_NAME, "cells")
-    layer = viewer.layers["cells segmentation"]
-    paint_instance(binding_of(layer), 0, slice(10, 20), slice(10, 20))
-    seen: list[str] = []
-    answer_dialog(None if choice == "Cancel" else choice, seen)
-    closed = viewer.window._qt_window.close()
-    assert seen and "unsaved annotations" in seen[0]
-    if choice == "Cancel":
-        assert closed is False and layer in viewer.layers  # the window stays
-        return
-    assert closed
-    (path,) = iter_recovery_files(recovery_folder)  # flushed before closing
-    np.testing.assert_array_equal(read_recovery(path).labels, layer.data)
-
-
-def test_deleting_the_layer_from_the_layer_list_asks_with_the_dock_never_opened(
-    make_napari_viewer,
-    recovery_folder,  # noqa: F811
-):
-    viewer = make_napari_viewer()
-    viewer.open_sample(PLUGIN_NAME, "cells")
-    layer = viewer.layers["cells segmentation"]
-    paint_instance(binding_of(layer), 0, slice(10, 20), slice(10, 20))
-    viewer.layers.selection = {layer}
-    seen: list[str] = []
-    answer_dialog(None, seen)
-    viewer.window._qt_viewer.layerButtons.deleteButton.click()  # the trash button
-    assert seen and layer in viewer.layers
-    answer_dialog("Delete anyway", seen)
-    viewer.layers.remove_selected()
-    assert len(seen) == 2 and layer not in viewer.layers
-    assert len(iter_recovery_files(recovery_folder)) == 1
-
-
 # -- headless: no window, no Qt -----------------------------------------------------------
 def test_headless_viewer_has_a_layer_guard_without_anyone_to_ask(recovery_folder):  # noqa: F811
     viewer = ViewerModel()

@@ -13,7 +13,9 @@ import pytest
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QApplication, QMessageBox
 
+from napari_segtool import PLUGIN_NAME
 from napari_segtool._napari.autosave import attach_autosave, notify_saved
+from napari_segtool._napari.binding import binding_of
 from napari_segtool._qt.close_guard import ask_user, dirty_layers, install_close_guard
 from napari_segtool.formats.recovery import iter_recovery_files, read_recovery
 from tests.autosave_helpers import (
@@ -52,6 +54,19 @@ def guarded(make_napari_viewer, recovery_folder, tmp_path):  # noqa: F811
 def test_one_guard_per_viewer(guarded):
     viewer, _layer, _binding, _saver, guard, _answers = guarded
     assert install_close_guard(viewer) is guard
+
+
+def test_the_session_installs_both_guards_and_the_layer_guard_asks_through_qt(guarded):
+    from napari_segtool._napari.close_guard import layer_guard_of
+    from napari_segtool._napari.session import session_for
+
+    viewer, layer, binding, _saver, guard, answers = guarded
+    session = session_for(viewer)  # the segmentation layer was added by the command
+    assert session.window_guard is guard and session.layer_guard is layer_guard_of(viewer)
+    assert guard.layer_guard is session.layer_guard
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    assert session.layer_guard.go_ahead([layer], "delete") is False
+    assert answers.asked == [([layer.name], "delete")]
 
 
 # -- the window ---------------------------------------------------------------------------------
@@ -211,3 +226,63 @@ def test_ask_user_dialog(guarded, qtbot, choice, expected):
     assert ask_user(None, [layer], "close") is expected
     assert repr(layer.name) in seen["text"] and "recovery copy" in seen["text"]
     assert "Close anyway" in seen["buttons"]
+
+
+# -- the close guard without the dock -----------------------------------------------------
+def answer_dialog(button_text: str | None, seen: list):
+    """Click a button of the next modal message box (``None``: Cancel)."""
+
+    def answer():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer)
+            return
+        seen.append(box.text())
+        buttons = {b.text(): b for b in box.buttons()}
+        if button_text is None:
+            box.button(QMessageBox.StandardButton.Cancel).click()
+        else:
+            buttons[button_text].click()
+
+    QTimer.singleShot(20, answer)
+
+
+@pytest.mark.parametrize("choice", ["Cancel", "Close anyway"])
+def test_closing_the_window_with_unsaved_work_asks_with_the_dock_never_opened(
+    make_napari_viewer,
+    recovery_folder,  # noqa: F811
+    choice,
+):
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN_NAME, "cells")
+    layer = viewer.layers["cells segmentation"]
+    paint_instance(binding_of(layer), 0, slice(10, 20), slice(10, 20))
+    seen: list[str] = []
+    answer_dialog(None if choice == "Cancel" else choice, seen)
+    closed = viewer.window._qt_window.close()
+    assert seen and "unsaved annotations" in seen[0]
+    if choice == "Cancel":
+        assert closed is False and layer in viewer.layers  # the window stays
+        return
+    assert closed
+    (path,) = iter_recovery_files(recovery_folder)  # flushed before closing
+    np.testing.assert_array_equal(read_recovery(path).labels, layer.data)
+
+
+def test_deleting_the_layer_from_the_layer_list_asks_with_the_dock_never_opened(
+    make_napari_viewer,
+    recovery_folder,  # noqa: F811
+):
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN_NAME, "cells")
+    layer = viewer.layers["cells segmentation"]
+    paint_instance(binding_of(layer), 0, slice(10, 20), slice(10, 20))
+    viewer.layers.selection = {layer}
+    seen: list[str] = []
+    answer_dialog(None, seen)
+    viewer.window._qt_viewer.layerButtons.deleteButton.click()  # the trash button
+    assert seen and layer in viewer.layers
+    answer_dialog("Delete anyway", seen)
+    viewer.layers.remove_selected()
+    assert len(seen) == 2 and layer not in viewer.layers
+    assert len(iter_recovery_files(recovery_folder)) == 1
