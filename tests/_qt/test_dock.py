@@ -265,6 +265,13 @@ def test_plain_labels_layer_is_offered_an_ontology(make_napari_viewer):
     assert dock.binding.layer is plain
     assert [r[1] for r in table_rows(dock)] == ["unassigned"]
     assert not dock.attach_button.isVisibleTo(dock)
+    # made one in place: the session runs its services as for any segmentation layer
+    from napari_segtool._napari.autosave import autosaver_of
+    from napari_segtool._napari.pen import pen_of
+
+    services = dock.session.services(plain)
+    assert services is not None and services.autosaver is autosaver_of(plain)
+    assert services.autosaver.binding is binding_of(plain) and pen_of(plain) is not None
 
 
 def test_ontology_editing_recolours_validates_and_asks(sample, tmp_path):
