@@ -46,6 +46,7 @@ Entry points for the rest of the plugin:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -335,7 +336,8 @@ class Autosaver:
         # on the idle timer's thread; not cancelling here: an edit made just now
         # has re-armed the timer, and its save must still come
         if not self._stopped:
-            self._submit(self._save)
+            with contextlib.suppress(RuntimeError):  # the interpreter is shutting down
+                self._submit(self._save)
 
     # -- saving ----------------------------------------------------------------------------
     def save_async(self) -> Future | None:
