@@ -431,6 +431,7 @@ class LayerBinding:
             or features["index"].iat[row] != label_id
         ):
             return False
+        # replaced, never changed in place: autosave.frozen_document relies on it
         entries[position] = self.document.instance(label_id).to_dict()
         for key, value in self.document.feature_row(label_id).items():
             features.iloc[row, features.columns.get_loc(key)] = value
