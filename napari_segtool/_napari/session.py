@@ -50,13 +50,14 @@ from napari_segtool._napari.binding import (
     unwrap,
 )
 from napari_segtool._napari.close_guard import LayerListGuard, install_layer_guard
+from napari_segtool._napari.compat import qt_window
 from napari_segtool._napari.keys import install_instance_keys, remove_instance_keys
 from napari_segtool._napari.pen import Pen, attach_pen, pen_of
 
 #: the Qt module with the window guard, loaded only for a viewer with a Qt window
 QT_WINDOW_GUARD = "napari_segtool._qt.close_guard"
-#: napari's Qt main window module; until it is imported no Qt window exists
-_NAPARI_QT_WINDOW = "napari._qt.qt_main_window"
+#: Qt bindings; while none is imported no Qt window can exist
+_QT_BINDINGS = ("PyQt5", "PyQt6", "PySide2", "PySide6")
 
 _sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -172,7 +173,7 @@ def session_of(viewer) -> Session | None:
 
 def current_viewer():
     """napari's current viewer, without loading Qt in a process that made no Qt window."""
-    if _NAPARI_QT_WINDOW not in sys.modules:
+    if not any(binding in sys.modules for binding in _QT_BINDINGS):
         return None
     import napari
 
@@ -190,7 +191,6 @@ def _install_window_guard(viewer):
 
     The only place the napari glue loads Qt (by name, so no import of it is static).
     """
-    window = getattr(viewer, "window", None)
-    if getattr(window, "_qt_window", None) is None:
+    if qt_window(viewer) is None:
         return None
     return importlib.import_module(QT_WINDOW_GUARD).install_close_guard(viewer)

@@ -543,7 +543,7 @@ def test_the_pen_is_the_sessions_closing_the_dock_keeps_it_removing_the_layer_en
     assert pen_of(layer) is pen and pen.attached
     viewer.layers.remove(layer)
     assert pen_of(layer) is None and not pen.attached
-    assert "_drag_modes" not in layer.__dict__  # napari's brush callbacks again
+    assert pen._drag_callback not in layer.mouse_drag_callbacks  # napari's brush again
 
 
 def test_removing_the_shown_layer_moves_the_dock_to_another_segmentation_layer(sample):
