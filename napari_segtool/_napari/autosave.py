@@ -45,7 +45,6 @@ Entry points for the rest of the plugin:
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import os
@@ -56,6 +55,10 @@ from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+
+# the stdlib's hook run before the interpreter joins its threads (concurrent.futures
+# uses it the same way); atexit would run too late
+from threading import _register_atexit
 from typing import Any
 
 import numpy as np
@@ -129,8 +132,7 @@ def _cancel_idle_timers() -> None:
         saver.cancel_idle_timer()
 
 
-# runs before the interpreter joins its threads (atexit alone would come too late)
-getattr(threading, "_register_atexit", atexit.register)(_cancel_idle_timers)
+_register_atexit(_cancel_idle_timers)
 
 
 # -- which image ------------------------------------------------------------------------

@@ -541,6 +541,8 @@ def test_the_pen_is_the_sessions_closing_the_dock_keeps_it_removing_the_layer_en
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     qtbot.wait(50)
     assert pen_of(layer) is pen and pen.attached
+    layer.mode = "paint"
+    assert pen._drag_callback in layer.mouse_drag_callbacks  # the pen's brush
     viewer.layers.remove(layer)
     assert pen_of(layer) is None and not pen.attached
     assert pen._drag_callback not in layer.mouse_drag_callbacks  # napari's brush again
