@@ -2,6 +2,7 @@
 # napari-segtool developer entry point.
 #   ./dev.sh start [FILES...]   open napari with the plugin (sample image + ontology)
 #   ./dev.sh test [PYTEST ARGS] lint, check the import contracts, run the tests (Xvfb)
+#   ./dev.sh screenshot         regenerate docs/dock.png (under Xvfb when headless)
 # Each command creates ./.venv on first use (Python 3.11+) and reinstalls the
 # project when pyproject.toml changes. SEGTOOL_VENV picks another folder.
 set -euo pipefail
@@ -49,13 +50,20 @@ case "$command" in
       echo "  sudo apt-get install xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-shape0 libxcb-cursor0 libxkbcommon-x11-0" >&2
       exit 1
     fi
-    "$venv/bin/ruff" check napari_segtool tests benchmarks
-    "$venv/bin/ruff" format --check napari_segtool tests benchmarks
+    "$venv/bin/ruff" check napari_segtool tests benchmarks docs
+    "$venv/bin/ruff" format --check napari_segtool tests benchmarks docs
     "$venv/bin/lint-imports" # the layers' import contracts (pyproject.toml)
     exec "$venv/bin/python" -m pytest "$@"
     ;;
+  screenshot)
+    ensure_env
+    if [ -z "${DISPLAY:-}" ]; then
+      exec xvfb-run -a -s "-screen 0 1600x1000x24" "$venv/bin/python" docs/screenshot.py
+    fi
+    exec "$venv/bin/python" docs/screenshot.py
+    ;;
   *)
-    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
