@@ -25,7 +25,13 @@ import numpy as np
 from napari.layers import Image, Labels
 
 from napari_segtool._napari.binding import document_of, is_segmentation_layer, unwrap
-from napari_segtool._napari.io_hooks import LayerData, layer_data, live_document
+from napari_segtool._napari.io_hooks import (
+    LayerData,
+    after_write,
+    bound_layer,
+    layer_data,
+    live_document,
+)
 from napari_segtool._napari.session import start_session_for_current_viewer
 from napari_segtool.formats import registry
 from napari_segtool.formats.coco_files import plain_document
@@ -58,14 +64,16 @@ def write_coco(path: str, layers: list[LayerData]) -> list[str]:
     """npe2 writer hook: the labels layers as one COCO file (RLE), images saved along."""
     labels: list[LabelsItem] = []
     images: list[ImageItem] = []
+    saved: list[Labels | None] = []
     for data, meta, layer_type in layers:
         name = meta.get("name") or layer_type
         if layer_type == "labels":
             document = live_document(meta) or plain_document(np.asarray(data))
             labels.append(LabelsItem(np.asarray(data), document, name))
+            saved.append(bound_layer(meta.get("metadata") or {}))
         elif layer_type == "image":
             images.append(ImageItem(data[0] if meta.get("multiscale") else data, name))
-    return [str(p) for p in registry.get("coco").write(path, labels, images).written]
+    return after_write(registry.get("coco").write(path, labels, images), saved)
 
 
 def export_coco(
@@ -86,11 +94,13 @@ def export_coco(
     """
     labels: list[LabelsItem] = []
     images: list[ImageItem] = []
+    saved: list[Labels] = []
     for layer in (unwrap(layer) for layer in layers):
         if isinstance(layer, Labels):
             document = document_of(layer) if is_segmentation_layer(layer) else None
             data = np.asarray(layer.data)
             labels.append(LabelsItem(data, document or plain_document(data), layer.name))
+            saved.append(layer)
         elif isinstance(layer, Image):
             pixels = layer.data[0] if layer.multiscale else layer.data
             source = layer.source.path if layer.source is not None else None
@@ -98,4 +108,4 @@ def export_coco(
     result = registry.get("coco").write(
         path, labels, images, segmentation=segmentation, tolerance=tolerance
     )
-    return [str(p) for p in result.written]
+    return after_write(result, saved)

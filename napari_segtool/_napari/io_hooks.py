@@ -1,7 +1,11 @@
 """What every npe2 file hook shares: one translation of a
 :class:`~napari_segtool.formats.result.ReadResult` into napari layer data, the
-live document behind a writer's layer data, napari's progress bar; and
-:func:`open_file`, which opens a file of any registered format into a viewer.
+live document behind a writer's layer data, napari's progress bar, one step
+after every write (:func:`after_write`); and :func:`open_file`, which opens a
+file of any registered format into a viewer.
+
+What a reader skipped or changed (``ReadResult.notes``) reaches the user as
+the format's warnings, which napari shows as notifications.
 """
 
 from __future__ import annotations
@@ -13,10 +17,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 from napari.layers import Labels, Layer
 from napari.utils import progress
+from napari.utils.notifications import show_info
 
+from napari_segtool._napari.autosave import notify_saved
 from napari_segtool._napari.binding import bound_layers, document_of, segmentation_layer_kwargs
 from napari_segtool.formats import registry
-from napari_segtool.formats.result import ImageItem, LabelsItem, ReadResult, ShapesItem
+from napari_segtool.formats.result import (
+    ImageItem,
+    LabelsItem,
+    ReadResult,
+    ShapesItem,
+    WriteResult,
+)
 from napari_segtool.model.document import METADATA_KEY, Document
 
 if TYPE_CHECKING:
@@ -80,14 +92,29 @@ def live_document(meta: dict[str, Any]) -> Document | None:
     return document_of(layer) if layer is not None else Document.from_dict(metadata[METADATA_KEY])
 
 
+def after_write(result: WriteResult, saved: Iterable[Labels | None]) -> list[str]:
+    """What every writer does once its files are written; the paths written, the main file first.
+
+    The ``saved`` layers (``None`` for layer data without a live layer) are
+    saved work now: clean for autosave, their recovery files removed. The user
+    is told what was written (``result.summary``) in a napari notification.
+    """
+    for layer in saved:
+        if layer is not None:
+            notify_saved(layer)
+    if result.summary:
+        show_info(result.summary)
+    return [str(path) for path in result.written]
+
+
 def open_file(viewer: napari.Viewer, path: str | Path, **options) -> list[Layer]:
     """Open a file of any registered format into ``viewer`` (the dock's Open button).
 
     Every layer is built before the first is added, so a bad file adds nothing.
     Raises the format's error, or ``UnknownFormatError`` when no format claims it.
     """
-    entry = registry.format_for(path)
-    result = entry.read(path, claim=entry.claim(str(path)), progress=napari_progress, **options)
+    entry, claim = registry.claimed_format(path)
+    result = entry.read(path, claim=claim, progress=napari_progress, **options)
     layers = [Layer.create(data, meta, kind) for data, meta, kind in layer_data(result)]
     for layer in layers:
         viewer.add_layer(layer)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from napari.layers import Labels, Layer
 
-from napari_segtool._napari.autosave import notify_saved
 from napari_segtool._napari.binding import binding_of, document_of, unwrap
 from napari_segtool._napari.io_hooks import (
     LayerData,
+    after_write,
     bound_layer,
     layer_data,
     live_document,
@@ -104,7 +104,7 @@ def write_labelbox_v1(path: str, layers: list[LayerData]) -> list[str]:
     result = registry.get(LABELBOX).write(path, items, progress=napari_progress)
     for (metadata, layer, document), source in zip(targets, result.sources, strict=True):
         _remember(metadata, layer, document, source)
-    return [str(p) for p in result.written]
+    return after_write(result, [layer for _, layer, _ in targets])
 
 
 def export_layer(
@@ -145,6 +145,7 @@ def export_layer(
         progress=napari_progress,
     )
     _remember(layer.metadata, layer, document, result.sources[0])
+    after_write(result, [layer])
     return result.details
 
 
@@ -153,6 +154,5 @@ def _remember(metadata, layer, document: Document, source: dict[str, Any]) -> No
     document.source.update(source)
     if layer is not None:
         binding_of(layer).sync_metadata()
-        notify_saved(layer)  # saved work needs no recovery copy
     else:
         metadata[METADATA_KEY] = document.to_dict()

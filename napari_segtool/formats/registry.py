@@ -111,11 +111,17 @@ def get(name: str) -> FileFormat:
 
 def format_for(path: str | Path) -> FileFormat:
     """The format that claims ``path`` (the first to, in registration order)."""
-    found = next((entry for entry in _FORMATS.values() if entry.can_read(path)), None)
-    if found is None:
-        names = ", ".join(entry.display_name for entry in _FORMATS.values())
-        raise UnknownFormatError(f"{path}: not a file this plugin reads ({names})")
-    return found
+    return claimed_format(path)[0]
+
+
+def claimed_format(path: str | Path) -> tuple[FileFormat, Any]:
+    """The format that claims ``path`` and its claim, to hand to its reader (no second parse)."""
+    for entry in _FORMATS.values():
+        claim = entry.claim(str(path))
+        if claim is not None:
+            return entry, claim
+    names = ", ".join(entry.display_name for entry in _FORMATS.values())
+    raise UnknownFormatError(f"{path}: not a file this plugin reads ({names})")
 
 
 def writer_for(path: str | Path) -> FileFormat:
