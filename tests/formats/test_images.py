@@ -78,6 +78,30 @@ def test_a_bomb_header_is_refused_unread_and_pillows_limit_is_restored():
     assert decode_image(png(np.zeros((10, 10), np.uint8)), max_pixels=None).shape == (10, 10)
 
 
+def test_pillows_limit_is_off_only_while_the_header_is_read(monkeypatch):
+    """Other threads keep Pillow's bomb check while this module decodes pixels."""
+    from PIL import ImageFile
+
+    limit, seen_while_decoding = Image.MAX_IMAGE_PIXELS, []
+    real_load = ImageFile.ImageFile.load
+
+    def load(image):
+        seen_while_decoding.append(Image.MAX_IMAGE_PIXELS)
+        return real_load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    decode_image(png(np.zeros((6, 8), np.uint8), "P"))  # decoded, then converted
+    assert seen_while_decoding and set(seen_while_decoding) == {limit}
+
+
+def test_pillows_own_check_while_decoding_is_a_bomb_error(monkeypatch):
+    out = BytesIO()
+    Image.fromarray(np.zeros((10, 15), np.uint8)).save(out, format="TIFF")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50)  # TIFF checks again on load
+    with pytest.raises(ImageBombError, match="decompression bomb"):
+        decode_image(out.getvalue(), max_pixels=None)
+
+
 def test_the_stated_size_is_checked_before_the_limit():
     with pytest.raises(ImageSizeError, match="100000 x 100000 pixels, expected 8 x 6") as caught:
         decode_image(header_only_png(100_000, 100_000), expected_size=(8, 6))

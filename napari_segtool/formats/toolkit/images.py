@@ -9,9 +9,11 @@
 * Whatever a damaged file makes a Pillow plugin raise becomes an
   :class:`ImageError`; the caller names the file in its own error.
 
-Pillow's own bomb check reads the process-wide ``Image.MAX_IMAGE_PIXELS``; it
-is switched off (under a lock) while this module opens a file, because the
-check here replaces it and must come after the comparison with the stated size.
+Pillow's own bomb check, in ``Image.open``, reads the process-wide
+``Image.MAX_IMAGE_PIXELS``. It is switched off (under a lock) for the
+``Image.open`` call only, because the check here replaces it and must come
+after the comparison with the stated size; the pixels are decoded with it back
+in force, so other threads never lose their check for longer than a header read.
 """
 
 from __future__ import annotations
@@ -97,6 +99,9 @@ def decode_image(
     the modes they are converted to; after that, a mode not in ``modes`` (when
     given) is refused. Raises :class:`ImageSizeError`, :class:`ImageBombError`
     or :class:`ImageError`.
+
+    A ``max_pixels`` above Pillow's limit raises the header check only: where a
+    Pillow plugin checks again while decoding (TIFF), Pillow's limit still holds.
     """
     stream = BytesIO(source) if isinstance(source, bytes) else Path(source)
     limit = pixel_limit(max_pixels)  # read before Pillow's own limit is switched off
@@ -104,24 +109,32 @@ def decode_image(
     # only the formats this Pillow has openers for: Image.open fails on the first unknown
     # one (Pillow 13 opens MPO through the JPEG opener and has no "MPO" opener)
     allowed = [name for name in formats if name in Image.OPEN]
+    try:
+        with _opened_unchecked(stream, allowed) as image:
+            width, height = image.size
+            if expected_size is not None and (width, height) != tuple(expected_size):
+                raise ImageSizeError((width, height), tuple(expected_size), limit)
+            check_pixel_count(width, height, limit)
+            image.seek(0)
+            if image.mode in convert:
+                image = image.convert(convert[image.mode])
+            if modes is not None and image.mode not in modes:
+                raise ImageError(f"unsupported {'/'.join(formats)} mode {image.mode}")
+            return np.asarray(image).copy()
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as err:  # Pillow's own limit, checked while decoding
+        raise ImageBombError(str(err)) from None
+    except Exception as err:  # a damaged file can make a Pillow plugin raise anything
+        raise ImageError(f"{type(err).__name__}: {err}") from None
+
+
+def _opened_unchecked(stream: BytesIO | Path, formats: list[str]) -> Image.Image:
+    """``Image.open`` without Pillow's bomb check, which is restored as soon as it returns."""
     with _PILLOW_GLOBALS:
         previous = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = None  # the checks below replace Pillow's
+        Image.MAX_IMAGE_PIXELS = None  # the caller's checks replace Pillow's
         try:
-            with Image.open(stream, formats=allowed) as image:
-                width, height = image.size
-                if expected_size is not None and (width, height) != tuple(expected_size):
-                    raise ImageSizeError((width, height), tuple(expected_size), limit)
-                check_pixel_count(width, height, limit)
-                image.seek(0)
-                if image.mode in convert:
-                    image = image.convert(convert[image.mode])
-                if modes is not None and image.mode not in modes:
-                    raise ImageError(f"unsupported {'/'.join(formats)} mode {image.mode}")
-                return np.asarray(image).copy()
-        except ImageError:
-            raise
-        except Exception as err:  # a damaged file can make a Pillow plugin raise anything
-            raise ImageError(f"{type(err).__name__}: {err}") from None
+            return Image.open(stream, formats=formats)
         finally:
             Image.MAX_IMAGE_PIXELS = previous
