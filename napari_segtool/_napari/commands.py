@@ -1,4 +1,4 @@
-"""npe2 commands behind napari's menus (thin: they call the glue in ``_layer``)."""
+"""npe2 commands behind napari's menus (thin: they call the glue in :mod:`.binding`)."""
 
 # No ``from __future__ import annotations``: napari builds the "New segmentation
 # layer" widget with magicgui from these annotations, so they must be real types.

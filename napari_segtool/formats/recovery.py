@@ -497,7 +497,7 @@ def prune(
             dated.append((epoch, path))
     dated.sort(reverse=True)
     removed.extend(path for _epoch, path in dated[max(0, max_files - len(keep)) :])
-    # temp files of writes that a crash interrupted (see _atomic.atomic_path)
+    # temp files of writes that a crash interrupted (see toolkit.atomic.atomic_path)
     for path in Path(folder).glob(f".*{SUFFIX}.*.tmp") if Path(folder).is_dir() else ():
         with contextlib.suppress(OSError):
             if path.is_file() and not path.is_symlink() and now - path.stat().st_mtime > 3600:

@@ -373,11 +373,11 @@ def test_segmentation_layer_round_trips_with_document(sample):
 
 
 def test_annotating_time_is_tracked_for_seconds_to_label(sample, monkeypatch):
-    from napari_segtool._napari import binding as _layer
+    from napari_segtool._napari import binding
 
     _viewer, dock, layer = sample
     clock = iter([100.0, 103.5, 400.0, 401.0])
-    monkeypatch.setattr(_layer.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(binding.time, "monotonic", lambda: next(clock))
     label = paint_instance(dock, layer, "Nucleus", (50, 50))
     layer.paint((52, 52), label)  # 3.5 s later
     layer.paint((54, 54), label)  # after a long break: not counted
