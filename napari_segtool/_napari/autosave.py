@@ -2,10 +2,12 @@
 
 One :class:`Autosaver` follows one segmentation layer. Every edit (a stroke,
 undo/redo, an instance or answer change, an ontology change) marks it dirty and
-re-arms an idle timer (psygnal's ``debounced``), so a save happens only after
-``interval`` seconds without edits. The save runs on one background thread:
-it copies the labels, compresses them and writes the file, so neither the
-painting nor the copy of a large image waits on the UI thread. Writes are
+re-arms an idle timer (one daemon ``threading.Timer`` per autosaver, replaced
+under a lock), so a save happens only after ``interval`` seconds without edits.
+The save runs on one background thread: it copies the labels, compresses them
+and writes the file, so neither the painting nor the copy of a large image
+waits on the UI thread. At interpreter exit, pending edits get one last save,
+bounded by :data:`EXIT_SAVE_SECONDS`, instead of waiting for their timer. Writes are
 atomic: a crash leaves the previous recovery file whole (see
 :mod:`napari_segtool.formats.recovery`). No Qt is involved: this works the same
 with or without a window.
@@ -20,7 +22,11 @@ Why a copy made off the UI thread is safe
     thread freezes the layer's stored document dict (the binding keeps
     ``layer.metadata`` current by replacing its entries, never by growing them
     in place), which costs a copy of two containers of pointers; the background
-    thread serialises that frozen dict, which nothing changes any more.
+    thread serialises that frozen dict, which nothing changes any more. The
+    same snapshot carries everything else the file needs from napari (the
+    image identity, the layer's name, scale and translate, the instance count),
+    so the background thread touches no napari object but the labels it copies.
+    The image identity is hashed once per image (see :func:`image_identity`).
 
 Threads of the signals
     ``dirty_changed`` is emitted on the UI thread (edits and saves happen
@@ -45,6 +51,7 @@ Entry points for the rest of the plugin:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -53,17 +60,14 @@ import uuid
 import weakref
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-# the stdlib's hook run before the interpreter joins its threads (concurrent.futures
-# uses it the same way); atexit would run too late
-from threading import _register_atexit
 from typing import Any
 
 import numpy as np
 from napari.layers import Image, Labels
-from psygnal import Signal, debounced
+from psygnal import Signal
 
 from napari_segtool._napari.binding import (
     LayerBinding,
@@ -83,6 +87,8 @@ DEFAULT_INTERVAL = 30.0
 #: recovery files older than this, or beyond this many, are pruned
 PRUNE_MAX_AGE_DAYS = 30
 PRUNE_MAX_FILES = 50
+#: at interpreter exit, the last save of pending edits may take this long
+EXIT_SAVE_SECONDS = 5.0
 
 _autosavers: weakref.WeakKeyDictionary[Labels, Autosaver] = weakref.WeakKeyDictionary()
 _executor: ThreadPoolExecutor | None = None
@@ -91,6 +97,10 @@ _interval_override: float | None = None
 _pruned_folders: set[Path] = set()
 #: (path, size, mtime_ns) -> sha256; hashing a big image once is enough
 _file_hashes: dict[tuple[str, int, int], str] = {}
+#: image layer -> (its data object, weakly if it can be, and the pixels' hash)
+_pixel_hashes: weakref.WeakKeyDictionary[Image, tuple[Any, str]] = weakref.WeakKeyDictionary()
+#: set once the interpreter exits: timers and the pool no longer start saves
+_exiting = threading.Event()
 
 
 # -- configuration --------------------------------------------------------------------
@@ -125,14 +135,33 @@ def _pool() -> ThreadPoolExecutor:
         return _executor
 
 
-def _cancel_idle_timers() -> None:
-    # psygnal's idle timers are ordinary (non-daemon) threads: without this, a
-    # process ending with edits pending would wait a whole interval to exit.
-    for saver in list(_autosavers.values()):
+def _save_pending_at_exit(timeout: float | None = None) -> None:
+    """Give every autosaver with pending edits one last save (interpreter exit).
+
+    atexit runs after the interpreter joined its non-daemon threads (and the
+    pool's worker), and the idle timers are daemon threads, so a pending timer
+    never delays the exit; the saves run here instead, on one daemon thread
+    waited for at most ``timeout`` seconds, so a hung disk cannot hang the exit.
+    """
+    _exiting.set()
+    savers = [saver for saver in list(_autosavers.values()) if not saver._stopped]
+    for saver in savers:
         saver.cancel_idle_timer()
+    pending = [saver for saver in savers if saver.has_pending]
+    if not pending:
+        return
+
+    def save_all() -> None:
+        for saver in pending:
+            with contextlib.suppress(Exception):  # reported through ``failed``
+                saver._save()
+
+    worker = threading.Thread(target=save_all, name="segtool-autosave-exit", daemon=True)
+    worker.start()
+    worker.join(EXIT_SAVE_SECONDS if timeout is None else timeout)
 
 
-_register_atexit(_cancel_idle_timers)
+atexit.register(_save_pending_at_exit)
 
 
 # -- which image ------------------------------------------------------------------------
@@ -145,7 +174,9 @@ def image_identity(
     otherwise the pixels of the viewer's image layer named
     ``source["image_name"]``; otherwise (no image to be found) the image name
     and the labels' shape, a weaker key that still keeps images apart.
-    ``source`` defaults to the live document's (pass a frozen copy off the UI thread).
+    ``source`` defaults to the live document's. UI thread only (it reads the
+    viewer's layers). Each hash is computed once: a file's until its size or
+    mtime changes, an image layer's until its data object is replaced.
     """
     layer = unwrap(layer)
     if source is None:
@@ -155,8 +186,7 @@ def image_identity(
         return path, _hash_file_cached(path), "file"
     image = _find_image_layer(layer, source.get("image_name"), viewer)
     if image is not None:
-        data = image.data[-1] if image.multiscale else image.data
-        return path, recovery.hash_pixels(np.asarray(data)), "pixels"
+        return path, _hash_pixels_cached(image), "pixels"
     name = f"{source.get('image_name') or layer.name}|{tuple(layer.data.shape)}"
     return path, recovery.hash_pixels(np.frombuffer(name.encode(), np.uint8)), "pixels"
 
@@ -167,6 +197,23 @@ def _hash_file_cached(path: str) -> str:
     digest = _file_hashes.get(key)
     if digest is None:
         digest = _file_hashes[key] = recovery.hash_file(path)
+    return digest
+
+
+def _hash_pixels_cached(image: Image) -> str:
+    data = image.data
+    cached = _pixel_hashes.get(image)
+    if cached is not None:
+        held, digest = cached
+        if (held() if isinstance(held, weakref.ref) else held) is data:
+            return digest
+    pixels = data[-1] if image.multiscale else data
+    digest = recovery.hash_pixels(np.asarray(pixels))
+    try:
+        held = weakref.ref(data)
+    except TypeError:  # e.g. a list of scales: holding it is what the layer does anyway
+        held = data
+    _pixel_hashes[image] = (held, digest)
     return digest
 
 
@@ -204,6 +251,20 @@ def frozen_document(binding: LayerBinding) -> dict[str, Any]:
     return binding.document.to_dict()
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """What a background save needs from napari, taken on the UI thread at an edit."""
+
+    generation: int
+    document: dict[str, Any]
+    #: ``image_identity``'s result, or the error it raised (reported by the save)
+    identity: tuple[str | None, str, str] | Exception
+    layer_name: str
+    scale: list[float]
+    translate: list[float]
+    instance_count: int
+
+
 # -- the autosaver ------------------------------------------------------------------------
 class Autosaver:
     """Keeps one segmentation layer's unsaved work in a recovery file."""
@@ -232,11 +293,13 @@ class Autosaver:
         self._timer_lock = threading.Lock()
         self._generation = 0  # bumped by every edit
         self._written = 0  # newest generation known to be on disk
-        self._document: dict[str, Any] | None = None  # frozen at the newest edit
+        self._snapshot: _Snapshot | None = None  # taken at the newest edit
         self._unsaved = False  # edits not yet saved through a writer
         self._jobs: list[Future] = []  # writes and discards queued or running
         self._stopped = False
-        self._idle_timer = None
+        self._idle_timer: threading.Timer | None = None  # guarded by _timer_lock
+        #: why the newest save failed (``None`` once one succeeds)
+        self.last_error: str | None = None
         self.interval = autosave_interval() if interval is None else interval
         self.binding: LayerBinding | None = None
         self._connections: list[tuple[Any, Any]] = []
@@ -266,11 +329,8 @@ class Autosaver:
     def interval(self, seconds: float) -> None:
         self._interval = max(0.05, float(seconds))
         with self._timer_lock:
-            old = self._idle_timer
-            self._idle_timer = debounced(self._on_idle, timeout=round(self._interval * 1000))
-            if old is not None:
-                old.cancel()
-        if old is not None and self.has_pending:
+            waiting = self._idle_timer is not None
+        if waiting:
             self._arm()  # a save that was waiting waits the new interval
 
     @property
@@ -308,12 +368,32 @@ class Autosaver:
             del _autosavers[layer]
 
     def _on_edit(self, *_args) -> None:
-        document = frozen_document(self.binding)
+        taken = self._snapshot_values()
         with self._lock:
             self._generation += 1
-            self._document = document
+            self._snapshot = _Snapshot(generation=self._generation, **taken)
         self._set_unsaved(True)
         self._arm()  # re-arming it: save only after idle time
+
+    def _snapshot_values(self) -> dict[str, Any]:
+        # UI thread: everything napari-side the save needs, except the labels
+        binding, layer = self.binding, self.layer
+        document = frozen_document(binding)
+        source = document.get("source") or {}
+        try:
+            identity = image_identity(layer, self._viewer(), source)
+        except OSError as error:
+            identity = error
+        ids = {entry.get("label_id") for entry in document.get("instances", [])}
+        counts = binding.pixel_counts
+        return {
+            "document": document,
+            "identity": identity,
+            "layer_name": layer.name,
+            "scale": [float(s) for s in layer.scale],
+            "translate": [float(t) for t in layer.translate],
+            "instance_count": sum(1 for i in ids if counts.get(i, 0) > 0),
+        }
 
     def mark_dirty(self) -> None:
         """Count the current state as an unsaved edit (e.g. after a restore)."""
@@ -326,18 +406,34 @@ class Autosaver:
 
     # -- the idle timer ----------------------------------------------------------------------
     def _arm(self) -> None:
+        """(Re)start the idle timer: the save comes ``interval`` s after the last call."""
         with self._timer_lock:
-            if not self._stopped:
-                self._idle_timer()
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            if self._stopped or _exiting.is_set():
+                return
+            # a daemon thread: a pending timer never holds the interpreter's exit
+            # (the exit hook saves instead)
+            timer = threading.Timer(self._interval, self._on_idle)
+            timer.name, timer.daemon = "segtool-autosave-idle", True
+            self._idle_timer = timer
+            timer.start()
 
     def cancel_idle_timer(self) -> None:
         with self._timer_lock:
-            self._idle_timer.cancel()
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
 
     def _on_idle(self) -> None:
-        # on the idle timer's thread; not cancelling here: an edit made just now
-        # has re-armed the timer, and its save must still come
-        if not self._stopped:
+        # on the idle timer's own thread; a timer replaced or cancelled meanwhile
+        # (an edit re-armed it, a flush took over) has nothing left to do
+        with self._timer_lock:
+            if self._idle_timer is not threading.current_thread():
+                return
+            self._idle_timer = None
+        if not self._stopped and not _exiting.is_set():
             with contextlib.suppress(RuntimeError):  # the interpreter is shutting down
                 self._submit(self._save)
 
@@ -349,8 +445,12 @@ class Autosaver:
             return None
         return self._submit(self._save)
 
-    def flush(self, timeout: float | None = 30.0) -> Path | None:
-        """Write pending edits now and wait for every queued job (close guard, tests)."""
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Write pending edits now and wait for every queued job (close guard, tests).
+
+        True when every edit is in the recovery file (:attr:`path`); False when
+        a save failed (:attr:`last_error` says why) or did not end in ``timeout``.
+        """
         if self.has_pending:
             self.save_async()
         with self._lock:
@@ -358,7 +458,7 @@ class Autosaver:
         futures.wait(jobs, timeout=timeout)
         with self._lock:
             self._jobs = [job for job in self._jobs if not job.done()]
-        return self.path
+        return not self.has_pending
 
     def _submit(self, function, *args) -> Future:
         job = _pool().submit(function, *args)
@@ -369,61 +469,57 @@ class Autosaver:
     def _save(self) -> Path | None:
         """The background save (autosave thread): copy, compress, write, report."""
         with self._lock:
-            generation, document = self._generation, self._document
-            if generation <= self._written or document is None:
+            snapshot = self._snapshot
+            if snapshot is None or snapshot.generation <= self._written:
                 return None  # written already, or saved through a writer meanwhile
-        layer, binding = self.layer, self.binding
-        if layer is None or binding is None:
+        layer = self.layer
+        if layer is None:
             return None
         try:
-            path = recovery.write_recovery(**self._recovery_job(layer, binding, document))
+            path = recovery.write_recovery(**self._recovery_job(layer, snapshot))
         except Exception as error:
-            message = f"Autosave of {self._layer_label()} failed: {error}"
+            message = f"Autosave of {snapshot.layer_name!r} failed: {error}"
             logger.warning(message)
+            self.last_error = message
             self.failed.emit(message)
             if self.layer is not None:
                 self._arm()  # try again after the next idle period
             raise
         with self._lock:
-            self._written = max(self._written, generation)
+            self._written = max(self._written, snapshot.generation)
+        self.last_error = None
         self.saved.emit(path)
         return path
 
-    def _recovery_job(
-        self, layer: Labels, binding: LayerBinding, document: dict[str, Any]
-    ) -> dict[str, Any]:
-        source = document.get("source") or {}
-        image_path, image_hash, hash_kind = image_identity(layer, self._viewer(), source)
+    def _recovery_job(self, layer: Labels, snapshot: _Snapshot) -> dict[str, Any]:
+        # autosave thread: from napari only the labels, the rest is the UI thread's snapshot
+        if isinstance(snapshot.identity, Exception):
+            raise snapshot.identity
+        image_path, image_hash, hash_kind = snapshot.identity
         with self._lock:
             if self._file_name is None:
-                self._file_name = recovery.recovery_name(layer.name, image_hash, self.session)
+                self._file_name = recovery.recovery_name(
+                    snapshot.layer_name, image_hash, self.session
+                )
             folder, name = self.folder, self._file_name
-        ids = {entry.get("label_id") for entry in document.get("instances", [])}
-        counts = dict(binding.pixel_counts)  # one C-level copy: no torn read
+        source = snapshot.document.get("source") or {}
         return {
             "folder": folder,
             "name": name,
             # a copy: napari keeps painting into layer.data while this writes
             "labels": np.array(layer.data, copy=True),
-            "document": document,
+            "document": snapshot.document,
             "image_path": image_path,
             "image_hash": image_hash,
             "hash_kind": hash_kind,
             "image_name": source.get("image_name"),
-            "layer_name": layer.name,
-            "layer": {
-                "scale": [float(s) for s in layer.scale],
-                "translate": [float(t) for t in layer.translate],
-            },
-            "instance_count": sum(1 for i in ids if counts.get(i, 0) > 0),
+            "layer_name": snapshot.layer_name,
+            "layer": {"scale": snapshot.scale, "translate": snapshot.translate},
+            "instance_count": snapshot.instance_count,
         }
 
     def _viewer(self):
         return self._viewer_ref() if self._viewer_ref is not None else None
-
-    def _layer_label(self) -> str:
-        layer = self.layer
-        return repr(layer.name) if layer is not None else "a removed layer"
 
     # -- after a real save / a decision ------------------------------------------------------
     def mark_saved(self) -> None:

@@ -24,7 +24,10 @@ Killed process, crash, power loss
     idle time plus the stroke in progress are lost).
 
 Declined prompts never discard anything: every path keeps the recovery file,
-so the worst outcome of a wrong click is a restore offer next time.
+so the worst outcome of a wrong click is a restore offer next time. When the
+recovery file cannot be written (a full disk), the user is told so instead:
+the guard asks once more, with ``action + WITHOUT_RECOVERY``, before the work
+goes, and a removal that cannot be asked warns that the work is lost.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import weakref
 from collections.abc import Callable
 
 from napari.layers import Labels
-from napari.utils.notifications import show_info
+from napari.utils.notifications import show_info, show_warning
 
 from napari_segtool._napari.autosave import autosaver_of
 from napari_segtool._napari.binding import is_segmentation_layer, unwrap
@@ -43,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 #: ``ask(layers, action) -> bool``: True to go ahead (``action``: "delete", "close")
 Ask = Callable[[list[Labels], str], bool]
+#: appended to ``action`` when asking again because no recovery copy could be written
+WITHOUT_RECOVERY = " without recovery"
 
 _guards: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -87,14 +92,19 @@ class LayerListGuard:
             del _guards[viewer]
 
     def go_ahead(self, layers: list[Labels], action: str) -> bool:
-        """Ask about ``layers``; if the answer is yes, secure their work in recovery files."""
+        """Ask about ``layers``; if the answer is yes, secure their work in recovery files.
+
+        Layers whose recovery copy cannot be written are named in a warning,
+        and asked about again: their work is lost if the answer is yes.
+        """
         if self.ask is not None and not self.ask(layers, action):
             return False
-        for layer in layers:
-            self._agreed.add(layer)
-            saver = autosaver_of(layer)
-            if saver is not None:
-                saver.flush()
+        unsecured = [layer for layer in layers if not _secure(layer)]
+        if unsecured:
+            show_warning(_lost_message(unsecured, "if you go ahead"))
+            if self.ask is not None and not self.ask(unsecured, action + WITHOUT_RECOVERY):
+                return False
+        self._agreed.update(layers)
         return True
 
     def _guarded_remove_selected(self) -> None:
@@ -112,17 +122,35 @@ class LayerListGuard:
         if saver is None:
             return
         was_dirty = saver.is_dirty
-        if was_dirty:
-            try:
-                saver.flush()
-            except Exception as err:  # the layer goes anyway; say what was not kept
-                logger.warning("could not save recovery of %r: %s", layer.name, err)
+        secured = _secure(layer) if was_dirty else True
         saver.disconnect()
         if was_dirty and layer not in self._agreed:
-            show_info(
-                f"{layer.name!r} was removed with unsaved annotations; they are kept and "
-                "offered again when you open the same image."
-            )
+            if secured:
+                show_info(
+                    f"{layer.name!r} was removed with unsaved annotations; they are kept and "
+                    "offered again when you open the same image."
+                )
+            else:
+                show_warning(_lost_message([layer], "now that it was removed"))
+
+
+def _secure(layer: Labels) -> bool:
+    """Flush ``layer``'s autosave: True when its recovery file holds every edit."""
+    saver = autosaver_of(layer)
+    if saver is None or saver.flush():
+        return True
+    logger.warning("could not save recovery of %r: %s", layer.name, saver.last_error)
+    return False
+
+
+def _lost_message(layers: list[Labels], when: str) -> str:
+    names = ", ".join(repr(layer.name) for layer in layers)
+    reasons = {autosaver_of(layer).last_error for layer in layers if autosaver_of(layer)}
+    reason = "; ".join(sorted(r for r in reasons if r)) or "the save did not finish"
+    return (
+        f"The recovery copy of {names} could not be written ({reason}): "
+        f"the unsaved annotations are lost {when}."
+    )
 
 
 def install_layer_guard(viewer, ask: Ask | None = None) -> LayerListGuard:

@@ -29,7 +29,11 @@ from qtpy.QtCore import QEvent, QObject
 from qtpy.QtWidgets import QMessageBox, QWidget
 
 from napari_segtool._napari.binding import unwrap
-from napari_segtool._napari.close_guard import dirty_layers, install_layer_guard
+from napari_segtool._napari.close_guard import (
+    WITHOUT_RECOVERY,
+    dirty_layers,
+    install_layer_guard,
+)
 from napari_segtool._napari.compat import qt_window
 
 __all__ = ["CloseGuard", "ask_user", "close_guard_of", "dirty_layers", "install_close_guard"]
@@ -41,19 +45,31 @@ Confirm = Callable[[QWidget | None, list[Labels], str], bool]
 
 
 def ask_user(parent: QWidget | None, layers: list[Labels], action: str) -> bool:
-    """The standard question: go ahead (keeping a recovery copy) or cancel."""
+    """The standard question: go ahead (keeping a recovery copy) or cancel.
+
+    Asked again with ``action`` ending in ``WITHOUT_RECOVERY`` when the
+    recovery copy could not be written: going ahead then loses the work.
+    """
     names = ", ".join(repr(layer.name) for layer in layers[:5])
     if len(layers) > 5:
         names += f" and {len(layers) - 5} more"
+    unrecoverable = action.endswith(WITHOUT_RECOVERY)
+    verb = action.removesuffix(WITHOUT_RECOVERY)
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle("Unsaved annotations")
     box.setText(f"{names} {'has' if len(layers) == 1 else 'have'} unsaved annotations.")
-    box.setInformativeText(
-        "Save them with File > Save Selected Layers first, or go ahead: a recovery copy "
-        "is kept and offered when you open the same image again."
-    )
-    go = box.addButton(action.capitalize() + " anyway", QMessageBox.ButtonRole.AcceptRole)
+    if unrecoverable:
+        box.setInformativeText(
+            "Their recovery copy could not be written (is the disk full?): if you go ahead, "
+            "they are lost. Save them with File > Save Selected Layers first."
+        )
+    else:
+        box.setInformativeText(
+            "Save them with File > Save Selected Layers first, or go ahead: a recovery copy "
+            "is kept and offered when you open the same image again."
+        )
+    go = box.addButton(verb.capitalize() + " anyway", QMessageBox.ButtonRole.AcceptRole)
     cancel = box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(cancel)
     box.exec()

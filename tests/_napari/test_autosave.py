@@ -177,7 +177,8 @@ def test_flush_writes_now(session):
     _viewer, layer, binding, saver, _ = session
     saver.interval = 3600
     paint_instance(binding, 0, slice(10, 20), slice(10, 20))
-    path = saver.flush()
+    assert saver.flush() is True
+    path = saver.path
     np.testing.assert_array_equal(read_recovery(path).labels, layer.data)
     assert not saver.has_pending and saver.is_dirty
 
