@@ -99,9 +99,10 @@ class LayerListGuard:
         """
         if self.ask is not None and not self.ask(layers, action):
             return False
-        unsecured = [layer for layer in layers if not _secure(layer)]
-        if unsecured:
-            show_warning(_lost_message(unsecured, "if you go ahead"))
+        failures = {layer: error for layer in layers if (error := _secure(layer)) is not None}
+        if failures:
+            show_warning(_lost_message(failures, "if you go ahead"))
+            unsecured = list(failures)
             if self.ask is not None and not self.ask(unsecured, action + WITHOUT_RECOVERY):
                 return False
         self._agreed.update(layers)
@@ -122,31 +123,31 @@ class LayerListGuard:
         if saver is None:
             return
         was_dirty = saver.is_dirty
-        secured = _secure(layer) if was_dirty else True
+        error = _secure(layer) if was_dirty else None
         saver.disconnect()
         if was_dirty and layer not in self._agreed:
-            if secured:
+            if error is None:
                 show_info(
                     f"{layer.name!r} was removed with unsaved annotations; they are kept and "
                     "offered again when you open the same image."
                 )
             else:
-                show_warning(_lost_message([layer], "now that it was removed"))
+                show_warning(_lost_message({layer: error}, "now that it was removed"))
 
 
-def _secure(layer: Labels) -> bool:
-    """Flush ``layer``'s autosave: True when its recovery file holds every edit."""
+def _secure(layer: Labels) -> str | None:
+    """Flush ``layer``'s autosave: ``None`` if its recovery file holds every edit, else why not."""
     saver = autosaver_of(layer)
     if saver is None or saver.flush():
-        return True
-    logger.warning("could not save recovery of %r: %s", layer.name, saver.last_error)
-    return False
+        return None
+    error = saver.last_error or "the save did not finish in time"
+    logger.warning("could not save recovery of %r: %s", layer.name, error)
+    return error
 
 
-def _lost_message(layers: list[Labels], when: str) -> str:
-    names = ", ".join(repr(layer.name) for layer in layers)
-    reasons = {autosaver_of(layer).last_error for layer in layers if autosaver_of(layer)}
-    reason = "; ".join(sorted(r for r in reasons if r)) or "the save did not finish"
+def _lost_message(failures: dict[Labels, str], when: str) -> str:
+    names = ", ".join(repr(layer.name) for layer in failures)
+    reason = "; ".join(sorted(set(failures.values())))
     return (
         f"The recovery copy of {names} could not be written ({reason}): "
         f"the unsaved annotations are lost {when}."

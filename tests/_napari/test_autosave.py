@@ -183,6 +183,77 @@ def test_flush_writes_now(session):
     assert not saver.has_pending and saver.is_dirty
 
 
+def test_flush_reports_a_failed_write(session, monkeypatch):
+    _viewer, layer, binding, saver, _ = session
+    saver.interval = 3600
+    real_write = recovery.write_recovery
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(recovery, "write_recovery", full_disk)
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    assert saver.flush() is False
+    assert "No space left" in saver.last_error and saver.has_pending
+    assert saver.path is None or not saver.path.exists()
+    monkeypatch.setattr(recovery, "write_recovery", real_write)
+    assert saver.flush() is True
+    assert saver.last_error is None
+    np.testing.assert_array_equal(read_recovery(saver.path).labels, layer.data)
+
+
+def test_image_identity_is_hashed_once_per_image_on_the_ui_thread(
+    make_napari_viewer,
+    recovery_folder,  # noqa: F811
+    qtbot,
+    monkeypatch,
+):
+    hashes, lookups = [], []
+    real_hash, real_find = recovery.hash_pixels, _autosave._find_image_layer
+
+    def counting_hash(pixels):
+        hashes.append(threading.current_thread())
+        return real_hash(pixels)
+
+    def recording_find(*args, **kwargs):
+        lookups.append(threading.current_thread())
+        return real_find(*args, **kwargs)
+
+    monkeypatch.setattr(recovery, "hash_pixels", counting_hash)
+    monkeypatch.setattr(_autosave, "_find_image_layer", recording_find)
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN_NAME, "cells")  # no file: the identity is the pixels' hash
+    image, layer = viewer.layers["cells"], viewer.layers["cells segmentation"]
+    binding = binding_of(layer)
+    saver = attach_autosave(binding, viewer=viewer)
+    paint_instance(binding, 0, slice(10, 30), slice(10, 40))
+    first = read_recovery(wait_for_file(qtbot, saver)).info.image_hash
+    paint_instance(binding, 1, slice(40, 50), slice(10, 40))
+    wait_for_file(qtbot, saver)
+    assert len(hashes) == 1  # two edits, two saves: one hash
+    image.data = image.data[::-1].copy()  # a new data object: hashed again
+    paint_instance(binding, 0, slice(60, 70), slice(10, 40))
+    second = read_recovery(wait_for_file(qtbot, saver)).info.image_hash
+    assert len(hashes) == 2 and second != first
+    main = threading.main_thread()
+    assert lookups and all(thread is main for thread in [*hashes, *lookups])
+
+
+def test_idle_timer_rearmed_while_it_fires_stays_one_timer(session, qtbot, monkeypatch):
+    _viewer, layer, binding, saver, _ = session
+    errors = []
+    monkeypatch.setattr(threading, "excepthook", errors.append)
+    saver.interval = 0.05
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    for step in range(150):  # re-arm just before, at and after the timer fires
+        time.sleep(0.045 + (step % 3) * 0.005)
+        saver._arm()
+    wait_for_file(qtbot, saver)
+    idle = [t for t in threading.enumerate() if t.name == "segtool-autosave-idle" and t.is_alive()]
+    assert errors == [] and len(idle) <= 1
+    saver.cancel_idle_timer()
+
+
 # -- saved through the writer ---------------------------------------------------------------------
 def test_notify_saved_cleans_up(session, qtbot, recovery_folder):  # noqa: F811
     _viewer, layer, binding, saver, _ = session

@@ -223,9 +223,11 @@ def test_headless_session_autosaves_loads_no_qt_and_exits_promptly(tmp_path):
     assert result["qt"] == [] and result["added"] == []
     assert Path(result["written"]).exists() and result["pending"]
     assert time.monotonic() - started < 60
+    # the edit still pending at exit got its final save
+    assert (read_recovery(Path(result["written"])).labels[20:25, 20:25] != 0).all()
 
 
-def test_exit_does_not_wait_for_a_pending_idle_timer(tmp_path):
+def test_exit_saves_pending_edits_without_waiting_for_the_idle_timer(tmp_path):
     script = HEADLESS.replace("time.monotonic() + 20", "time.monotonic()")
     env = {
         "NAPARI_SEGTOOL_RECOVERY_DIR": str(tmp_path / "recovery"),
@@ -241,6 +243,9 @@ def test_exit_does_not_wait_for_a_pending_idle_timer(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1])["pending"]
+    (path,) = iter_recovery_files(tmp_path / "recovery")  # written at exit, not by the timer
+    labels = read_recovery(path).labels
+    assert (labels[0:10, 0:10] != 0).all() and (labels[20:25, 20:25] != 0).all()
 
 
 # -- consistency of the background copy ---------------------------------------------------

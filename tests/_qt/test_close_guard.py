@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from napari.utils.notifications import notification_manager
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QApplication, QMessageBox
 
@@ -17,6 +18,7 @@ from napari_segtool import PLUGIN_NAME
 from napari_segtool._napari.autosave import attach_autosave, notify_saved
 from napari_segtool._napari.binding import binding_of
 from napari_segtool._qt.close_guard import ask_user, dirty_layers, install_close_guard
+from napari_segtool.formats import recovery
 from napari_segtool.formats.recovery import iter_recovery_files, read_recovery
 from tests.autosave_helpers import (
     open_session,
@@ -92,6 +94,50 @@ def test_window_close_confirmed_flushes_the_autosave(guarded):
     assert viewer.window._qt_window.close()
     assert answers.asked and not saver.has_pending
     np.testing.assert_array_equal(read_recovery(saver.path).labels, layer.data)
+
+
+def full_disk(monkeypatch):
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(recovery, "write_recovery", fail)
+
+
+def last_notification() -> str:
+    return notification_manager.records[-1].message
+
+
+def test_close_anyway_without_a_recovery_copy_warns_and_asks_again(guarded, monkeypatch):
+    viewer, layer, binding, saver, _guard, answers = guarded
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    full_disk(monkeypatch)
+    answers.answer = True
+    assert viewer.window._qt_window.close()
+    assert answers.asked == [([layer.name], "close"), ([layer.name], "close without recovery")]
+    message = last_notification()
+    assert "could not be written" in message and "No space left" in message
+    assert "lost" in message and saver.has_pending
+
+
+def test_declining_the_second_question_keeps_the_window(guarded, monkeypatch):
+    viewer, layer, binding, _saver, guard, _answers = guarded
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    full_disk(monkeypatch)
+    replies = iter([True, False])
+    guard.confirm = lambda parent, layers, action: next(replies)
+    assert viewer.window._qt_window.close() is False
+    assert layer in viewer.layers
+    guard.confirm = _answers  # the fixture's teardown closes through it
+
+
+def test_removal_without_a_recovery_copy_says_the_work_is_lost(guarded, monkeypatch):
+    viewer, layer, binding, _saver, _guard, answers = guarded
+    paint_instance(binding, 0, slice(10, 20), slice(10, 20))
+    full_disk(monkeypatch)
+    viewer.layers.remove(layer)
+    message = last_notification()
+    assert "could not be written" in message and "lost" in message
+    assert "kept" not in message and answers.asked == []
 
 
 def test_napari_close_window_action_is_guarded(guarded):
