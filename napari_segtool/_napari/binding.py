@@ -10,14 +10,19 @@ instance of that class.
 
 Pixel counts are kept up to date from napari's history atoms (the ``paint``
 event after each stroke carries them; undo/redo replay the same items), so no
-stroke ever costs a scan of the whole image.
+stroke ever costs a scan of the whole image. The binding keeps the items of
+the steps napari can still undo or redo (no more than napari's own limit),
+and applies one only when napari's history really moved. Should napari's
+history change shape (:data:`compat.UNDO_HISTORY` fails its check), every
+edit and undo is counted from scratch instead, with a warning.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 import weakref
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 
 import numpy as np
@@ -26,6 +31,7 @@ from napari.layers import Image, Labels
 from napari.utils.colormaps import DirectLabelColormap
 from psygnal import Signal
 
+from napari_segtool._napari import compat
 from napari_segtool._napari.compat import unwrap
 from napari_segtool._napari.lock_guard import install_lock_guard
 from napari_segtool._napari.painter import PaintResult, paint
@@ -151,10 +157,11 @@ class LayerBinding:
             emitter.connect(slot)
         # napari's undo/redo fire no ``paint`` event; mirror its history items
         # (each ``paint`` carries one) and replay their counts when undo/redo run.
-        self._undo_items: list = []
-        self._redo_items: list = []
-        self._wrap_history_method(layer, "undo", self._undo_items, self._redo_items, False)
-        self._wrap_history_method(layer, "redo", self._redo_items, self._undo_items, True)
+        self._history_readable = _history_readable(type(layer))
+        limit = compat.history_limit(layer) if self._history_readable else 0
+        self._undo_items: deque = deque(maxlen=limit)
+        self._redo_items: deque = deque(maxlen=limit)
+        compat.wrap_undo_redo(layer, self, self._on_history_step)
         self.recount()
         self.sync_all()
         # locked and hidden instances are protected on this layer from now on
@@ -198,8 +205,7 @@ class LayerBinding:
         if layer is not None:
             for emitter, slot in self._layer_connections:
                 emitter.disconnect(slot)
-            for name in ("undo", "redo"):
-                layer.__dict__.pop(name, None)
+            compat.unwrap_undo_redo(layer, self)
 
     # -- instance workflow ----------------------------------------------------
     @property
@@ -282,8 +288,12 @@ class LayerBinding:
         """Erase and drop the instances of a class that is being removed.
 
         Their ids are retired: napari's undo brings the pixels back unassigned.
+        Locked or hidden instances with pixels refuse it (:class:`DocumentError`,
+        nothing changes): the lock guard would keep their pixels, and dropping
+        them from the document would leave those pixels without a class.
         """
         ids = [i.label_id for i in self.document.instances_of_class(schema_id)]
+        self._refuse_locked([i for i in ids if self.pixel_counts.get(i, 0) > 0], "remove")
         result = self.erase_instances(ids)
         self.workflow.remove_class_instances(schema_id)
         return result
@@ -329,28 +339,30 @@ class LayerBinding:
             return
         self.pixel_counts = label_store(layer.data).counts()
 
-    def _wrap_history_method(self, layer, name, source, target, forward) -> None:
-        original = getattr(layer, name)
-
-        def replay_counts() -> None:
-            original()
-            if not source:
-                # history from before this binding: count afresh
-                self.recount()
-                self._settle(set(self.pixel_counts) | set(self.document.instances))
-                return
-            item = source.pop()
-            target.append(item)
-            self._apply_delta(_history_delta(item, forward=forward))
-
-        replay_counts.__doc__ = original.__doc__
-        setattr(layer, name, replay_counts)
+    def _on_history_step(self, forward: bool) -> None:
+        """napari undid (or redid) one step: replay that step's counts backwards (forwards)."""
+        undo, redo = self._undo_items, self._redo_items
+        source, target = (redo, undo) if forward else (undo, redo)
+        if not source:
+            # a step from before this binding (or napari's check failed): count afresh
+            self._recount_and_settle()
+            return
+        item = source.pop()
+        target.append(item)
+        self._apply_delta(_history_delta(item, forward=forward))
 
     def _on_paint(self, event) -> None:
+        self._count_annotating_time()
+        if not self._history_readable:
+            self._recount_and_settle()
+            return
         self._undo_items.append(event.value)
         self._redo_items.clear()
-        self._count_annotating_time()
         self._apply_delta(_history_delta(event.value, forward=True))
+
+    def _recount_and_settle(self) -> None:
+        self.recount()
+        self._settle(set(self.pixel_counts) | set(self.document.instances))
 
     def _count_annotating_time(self) -> None:
         """Add the time since the previous edit to ``seconds_to_label`` (Labelbox's field).
@@ -372,8 +384,7 @@ class LayerBinding:
     def _on_data_replaced(self, _event=None) -> None:
         self._undo_items.clear()
         self._redo_items.clear()
-        self.recount()
-        self._settle(set(self.pixel_counts) | set(self.document.instances))
+        self._recount_and_settle()
 
     def _apply_delta(self, delta: Counter) -> None:
         self._announce(self.workflow.apply_delta(delta))
@@ -493,17 +504,27 @@ class LayerBinding:
         layer.colormap = DirectLabelColormap(color_dict=dict(self._colours))
 
 
+class CountsFromScratchWarning(RuntimeWarning):
+    """napari's undo history cannot be read: pixel counts are recounted on every edit."""
+
+
+def _history_readable(layer_class: type) -> bool:
+    reason = compat.problem(compat.UNDO_HISTORY, layer_class)
+    if reason is not None:
+        warnings.warn(
+            f"napari {compat.napari_version()} changed its undo history ({reason}); "
+            "napari-segtool counts pixels from scratch after every edit, which is slow "
+            f"on large images. Use napari{compat.TESTED_NAPARI_TEXT} or a newer napari-segtool.",
+            CountsFromScratchWarning,
+            stacklevel=3,
+        )
+    return reason is None
+
+
 def _history_delta(item, forward: bool) -> Counter:
     """Per-label pixel-count change of a napari history item (a list of atoms)."""
     delta: Counter = Counter()
-    for atom in item:
-        if hasattr(atom, "slice_key"):  # napari's _MaskedPaintAtom
-            old_values = np.asarray(atom.old_values)
-            new_values = np.full(old_values.size, atom.new_value, dtype=old_values.dtype)
-        else:  # (indices, old_values, new_values) from data_setitem
-            _indices, old_values, new_values = atom
-            old_values = np.asarray(old_values).ravel()
-            new_values = np.broadcast_to(np.asarray(new_values), old_values.shape).ravel()
+    for old_values, new_values in compat.history_changes(item):
         before, after = (old_values, new_values) if forward else (new_values, old_values)
         for values, sign in ((before, -1), (after, 1)):
             for label_id, count in label_store(values).counts().items():

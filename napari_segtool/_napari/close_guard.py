@@ -39,6 +39,7 @@ from collections.abc import Callable
 from napari.layers import Labels
 from napari.utils.notifications import show_info, show_warning
 
+from napari_segtool._napari import compat
 from napari_segtool._napari.autosave import autosaver_of
 from napari_segtool._napari.binding import is_segmentation_layer, unwrap
 
@@ -73,8 +74,8 @@ class LayerListGuard:
         #: layers the user already agreed to let go (no second notice)
         self._agreed: weakref.WeakSet[Labels] = weakref.WeakSet()
         layers = viewer.layers
-        # an instance attribute shadows the method for this viewer only
-        layers.remove_selected = self._guarded_remove_selected
+        # shadowed on this viewer's list only
+        compat.shadow_remove_selected(layers, self._guarded_remove_selected)
         layers.events.removing.connect(self._on_removing)
 
     @property
@@ -85,8 +86,7 @@ class LayerListGuard:
         viewer = self.viewer
         if viewer is None:
             return
-        if viewer.layers.__dict__.get("remove_selected") == self._guarded_remove_selected:
-            del viewer.layers.__dict__["remove_selected"]
+        compat.restore_remove_selected(viewer.layers, self._guarded_remove_selected)
         viewer.layers.events.removing.disconnect(self._on_removing)
         if _guards.get(viewer) is self:
             del _guards[viewer]
@@ -114,7 +114,7 @@ class LayerListGuard:
         dirty = dirty_layers(deletable)
         if dirty and not self.go_ahead(dirty, "delete"):
             return
-        type(layers).remove_selected(layers)
+        compat.napari_remove_selected(layers)
 
     def _on_removing(self, event) -> None:
         # fires before the layer leaves the list and cannot stop it: secure the work

@@ -19,6 +19,14 @@ What is used, and by whom
       ``_move_modes`` on the instance, reads the brush-stroke overlay and
       napari's mouse-to-data conversion: :func:`mode_callbacks` and the
       functions after it;
+    - the binding keeps pixel counts from napari's undo history: it reads the
+      history atoms (``_MaskedPaintAtom`` and the ``data_setitem`` 3-tuple),
+      the history's depth and limit, and wraps ``undo``/``redo`` on the layer
+      instance, relying on napari's undo sending no ``paint`` event:
+      :func:`history_changes` and the functions after it;
+    - the layer-list guard shadows ``LayerList.remove_selected`` on the
+      viewer's list (the GUI's delete paths call it):
+      :func:`shadow_remove_selected`;
     - the close guard filters events of napari's Qt main window
       (``Window._qt_window``): :func:`qt_window`;
     - plugin hooks receive napari's public-only proxies: :func:`unwrap`.
@@ -41,7 +49,8 @@ import inspect
 import re
 import warnings
 import weakref
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +67,8 @@ TESTED_NAPARI_TEXT = ">=0.9.2,<0.10"
 PAINT_HOOK = "paint hook"
 REGION_WRITES = "region writes"
 MODE_CALLBACKS = "mode callbacks"
-FEATURES = (PAINT_HOOK, REGION_WRITES, MODE_CALLBACKS)
+UNDO_HISTORY = "undo history"
+FEATURES = (PAINT_HOOK, REGION_WRITES, MODE_CALLBACKS, UNDO_HISTORY)
 
 HOOK_NAME = "_apply_mask_to_data"
 #: the hook's parameters as of napari 0.9.2
@@ -287,10 +297,57 @@ def _mode_callbacks_problem(layer_class: type) -> str | None:
     return _region_writes_problem(layer_class)  # the pen's lines are region writes
 
 
+def _undo_history_problem(layer_class: type) -> str | None:
+    for name in ("undo", "redo"):
+        reason = _parameters_problem(layer_class, name, ("self",), exact=True)
+        if reason is not None:
+            return reason
+    if not isinstance(getattr(layer_class, "_history_limit", None), int):
+        return "Labels._history_limit is not a number"
+    return _undo_history_probe(layer_class)
+
+
+def _undo_history_probe(layer_class: type) -> str | None:
+    """Paint through both atom forms; undo and redo move one step and send no paint event."""
+    items = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            layer = layer_class(np.zeros((6, 6), dtype=np.uint8))
+            layer.events.paint.connect(lambda event: items.append(event.value))
+            layer.brush_size = 3
+            layer.paint((2, 2), 1)
+            layer.data_setitem((np.array([5, 5]), np.array([4, 5])), 2)
+            painted = Counter(np.asarray(layer.data).ravel().tolist())
+            decoded: Counter = Counter({0: 36})
+            for item in items:
+                for old, new in history_changes(item):
+                    decoded.subtract(Counter(old.tolist()))
+                    decoded.update(Counter(new.tolist()))
+            depths = [history_depths(layer)]
+            layer.undo()
+            depths.append(history_depths(layer))
+            layer.redo()
+            depths.append(history_depths(layer))
+            limit = history_limit(layer)
+    except Exception as error:
+        return f"probe failed: {type(error).__name__}: {error}"
+    if len(items) != 2:
+        return f"two edits sent {len(items)} paint events after the undo and redo"
+    if +decoded != painted:
+        return "the history atoms do not add up to the painted pixels"
+    if depths != [(2, 0), (1, 1), (2, 0)]:
+        return f"undo and redo moved the history as {depths}, not one step each"
+    if limit < 1:
+        return f"the undo limit is {limit}"
+    return None
+
+
 _CHECKS: dict[str, Callable[[type], str | None]] = {
     PAINT_HOOK: _paint_hook_problem,
     REGION_WRITES: _region_writes_problem,
     MODE_CALLBACKS: _mode_callbacks_problem,
+    UNDO_HISTORY: _undo_history_problem,
 }
 
 
@@ -420,6 +477,83 @@ def event_to_data_coordinate(layer: Labels, event) -> np.ndarray | None:
 
     coordinate = mouse_event_to_labels_coordinate(layer, event)
     return None if coordinate is None else np.asarray(coordinate, dtype=float)
+
+
+# -- the undo history (the binding's pixel counts) ------------------------------------------------
+def history_limit(layer: Labels) -> int:
+    """How many undo steps napari keeps (older ones are dropped)."""
+    return int(layer._history_limit)
+
+
+def history_depths(layer: Labels) -> tuple[int, int]:
+    """How many steps napari can undo and redo now."""
+    return len(layer._undo_history), len(layer._redo_history)
+
+
+def history_changes(item) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(old values, new values)`` (flat, equal length) of each atom of a history item.
+
+    An item is what a ``paint`` event carries: a list of ``_MaskedPaintAtom``
+    (mask tools, region writes) and ``(indices, old, new)`` tuples (``data_setitem``).
+    """
+    for atom in item:
+        if hasattr(atom, "slice_key"):
+            old_values = np.asarray(atom.old_values).ravel()
+            yield old_values, np.full(old_values.size, atom.new_value, dtype=old_values.dtype)
+        else:
+            _indices, old_values, new_values = atom
+            old_values = np.asarray(old_values).ravel()
+            new_values = np.asarray(new_values, dtype=old_values.dtype)
+            yield old_values, np.broadcast_to(new_values, old_values.shape).ravel()
+
+
+def wrap_undo_redo(layer: Labels, owner: object, on_step: Callable[[bool], None]) -> None:
+    """Shadow ``undo``/``redo`` on ``layer``; ``on_step(forward)`` runs after each real step.
+
+    napari's undo and redo send no ``paint`` event, and with an empty history
+    they do nothing: ``on_step`` runs only when napari's history really moved.
+    """
+    # napari changed: the depths cannot be trusted, so every call counts as a step
+    readable = problem(UNDO_HISTORY, type(layer)) is None
+    layer_ref = weakref.ref(layer)  # weak: the layer holds these closures
+    for name, forward in (("undo", False), ("redo", True)):
+        original = getattr(type(layer), name)
+
+        def step(original=original, forward=forward) -> None:
+            layer = layer_ref()
+            if layer is None:
+                return
+            before = history_depths(layer) if readable else None
+            original(layer)
+            if not readable or history_depths(layer) != before:
+                on_step(forward)
+
+        step.__doc__ = original.__doc__
+        setattr(step, _OWNER, owner)
+        setattr(layer, name, step)
+
+
+def unwrap_undo_redo(layer: Labels, owner: object) -> None:
+    for name in ("undo", "redo"):
+        if getattr(layer.__dict__.get(name), _OWNER, None) is owner:
+            del layer.__dict__[name]
+
+
+# -- the layer list's delete (the layer-list guard) ---------------------------------------------
+def shadow_remove_selected(layers, replacement: Callable[[], None]) -> None:
+    """Make ``layers.remove_selected()`` (the GUI's delete paths) call ``replacement``."""
+    layers.remove_selected = replacement
+
+
+def restore_remove_selected(layers, replacement: Callable[[], None]) -> None:
+    """Undo :func:`shadow_remove_selected` if ``replacement`` is still the one installed."""
+    if layers.__dict__.get("remove_selected") == replacement:
+        del layers.__dict__["remove_selected"]
+
+
+def napari_remove_selected(layers) -> None:
+    """napari's own ``remove_selected`` (whatever the instance has)."""
+    type(layers).remove_selected(layers)
 
 
 # -- viewers and proxies ---------------------------------------------------------------------

@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 #: ``confirm(parent, layers, action) -> bool``: True to go ahead
 Confirm = Callable[[QWidget | None, list[Labels], str], bool]
 
+#: viewer -> its guard, both weakly (the guard lives as long as napari's window)
+_guards: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
 
 def ask_user(parent: QWidget | None, layers: list[Labels], action: str) -> bool:
     """The standard question: go ahead (keeping a recovery copy) or cancel.
@@ -97,7 +100,7 @@ class CloseGuard(QObject):
             window.installEventFilter(self)
         #: the layer list's guard, asking with this guard's dialog
         self.layer_guard = install_layer_guard(viewer, partial(_ask_through, weakref.ref(self)))
-        viewer.window._segtool_close_guard = weakref.ref(self)
+        _guards[viewer] = weakref.ref(self)
 
     @property
     def viewer(self):
@@ -114,6 +117,9 @@ class CloseGuard(QObject):
     def uninstall(self) -> None:
         """Give napari its own close and delete behaviour back (both guards go)."""
         self.layer_guard.uninstall()
+        viewer = self.viewer
+        if viewer is not None and close_guard_of(viewer) is self:
+            del _guards[viewer]
         window = self.window
         if window is not None:
             window.removeEventFilter(self)
@@ -141,5 +147,5 @@ def install_close_guard(viewer, confirm: Confirm | None = None) -> CloseGuard:
 
 
 def close_guard_of(viewer) -> CloseGuard | None:
-    ref = getattr(unwrap(viewer).window, "_segtool_close_guard", None)
+    ref = _guards.get(unwrap(viewer))
     return ref() if ref is not None else None

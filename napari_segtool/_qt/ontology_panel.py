@@ -386,7 +386,11 @@ class OntologyPanel(QWidget):
                     f"Unlock instances {locked[:10]} of {cls_.name!r} first.",
                 )
                 return False
-            binding.remove_class_instances(cls_.feature_schema_id)
+            try:
+                binding.remove_class_instances(cls_.feature_schema_id)
+            except DocumentError as error:  # hidden instances: the binding refuses
+                self._warn("Class not removed", str(error))
+                return False
             return self.edit_ontology(lambda o: o.classes.pop(path[1]))
 
         def change(ontology: Ontology) -> None:
