@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from napari.layers import Labels
 
+from napari_segtool._napari import compat
 from napari_segtool._napari.binding import (
     binding_of,
     document_of,
@@ -14,6 +15,7 @@ from napari_segtool._napari.binding import (
 )
 from napari_segtool.model.document import METADATA_KEY, Document
 from napari_segtool.model.ontology import Ontology
+from tests.napari_input import stroke
 
 
 @pytest.fixture
@@ -101,3 +103,65 @@ def test_the_binding_drives_the_workflow_with_real_strokes(fish):
     assert np.any(layer.data == first)
     assert binding.unassigned_ids() == [first]
     assert created == [first, second]
+
+
+# -- pixel counts through napari's undo history ---------------------------------------------------
+def fresh_counts(layer) -> dict[int, int]:
+    values, counts = np.unique(np.asarray(layer.data), return_counts=True)
+    return {int(v): int(c) for v, c in zip(values, counts, strict=True) if v}
+
+
+@pytest.fixture
+def painted(make_napari_viewer, fish):
+    """A viewer's segmentation layer after 110 real brush strokes (11 instances, overlapping)."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(
+        np.zeros((130, 130), np.uint16), **segmentation_layer_kwargs(Document(fish), "s")
+    )
+    binding = binding_of(layer)
+    orange, blue, *_ = ids(fish)
+    layer.brush_size = 4
+    for n in range(110):
+        if n % 10 == 0:
+            binding.start_instance(orange if n % 20 else blue)
+        row = 5 + n  # each line overlaps the one before: strokes replace other labels
+        stroke(layer, [(row, 5 + n % 7), (row, 70 + n % 13)])
+    assert binding.pixel_counts == fresh_counts(layer)
+    return layer
+
+
+def test_counts_stay_right_past_napari_s_undo_limit(painted):
+    layer, binding = painted, binding_of(painted)
+    limit = compat.history_limit(layer)
+    assert limit == 100
+    assert len(binding._undo_items) == limit  # no more copies than napari keeps
+    before_undo = fresh_counts(layer)
+    for _ in range(105):  # the last five find napari's history empty
+        layer.undo()
+    assert np.count_nonzero(layer.data) > 0  # the 10 oldest strokes are beyond undo
+    assert binding.pixel_counts == fresh_counts(layer)
+    assert compat.history_depths(layer) == (0, limit)
+    for _ in range(105):
+        layer.redo()
+    assert binding.pixel_counts == fresh_counts(layer) == before_undo
+    assert len(binding._redo_items) == 0
+
+
+def test_undo_with_an_empty_napari_history_changes_nothing(painted):
+    layer, binding = painted, binding_of(painted)
+    # napari drops its history when the layer stops being editable; the binding's copies stay
+    layer.editable = False
+    layer.editable = True
+    assert compat.history_depths(layer) == (0, 0)
+    counts = dict(binding.pixel_counts)
+    changed = []
+    binding.counts_changed.connect(changed.append)
+    layer.undo()
+    layer.redo()
+    assert binding.pixel_counts == counts == fresh_counts(layer)
+    assert changed == []
+    # the next stroke and its undo are counted as usual
+    layer.mode = "paint"
+    stroke(layer, [(120, 100), (125, 125)])
+    layer.undo()
+    assert binding.pixel_counts == counts == fresh_counts(layer)

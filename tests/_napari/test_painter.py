@@ -8,6 +8,8 @@ counts (what the instance table shows) equal to a fresh count.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from napari.layers import Labels
@@ -272,3 +274,50 @@ def test_the_painter_works_on_a_plain_labels_layer_without_locks():
     edit = ProposedEdit.from_indices((np.array([0, 4]), np.array([1, 3])), 2)
     assert paint(layer, edit) == PaintResult(changed=2)
     assert np.asarray(layer.data)[0, 1] == 2 and np.asarray(layer.data)[4, 3] == 2
+
+
+# -- removing a class ------------------------------------------------------------------------------
+def assert_document_matches_pixels(layer) -> None:
+    """Every painted id is an instance (or a retired, unassigned id); counts are exact."""
+    binding = binding_of(layer)
+    painted = {int(v) for v in np.unique(np.asarray(layer.data)) if v}
+    assert painted <= set(binding.document.instances) | set(binding.unassigned_ids())
+    assert_counts_right(layer)
+
+
+@pytest.mark.parametrize(
+    ("schema_id", "protected", "why"),
+    [
+        (BLUE, HIDDEN, "hidden instance(s) [2]: show them first"),
+        (ORANGE, LOCKED, "locked instance(s) [1]: unlock first"),
+    ],
+)
+def test_removing_a_class_with_a_protected_instance_refuses_and_changes_nothing(
+    layer, schema_id, protected, why
+):
+    binding = binding_of(layer)
+    before, document_before = pixels(layer), binding.document.to_dict()
+    steps = len(layer._undo_history)
+    with pytest.raises(DocumentError, match=re.escape(why)):
+        binding.remove_class_instances(schema_id)
+    assert np.array_equal(pixels(layer), before)
+    assert binding.document.to_dict() == document_before
+    assert binding.document.instance(protected).schema_id == schema_id
+    assert len(layer._undo_history) == steps
+    assert_document_matches_pixels(layer)
+
+
+def test_removing_a_class_once_its_instances_are_shown_erases_and_drops_them(layer):
+    binding = binding_of(layer)
+    document = binding.document
+    document.add_instance(9, BLUE)  # hidden but without pixels: nothing of it can be lost
+    document.set_hidden(9, True)
+    document.set_hidden(HIDDEN, False)
+    binding.remove_class_instances(BLUE)
+    assert HIDDEN not in document and 9 not in document
+    assert not (pixels(layer) == HIDDEN).any()
+    assert_document_matches_pixels(layer)
+    layer.undo()  # the pixels come back, unassigned
+    assert np.array_equal(pixels(layer) == HIDDEN, tank() == HIDDEN)
+    assert HIDDEN in binding.unassigned_ids()
+    assert_document_matches_pixels(layer)
