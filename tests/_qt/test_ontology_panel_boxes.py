@@ -68,3 +68,26 @@ def test_class_lock_box_protects_pixels(qtbot, dock_on_sample):
     assert document.is_locked(nucleus_id)
     layer.paint_polygon([[0, 0], [0, 60], [60, 60], [60, 0]], nucleus_id + 1)
     assert np.array_equal(layer.data == nucleus_id, before == nucleus_id)
+
+
+def test_a_hidden_class_is_not_removed_and_loses_nothing(qtbot, dock_on_sample):
+    viewer, dock = dock_on_sample
+    layer = viewer.layers["cells segmentation"]
+    document = document_of(layer)
+    panel = dock.ontology_panel
+    nucleus = document.ontology.class_by_name("Nucleus").feature_schema_id
+    dock.start_instance(nucleus)
+    layer.paint_polygon([[10, 10], [10, 40], [40, 40], [40, 10]], layer.selected_label)
+    nucleus_id = layer.selected_label
+    click_box(qtbot, panel.tree, panel.class_item(nucleus), HIDE_COLUMN)
+    before, stored = np.asarray(layer.data).copy(), document.to_dict()
+    warnings = []
+    panel.confirm = lambda *_: True  # "Remove the class and erase them?" yes
+    panel._warn = lambda title, text: warnings.append((title, text))
+    index = [c.feature_schema_id for c in document.ontology.classes].index(nucleus)
+
+    assert panel.remove(("class", index)) is False
+    assert warnings and "hidden" in warnings[0][1] and str(nucleus_id) in warnings[0][1]
+    assert np.array_equal(np.asarray(layer.data), before)
+    assert document.to_dict() == stored
+    assert document.ontology.class_by_name("Nucleus") is not None
