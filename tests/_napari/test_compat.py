@@ -17,9 +17,16 @@ from napari.layers import Image, Labels, Shapes
 
 import napari_segtool
 from napari_segtool._napari import compat
+from napari_segtool._napari.binding import (
+    CountsFromScratchWarning,
+    binding_of,
+    segmentation_layer_kwargs,
+)
 from napari_segtool._napari.compat import NapariCompatError, NapariCompatWarning
 from napari_segtool._napari.painter import paint
 from napari_segtool._napari.pen import PenUnavailableWarning, attach_pen
+from napari_segtool.model.document import Document
+from napari_segtool.model.ontology import Ontology
 from napari_segtool.tools.edit import ProposedEdit
 
 PACKAGE = Path(napari_segtool.__file__).parent
@@ -243,6 +250,35 @@ def test_a_probe_that_sees_napari_misbehave_reports_it(monkeypatch):
             )
 
     assert "exactly its mask" in compat.problem(compat.REGION_WRITES, IgnoresItsMask)
+
+
+class _UndoSendsPaint(Labels):
+    """A napari whose undo announces the step it undid as a paint event."""
+
+    def undo(self):
+        item = self._undo_history[-1] if self._undo_history else None
+        super().undo()
+        if item is not None:
+            self.events.paint(value=item)
+
+
+def test_a_changed_undo_history_is_named_and_counts_are_kept_from_scratch(reference_dir):
+    assert "paint events" in compat.problem(compat.UNDO_HISTORY, _UndoSendsPaint)
+    ontology = Ontology.load(reference_dir / "ontology.fish.json")
+    layer = _UndoSendsPaint(
+        np.zeros((20, 20), np.uint8), **segmentation_layer_kwargs(Document(ontology), "s")
+    )
+    with pytest.warns(CountsFromScratchWarning, match="undo history"):
+        binding = binding_of(layer)
+    label = binding.start_instance(ontology.classes[0].feature_schema_id)
+    layer.brush_size = 5
+    layer.paint((5, 5), label)
+    layer.paint((7, 7), label + 1)
+    layer.undo()
+    assert binding.pixel_counts == {label: int(np.count_nonzero(layer.data == label))}
+    layer.undo()
+    layer.undo()  # nothing left to undo
+    assert binding.pixel_counts == {}
 
 
 def test_qt_window_and_unwrap(make_napari_viewer):
