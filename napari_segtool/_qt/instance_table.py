@@ -117,8 +117,16 @@ class InstanceTableModel(QAbstractTableModel):
 
     def flags(self, index):
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.column() in (LOCKED_COLUMN, HIDDEN_COLUMN) and self._instance(index) is not None:
-            flags |= Qt.ItemFlag.ItemIsUserCheckable
+        instance = self._instance(index)
+        if instance is not None and index.column() in (LOCKED_COLUMN, HIDDEN_COLUMN):
+            document = self._binding.document
+            if index.column() == LOCKED_COLUMN:
+                own, classes = instance.locked, document.locked_classes
+            else:
+                own, classes = instance.hidden, document.hidden_classes
+            # set only through the class: the class's box undoes it, not the row's
+            if own or instance.schema_id not in classes:
+                flags |= Qt.ItemFlag.ItemIsUserCheckable
         return flags
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
@@ -145,15 +153,17 @@ class InstanceTableModel(QAbstractTableModel):
             return QColor(cls_.color) if cls_ else QColor("#9e9e9e")
         if role == Qt.ItemDataRole.CheckStateRole and instance is not None:
             if column == LOCKED_COLUMN:
-                return _check_state(instance.locked)
+                return _flag_state(instance.locked, instance.schema_id in document.locked_classes)
             if column == HIDDEN_COLUMN:
-                return _check_state(instance.hidden)
+                return _flag_state(instance.hidden, instance.schema_id in document.hidden_classes)
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == QUESTIONS_COLUMN and instance is not None:
                 missing = document.missing_required(label_id)
                 return "Unanswered required: " + ", ".join(missing) if missing else "All answered"
             if column == LOCKED_COLUMN and instance is not None and document.is_locked(label_id):
-                return "Locked" + (" (whole class)" if not instance.locked else "")
+                return "Locked" + ("" if instance.locked else _THROUGH_CLASS.format(box="Lock"))
+            if column == HIDDEN_COLUMN and instance is not None and document.is_hidden(label_id):
+                return "Hidden" + ("" if instance.hidden else _THROUGH_CLASS.format(box="Hide"))
             if instance is None:
                 return "Painted with an id no instance owns: assign it a class"
         if (
@@ -188,6 +198,16 @@ class InstanceTableModel(QAbstractTableModel):
         return self._binding.document.instances.get(self._ids[index.row()])
 
 
+_THROUGH_CLASS = " through its class: untick the class's {box} box in Classes"
+
+
+def _flag_state(own: bool, through_class: bool) -> Qt.CheckState:
+    """Ticked for the instance's own flag, half-ticked when only its class has it."""
+    if own:
+        return Qt.CheckState.Checked
+    return Qt.CheckState.PartiallyChecked if through_class else Qt.CheckState.Unchecked
+
+
 _HEADER_TIPS = (
     "Label id on the layer",
     "Class of the instance",
@@ -196,10 +216,6 @@ _HEADER_TIPS = (
     "Locked instances are never painted over or erased",
     "Hidden instances are not drawn",
 )
-
-
-def _check_state(checked: bool):
-    return Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
 
 
 def _is_checked(value) -> bool:

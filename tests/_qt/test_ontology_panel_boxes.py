@@ -91,3 +91,31 @@ def test_a_hidden_class_is_not_removed_and_loses_nothing(qtbot, dock_on_sample):
     assert np.array_equal(np.asarray(layer.data), before)
     assert document.to_dict() == stored
     assert document.ontology.class_by_name("Nucleus") is not None
+
+
+@pytest.mark.parametrize("column", [LOCK_COLUMN, HIDE_COLUMN])
+def test_instance_table_shows_flags_set_through_the_class(qtbot, dock_on_sample, column):
+    from napari_segtool._qt.instance_table import HIDDEN_COLUMN, LOCKED_COLUMN
+
+    viewer, dock = dock_on_sample
+    layer = viewer.layers["cells segmentation"]
+    document = document_of(layer)
+    nucleus = document.ontology.class_by_name("Nucleus").feature_schema_id
+    dock.start_instance(nucleus)
+    layer.paint_polygon([[10, 10], [10, 40], [40, 40], [40, 10]], layer.selected_label)
+    label_id = layer.selected_label
+    model = dock.table_model
+    table_column = LOCKED_COLUMN if column == LOCK_COLUMN else HIDDEN_COLUMN
+    cell = model.index(model.row_of(label_id), table_column)
+    check_role = Qt.ItemDataRole.CheckStateRole
+    assert model.data(cell, check_role) == Qt.CheckState.Unchecked
+
+    item = dock.ontology_panel.class_item(nucleus)
+    click_box(qtbot, dock.ontology_panel.tree, item, column)
+    assert model.data(cell, check_role) == Qt.CheckState.PartiallyChecked
+    assert "through its class" in model.data(cell, Qt.ItemDataRole.ToolTipRole)
+    # the row's box cannot undo a class flag; the class's box does
+    assert not model.flags(cell) & Qt.ItemFlag.ItemIsUserCheckable
+    click_box(qtbot, dock.ontology_panel.tree, item, column)
+    assert model.data(cell, check_role) == Qt.CheckState.Unchecked
+    assert model.flags(cell) & Qt.ItemFlag.ItemIsUserCheckable
