@@ -23,6 +23,14 @@ def reference_dir() -> Path:
 
 
 @pytest.fixture
+def fish():
+    """The reference fish ontology (tests/data/reference/ontology.fish.json)."""
+    from napari_segtool.model.ontology import Ontology
+
+    return Ontology.load(REFERENCE / "ontology.fish.json")
+
+
+@pytest.fixture
 def reference_copy(tmp_path) -> Path:
     """A writable copy of the reference export folder."""
     target = tmp_path / "reference"

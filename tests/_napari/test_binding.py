@@ -14,19 +14,8 @@ from napari_segtool._napari.binding import (
     segmentation_layer_kwargs,
 )
 from napari_segtool.model.document import METADATA_KEY, Document
-from napari_segtool.model.ontology import Ontology
+from tests.fish import ids
 from tests.napari_input import stroke
-
-
-@pytest.fixture
-def fish(reference_dir):
-    return Ontology.load(reference_dir / "ontology.fish.json")
-
-
-def ids(ontology):
-    orange, blue, water = (c.feature_schema_id for c in ontology.classes)
-    blurry, fins = ontology.classes[0].questions
-    return orange, blue, water, blurry, fins
 
 
 def test_document_survives_a_layer_data_tuple_round_trip(fish):

@@ -35,6 +35,16 @@ def click_box(qtbot, tree, item, column: int) -> None:
     QApplication.processEvents()
 
 
+def draw_a_nucleus(viewer, dock):
+    """A Nucleus instance drawn with napari's polygon tool: layer, document, class, id."""
+    layer = viewer.layers["cells segmentation"]
+    document = document_of(layer)
+    nucleus = document.ontology.class_by_name("Nucleus").feature_schema_id
+    dock.start_instance(nucleus)
+    layer.paint_polygon([[10, 10], [10, 40], [40, 40], [40, 10]], layer.selected_label)
+    return layer, document, nucleus, layer.selected_label
+
+
 @pytest.mark.parametrize("column", [LOCK_COLUMN, HIDE_COLUMN])
 def test_class_boxes_toggle_without_error_and_keep_the_tree(qtbot, dock_on_sample, column):
     viewer, dock = dock_on_sample
@@ -57,12 +67,7 @@ def test_class_boxes_toggle_without_error_and_keep_the_tree(qtbot, dock_on_sampl
 
 def test_class_lock_box_protects_pixels(qtbot, dock_on_sample):
     viewer, dock = dock_on_sample
-    layer = viewer.layers["cells segmentation"]
-    document = document_of(layer)
-    nucleus = document.ontology.class_by_name("Nucleus").feature_schema_id
-    dock.start_instance(nucleus)
-    layer.paint_polygon([[10, 10], [10, 40], [40, 40], [40, 10]], layer.selected_label)
-    nucleus_id = layer.selected_label
+    layer, document, nucleus, nucleus_id = draw_a_nucleus(viewer, dock)
     before = np.asarray(layer.data).copy()
     click_box(qtbot, dock.ontology_panel.tree, dock.ontology_panel.class_item(nucleus), LOCK_COLUMN)
     assert document.is_locked(nucleus_id)
@@ -72,13 +77,8 @@ def test_class_lock_box_protects_pixels(qtbot, dock_on_sample):
 
 def test_a_hidden_class_is_not_removed_and_loses_nothing(qtbot, dock_on_sample):
     viewer, dock = dock_on_sample
-    layer = viewer.layers["cells segmentation"]
-    document = document_of(layer)
     panel = dock.ontology_panel
-    nucleus = document.ontology.class_by_name("Nucleus").feature_schema_id
-    dock.start_instance(nucleus)
-    layer.paint_polygon([[10, 10], [10, 40], [40, 40], [40, 10]], layer.selected_label)
-    nucleus_id = layer.selected_label
+    layer, document, nucleus, nucleus_id = draw_a_nucleus(viewer, dock)
     click_box(qtbot, panel.tree, panel.class_item(nucleus), HIDE_COLUMN)
     before, stored = np.asarray(layer.data).copy(), document.to_dict()
     warnings = []
@@ -98,12 +98,7 @@ def test_instance_table_shows_flags_set_through_the_class(qtbot, dock_on_sample,
     from napari_segtool._qt.instance_table import HIDDEN_COLUMN, LOCKED_COLUMN
 
     viewer, dock = dock_on_sample
-    layer = viewer.layers["cells segmentation"]
-    document = document_of(layer)
-    nucleus = document.ontology.class_by_name("Nucleus").feature_schema_id
-    dock.start_instance(nucleus)
-    layer.paint_polygon([[10, 10], [10, 40], [40, 40], [40, 10]], layer.selected_label)
-    label_id = layer.selected_label
+    layer, document, nucleus, label_id = draw_a_nucleus(viewer, dock)
     model = dock.table_model
     table_column = LOCKED_COLUMN if column == LOCK_COLUMN else HIDDEN_COLUMN
     cell = model.index(model.row_of(label_id), table_column)

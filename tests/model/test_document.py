@@ -9,17 +9,7 @@ from napari_segtool.model.document import (
     missing_required,
 )
 from napari_segtool.model.ontology import Ontology
-
-
-@pytest.fixture
-def fish(reference_dir):
-    return Ontology.load(reference_dir / "ontology.fish.json")
-
-
-def ids(ontology):
-    orange, blue, water = (c.feature_schema_id for c in ontology.classes)
-    blurry, fins = ontology.classes[0].questions
-    return orange, blue, water, blurry, fins
+from tests.fish import ids
 
 
 def test_nested_answers_belong_to_the_chosen_option(fish):

@@ -8,11 +8,6 @@ from napari_segtool.model.workflow import InstanceWorkflow, Settled
 
 
 @pytest.fixture
-def fish(reference_dir):
-    return Ontology.load(reference_dir / "ontology.fish.json")
-
-
-@pytest.fixture
 def workflow(fish):
     return InstanceWorkflow(Document(fish))
 
