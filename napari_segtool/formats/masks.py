@@ -239,11 +239,22 @@ class MaskPngEncoder:
     ``mode`` is ``"RGBA"`` (Labelbox's own format, the default) or ``"L"``
     (8-bit grey, object 255: a quarter of the bytes). ``compress_level`` is
     zlib's level for the crop rows (run-length strategy, which suits masks).
+    ``foreground`` is the object's value in every channel: 255, or 1 for the
+    0/1 masks of Labelbox's NDJSON import (``"L"`` only).
     """
 
-    def __init__(self, shape: tuple[int, int], mode: str = "RGBA", compress_level: int = 6):
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        mode: str = "RGBA",
+        compress_level: int = 6,
+        foreground: int = 255,
+    ):
         if mode not in MASK_MODES:
             raise ValueError(f"mask mode must be one of {MASK_MODES}, not {mode!r}")
+        if foreground not in (1, 255) or (foreground == 1 and mode != "L"):
+            raise ValueError(f"a {mode} mask's object value is 255 (or 1 in L), not {foreground}")
+        self.foreground = np.uint8(foreground)
         self.height, self.width = (int(n) for n in shape)
         if self.height <= 0 or self.width <= 0:
             raise ValueError(f"a mask needs a positive size, not {shape}")
@@ -262,7 +273,7 @@ class MaskPngEncoder:
             mask = SparseMask(mask.shape, 0, 0, np.zeros((1, 1), dtype=bool))
             rows = cols = 1
         runs = _Runs.of(mask.shape, self.channels, mask.top, mask.left, rows, cols)
-        crop = np.repeat(mask.crop.astype(np.uint8) * np.uint8(255), self.channels, axis=1)
+        crop = np.repeat(mask.crop.astype(np.uint8) * self.foreground, self.channels, axis=1)
         row_length = cols * self.channels
         raw = memoryview(np.ascontiguousarray(crop)).cast("B")
         gap_block = zero_run_deflate(runs.gap)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from napari_segtool.formats import coco_files, labelbox_v1
+from napari_segtool.formats import coco_files, labelbox_ndjson, labelbox_v1
 from napari_segtool.formats.result import ImageItem, LabelsItem, ReadResult, WriteResult
 
 
@@ -71,6 +71,18 @@ def _claim_labelbox(path: str) -> bool | None:
     return True if labelbox_v1.is_v1_export(path) else None
 
 
+def _read_labelbox_ndjson(path: str, *, claim: Any = None, **options) -> ReadResult:
+    raise labelbox_ndjson.NdjsonWriteError(
+        f"{path}: this version of the plugin writes Labelbox NDJSON imports but does not "
+        "read NDJSON files"
+    )
+
+
+def _claim_nothing(path: str) -> None:
+    """Claims no file: the entry only writes."""
+    return None
+
+
 _BUILT_IN = (
     FileFormat(
         name="labelbox-v1",
@@ -87,6 +99,14 @@ _BUILT_IN = (
         claim=coco_files.claim_coco,
         reader=coco_files.read_coco_file,
         writer=coco_files.write_coco_file,
+    ),
+    FileFormat(
+        name="labelbox-ndjson",
+        display_name="Labelbox NDJSON import",
+        extensions=labelbox_ndjson.NDJSON_EXTENSIONS,
+        claim=_claim_nothing,
+        reader=_read_labelbox_ndjson,
+        writer=labelbox_ndjson.write_items,
     ),
 )
 _FORMATS: dict[str, FileFormat] = {entry.name: entry for entry in _BUILT_IN}

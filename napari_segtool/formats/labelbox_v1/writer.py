@@ -334,6 +334,9 @@ def _write_row(
 
 def _source_after_write(document: Document, row: dict[str, Any], json_path: Path) -> dict:
     source = dict(document.source)
+    if not source.get("data_row_id"):
+        # made up here, unknown to Labelbox: an NDJSON import names the row by global key
+        source["data_row_id_generated"] = True
     source.update(
         label_id=row["ID"],
         data_row_id=row["DataRow ID"],
