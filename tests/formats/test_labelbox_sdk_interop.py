@@ -1,21 +1,11 @@
-"""The writer's output is read by the real Labelbox SDK (``labelbox==4.0.0``).
-
-The SDK lives in its own virtual environment (it pins libraries napari's
-environment must not share). It is created once and cached: inside the
-repository's ``.venv/`` folder when there is one, otherwise in the user cache
-folder; the folder name carries a hash of the requirement list, so changing
-the list builds a fresh one. ``SEGTOOL_SDK_VENV`` names another folder.
+"""The writer's output is read by the real Labelbox SDK (``labelbox==4.0.0``, the newest with
+the v1 converter), in its own cached environment (see :mod:`tests.labelbox_sdk`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
 import subprocess
-import sys
-import venv
 import warnings
 from pathlib import Path
 
@@ -25,77 +15,7 @@ import pytest
 from napari_segtool.formats.labelbox_v1 import LabelboxFormatWarning, write_export
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ontology import ObjectClass, Ontology, Option, Question
-
-ROOT = Path(__file__).resolve().parents[2]
-
-#: DESIGN.md's recipe: the ``[data]`` extra pins numpy<2, so list the converter's needs
-SDK_REQUIREMENTS = [
-    "labelbox==4.0.0",
-    "packaging",
-    "pillow",
-    "opencv-python-headless",
-    "shapely",
-    "pyproj",
-    "pygeotile",
-    "imagesize",
-    "numpy>=2",
-]
-
-
-def sdk_venv_dir() -> Path:
-    override = os.environ.get("SEGTOOL_SDK_VENV")
-    if override:
-        return Path(override)
-    key_text = "\n".join([f"python{sys.version_info[0]}.{sys.version_info[1]}", *SDK_REQUIREMENTS])
-    key = hashlib.sha256(key_text.encode()).hexdigest()[:12]
-    repo_venv = ROOT / ".venv"
-    if repo_venv.is_dir():
-        return repo_venv / f"labelbox-sdk-{key}"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("napari-segtool")) / f"labelbox-sdk-{key}"
-
-
-def _python_in(env_dir: Path) -> Path:
-    return env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def ensure_sdk_venv() -> Path:
-    """The SDK's Python, building its environment first if needed (minutes, once)."""
-    env_dir = sdk_venv_dir()
-    stamp = env_dir / "segtool-requirements.txt"
-    wanted = "\n".join(SDK_REQUIREMENTS) + "\n"
-    if stamp.is_file() and stamp.read_text() == wanted:
-        return _python_in(env_dir)
-    # Build beside the target and rename at the end, so an interrupted install
-    # never looks complete and two test runs do not share a half-built folder.
-    building = env_dir.with_name(f"{env_dir.name}.building-{os.getpid()}")
-    shutil.rmtree(building, ignore_errors=True)
-    building.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        venv.create(building, with_pip=True)
-        result = subprocess.run(
-            [_python_in(building), "-m", "pip", "install", "-q", *SDK_REQUIREMENTS],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-        )
-        if result.returncode != 0:
-            pytest.fail(
-                "could not install the Labelbox SDK for the interop test "
-                f"(set SEGTOOL_SDK_VENV to a prepared environment):\n{result.stderr[-3000:]}"
-            )
-        (building / stamp.name).write_text(wanted)
-        shutil.rmtree(env_dir, ignore_errors=True)
-        try:
-            building.rename(env_dir)
-        except OSError:
-            if not stamp.is_file():  # nobody else finished it
-                raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return _python_in(env_dir)
-
+from tests.labelbox_sdk import SDK4
 
 # Runs inside the SDK's environment: deserialize with the SDK's own v1 converter,
 # draw every mask the way the SDK does, and report what it understood.
@@ -160,7 +80,7 @@ print(json.dumps(report))
 
 @pytest.fixture(scope="session")
 def sdk_python() -> Path:
-    return ensure_sdk_venv()
+    return SDK4.ensure()
 
 
 def _scene():
@@ -310,7 +230,3 @@ def test_labelbox_sdk_reads_every_mask_and_answer(sdk_python, tmp_path, mask_mod
     assert image_answers == _flat_answers(document.ontology.questions, document.image_answers)
     # not vacuous: the first cell carries five answers (two of them nested), the image two
     assert len(label["objects"][0]["classifications"]) == 5 and len(image_answers) == 2
-
-
-if __name__ == "__main__":
-    print(ensure_sdk_venv())
