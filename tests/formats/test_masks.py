@@ -315,3 +315,16 @@ def test_pillow_decompression_bomb_limit_is_honoured(monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50)
     with pytest.raises(MaskError, match="decompression bomb"):
         decode_mask_png(_png_bytes(np.zeros((10, 10), np.uint8)))
+
+
+def test_zero_one_masks_for_labelbox_import():
+    full = np.zeros((30, 40), bool)
+    full[5:9, 10:31] = True
+    encoder = MaskPngEncoder(full.shape, "L", foreground=1)
+    data = encoder.encode(SparseMask.from_full(full))
+    pixels = np.asarray(Image.open(BytesIO(data)))
+    assert pixels.dtype == np.uint8 and pixels.max() == 1
+    np.testing.assert_array_equal(pixels.astype(bool), full)
+    np.testing.assert_array_equal(decode_mask_png(data, full.shape).to_full(), full)
+    with pytest.raises(ValueError, match="255"):
+        MaskPngEncoder(full.shape, "RGBA", foreground=1)
