@@ -42,6 +42,7 @@ from napari_segtool._napari.binding import (
 from napari_segtool._napari.io_coco import export_coco
 from napari_segtool._napari.io_hooks import open_file
 from napari_segtool._napari.io_labelbox import export_layer
+from napari_segtool._napari.io_ndjson_writer import export_ndjson_layer
 from napari_segtool._napari.keys import CLASS_KEYS, NEW_INSTANCE_KEY
 from napari_segtool._napari.polygons import labels_to_shapes, shapes_to_instance
 from napari_segtool._napari.session import session_for
@@ -52,6 +53,7 @@ from napari_segtool._qt.pen_panel import PenPanel
 from napari_segtool._qt.recovery_banner import RecoveryBanner
 from napari_segtool.formats import registry
 from napari_segtool.formats.coco import CocoError
+from napari_segtool.formats.labelbox_ndjson import NDJSON_EXTENSIONS, NdjsonExport
 from napari_segtool.formats.labelbox_v1 import (
     POLYGON_MODES,
     LabelboxFormatError,
@@ -152,7 +154,8 @@ class SegmentationDock(QWidget):
         self.save_button = QPushButton("Save Labelbox export…")
         self.save_button.setToolTip(
             "Write <name>.json (Labelbox v1) with one PNG mask per instance and the ontology "
-            "beside it; same as File > Save Selected Layers with 'Labelbox v1 export'"
+            "beside it, or <name>.ndjson (Labelbox NDJSON import, masks inside) to upload "
+            "to Labelbox; same as File > Save Selected Layers"
         )
         self.open_button = QPushButton("Open…")
         readable = ", ".join(entry.display_name for entry in registry.formats())
@@ -441,17 +444,21 @@ class SegmentationDock(QWidget):
         return str(folder / f"{stem}.json")
 
     def save_export(self, path: str | Path) -> bool:
-        """Write the bound layer as a Labelbox v1 export; report what happened."""
+        """Write the bound layer as a Labelbox v1 export, or as an NDJSON import when ``path``
+        ends in ``.ndjson`` / ``.jsonl``; report what happened."""
         if self.binding is None:
             return False
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", LabelboxFormatWarning)
-                result = export_layer(
-                    self.binding.layer,
-                    path,
-                    polygons=POLYGON_MODES[self.polygon_mode.currentIndex()],
-                )
+                if str(path).lower().endswith(NDJSON_EXTENSIONS):
+                    result = export_ndjson_layer(self.binding.layer, path)
+                else:
+                    result = export_layer(
+                        self.binding.layer,
+                        path,
+                        polygons=POLYGON_MODES[self.polygon_mode.currentIndex()],
+                    )
         except (LabelboxFormatError, OSError) as err:
             show_error(f"Not saved: {err}")
             self.file_status.setText(f"Not saved: {err}")
@@ -459,8 +466,9 @@ class SegmentationDock(QWidget):
         notes = [str(w.message) for w in caught if issubclass(w.category, LabelboxFormatWarning)]
         for note in notes:
             show_warning(note)
-        text = f"Saved {result.mask_count} mask(s) to {Path(result.json_path).name}"
-        if result.unanswered:
+        saved_to = result.path if isinstance(result, NdjsonExport) else result.json_path
+        text = f"Saved {result.mask_count} mask(s) to {Path(saved_to).name}"
+        if any(result.unanswered):
             text += f"; {sum(len(u) for u in result.unanswered)} required question(s) unanswered"
         self.file_status.setText(text)
         return True
@@ -468,12 +476,15 @@ class SegmentationDock(QWidget):
     def _save_dialog(self) -> None:
         if self.binding is None:
             return
-        path, _ = QFileDialog.getSaveFileName(
+        ndjson = registry.get("labelbox-ndjson")
+        path, chosen = QFileDialog.getSaveFileName(
             self,
             "Save Labelbox export",
             self.default_export_path(),
-            registry.get("labelbox-v1").file_filter,
+            ";;".join([registry.get("labelbox-v1").file_filter, ndjson.file_filter]),
         )
+        if path and chosen == ndjson.file_filter and not path.lower().endswith(NDJSON_EXTENSIONS):
+            path = str(Path(path).with_suffix(ndjson.extensions[0]))  # the filter chose the format
         if path:
             self.save_export(path)
 

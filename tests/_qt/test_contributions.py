@@ -6,6 +6,8 @@ The contributions are read from the manifest: one that is added without a case h
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +24,7 @@ from napari_segtool._napari.binding import document_of, is_segmentation_layer
 from napari_segtool._qt.dock import SegmentationDock
 from napari_segtool._qt.polygons_widget import PolygonsWidget
 from napari_segtool.formats.coco import CocoImageInput, build_coco, write_coco_json
+from napari_segtool.formats.labelbox_ndjson import stable_uuid
 from tests.coco_samples import annotated_image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,6 +221,25 @@ def is_coco_file(path: Path) -> None:
     assert len(coco["annotations"]) == 2 and len(coco["images"]) == 1
 
 
+def case_ndjson_writer(viewer, tmp_path, reference):
+    """File > Save Selected Layers as cells.ndjson: one line per instance, masks exact."""
+    image, labels = open_sample(viewer)
+    draw_two_instances(labels)
+    expected = masks_by_feature(labels)
+    viewer.layers.selection = {image, labels}
+    path = tmp_path / "cells.ndjson"
+    written = viewer.layers.save(str(path), selected=True, plugin=PLUGIN_NAME)
+    assert written == [str(path)]
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    masks = [line for line in lines if "mask" in line]
+    assert [line["uuid"] for line in masks] == [stable_uuid(f) for f in expected]
+    for line, mask in zip(masks, expected.values(), strict=True):
+        png = base64.b64decode(line["mask"]["png"])
+        np.testing.assert_array_equal(np.asarray(PILImage.open(io.BytesIO(png))), mask)
+    # the label id the lines were made with is kept for the next save
+    assert document_of(labels).source["label_id"]
+
+
 # -- samples ----------------------------------------------------------------------------------
 def case_cells_sample(viewer, tmp_path, reference):
     viewer.open_sample(PLUGIN_NAME, "cells")
@@ -244,6 +266,7 @@ CASES: dict[str, Callable] = {
     f"writer:{PLUGIN_NAME}.write_coco": saved_then_read_back(
         f"{PLUGIN_NAME}.write_coco", is_coco_file
     ),
+    f"writer:{PLUGIN_NAME}.write_labelbox_ndjson": case_ndjson_writer,
     "sample:cells": case_cells_sample,
 }
 

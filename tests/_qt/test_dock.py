@@ -588,3 +588,37 @@ def test_dock_files_section_reads_the_format_registry(sample, tmp_path):
     assert not dock.open_file(other)
     assert "not a file this plugin reads" in dock.file_status.text()
     assert len(viewer.layers) == before + 1
+
+
+def test_dock_saves_a_labelbox_ndjson_import(sample, tmp_path, monkeypatch):
+    import base64
+    import json
+
+    from qtpy.QtWidgets import QFileDialog
+
+    from napari_segtool.formats import registry
+    from napari_segtool.formats.masks import decode_mask_png
+
+    _viewer, dock, layer = sample
+    a = paint_instance(dock, layer, "Nucleus", (50, 50))
+    b = paint_instance(dock, layer, "Cell", (150, 150))
+    ndjson_filter = registry.get("labelbox-ndjson").file_filter
+    offered = []
+
+    def choose(parent, caption, directory, filters):
+        offered.append(filters)
+        return str(tmp_path / "cells.json"), ndjson_filter  # the NDJSON entry, name unchanged
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", choose)
+    dock.save_button.click()
+    assert ndjson_filter in offered[0].split(";;")
+    target = tmp_path / "cells.ndjson"
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [line["name"] for line in lines if "mask" in line] == ["Nucleus", "Cell"]
+    assert not (tmp_path / "cells.json").exists()
+    assert "Saved 2 mask(s) to cells.ndjson" in dock.file_status.text()
+    assert "required question(s) unanswered" in dock.file_status.text()
+    assert document_of(layer).source["ndjson_path"] == str(target)
+    for line, label_id in zip([line for line in lines if "mask" in line], (a, b), strict=True):
+        png = decode_mask_png(base64.b64decode(line["mask"]["png"]), layer.data.shape)
+        np.testing.assert_array_equal(png.to_full(), layer.data == label_id)

@@ -2,7 +2,7 @@
 ground truth), one JSON object a line.
 
 Pure (numpy, Pillow; no Qt, no napari). The napari hooks in
-``napari_segtool._napari.io_ndjson`` translate layers to and from these functions.
+``napari_segtool._napari.io_ndjson_writer`` writes layers through these functions.
 
 **Modules.** ``writer`` (the import file: one line per instance and per
 image-level answer, masks as base64 PNGs or one composite PNG per image, the
