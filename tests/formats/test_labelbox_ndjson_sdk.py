@@ -26,6 +26,7 @@ import pytest
 from PIL import Image
 
 from napari_segtool.formats.labelbox_ndjson import NdjsonWriteWarning, write_ndjson
+from napari_segtool.formats.labelbox_v1 import read_export
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ontology import ObjectClass, Ontology, Option, Question
 from tests.labelbox_sdk import SDK7, run_in_sdk
@@ -439,3 +440,33 @@ def camel_case_ids(value):
 
 def _png_pixels(encoded: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))))
+
+
+@pytest.mark.slow
+def test_a_labelbox_export_saved_as_ndjson_goes_back_to_its_data_row(
+    sdk7_python, tmp_path, reference_copy
+):
+    """Read the reference v1 export (real ids), save it as an import: the SDK takes it whole."""
+    (row,) = read_export(reference_copy / "export_v1.fish.json")
+    path = tmp_path / "tank.ndjson"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NdjsonWriteWarning)
+        write_ndjson(path, [(row.labels, row.document)])
+    drawn = tmp_path / "drawn"
+    drawn.mkdir()
+    report = json.loads(run_in_sdk(sdk7_python, CHECKER, tmp_path, path, drawn).splitlines()[-1])
+    document = row.document
+    ids = painted(row.labels, document)
+    assert len(report["objects"]) == len(ids) == 4
+    for obj, label_id in zip(report["objects"], ids, strict=True):
+        cls_ = document.class_of(label_id)
+        assert obj["data_row"] == {"id": "ck0fishdatarow00000000001"}
+        assert (obj["name"], obj["schema_id"]) == (cls_.name, cls_.feature_schema_id)
+        sdk_mask = np.load(drawn / f"{obj['line']}.npy")
+        np.testing.assert_array_equal(sdk_mask, (row.labels == label_id).astype(np.uint8))
+        assert obj["answers"] == expected_tree(cls_.questions, document.instances[label_id].answers)
+    blurry, fins = report["objects"][0]["answers"].values()
+    (why,) = next(iter(blurry.values())).values()  # nested under "yes"
+    assert why == "it moved during the exposure" and len(fins) == 1
+    image = {k: v for entry in report["classifications"] for k, v in entry["answers"].items()}
+    assert image == expected_tree(document.ontology.questions, document.image_answers) != {}
