@@ -285,3 +285,25 @@ def test_registered_for_ndjson_and_jsonl_names(tmp_path):
     result = entry.write(tmp_path / "cells.ndjson", [LabelsItem(labels, document, "cells")])
     assert result.summary.startswith("Saved 3 mask(s) as a Labelbox import to cells.ndjson")
     assert result.sources[0]["label_id"] and result.written == (tmp_path / "cells.ndjson",)
+
+
+def test_lines_have_the_fields_of_a_real_labelbox_import(tmp_path):
+    """Labelbox's own import example (tests/data/realworld): same fields, confidences aside."""
+    real = json.loads(
+        (
+            Path(__file__).parents[1] / "data/realworld/labelbox-python/ndjson/image_import.json"
+        ).read_text()
+    )
+    (real_mask,) = [line for line in real if "mask" in line]
+    labels, document = layer()
+    document.source["data_row_id"] = real_mask["dataRow"]["id"]
+    write_ndjson(
+        tmp_path / "cells.ndjson",
+        [(labels, document)],
+        masks="composite",
+        mask_base_url="https://x",
+    )
+    ours = read_lines(tmp_path / "cells.ndjson")[0]
+    assert set(real_mask) - {"confidence", "customMetrics"} <= set(ours)
+    assert ours["dataRow"] == real_mask["dataRow"]
+    assert set(real_mask["mask"]) <= set(ours["mask"])  # colorRGB is required since then
