@@ -275,6 +275,11 @@ def test_a_failed_write_keeps_the_old_file_and_masks(tmp_path, monkeypatch):
     assert path.read_bytes() == before
     assert sorted(p.name for p in (tmp_path / "cells_masks").iterdir()) == masks_before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cells.ndjson", "cells_masks"]
+    # what a killed save leaves beside the file goes with the next save
+    (tmp_path / ".cells.ndjson.1a2b3c4d.saving").write_text("half")
+    monkeypatch.setattr(os, "replace", real_replace)
+    write_ndjson(path, [(labels, document)], masks="composite", mask_base_url="https://x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cells.ndjson", "cells_masks"]
 
 
 def test_registered_for_ndjson_and_jsonl_names(tmp_path):

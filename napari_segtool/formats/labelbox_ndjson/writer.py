@@ -81,7 +81,11 @@ from napari_segtool.formats.labelbox_v1.common import (
 )
 from napari_segtool.formats.labelbox_v1.data_rows import _external_id, _join_url
 from napari_segtool.formats.labelbox_v1.paths import mask_dir_for
-from napari_segtool.formats.labelbox_v1.save_files import _STAGED, _MaskFiles
+from napari_segtool.formats.labelbox_v1.save_files import (
+    _STAGED,
+    _MaskFiles,
+    _remove_stale_temporaries,
+)
 from napari_segtool.formats.labelbox_v1.writer import _check_old_mask_dir
 from napari_segtool.formats.masks import MaskPngEncoder, SparseMask, iter_instance_crops
 from napari_segtool.formats.result import ImageItem, LabelsItem, WriteResult, collected_notes
@@ -220,6 +224,7 @@ def write_ndjson(
     atomic.fsync_dir(path.parent)  # committed
     if mask_files is not None:
         mask_files.prune()
+    _remove_stale_temporaries(path, None)  # left by a killed save
     result.written = [path] + ([mask_dir] if mask_dir is not None else [])
     return result
 
