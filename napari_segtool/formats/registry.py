@@ -78,9 +78,9 @@ def _read_labelbox_ndjson(path: str, *, claim: Any = None, **options) -> ReadRes
     )
 
 
-def _claim_nothing(path: str) -> None:
-    """Claims no file: the entry only writes."""
-    return None
+def _claim_ndjson(path: str) -> bool | None:
+    """NDJSON by its name, so that opening one says why it is not read."""
+    return True if path.lower().endswith(labelbox_ndjson.NDJSON_EXTENSIONS) else None
 
 
 _BUILT_IN = (
@@ -104,7 +104,7 @@ _BUILT_IN = (
         name="labelbox-ndjson",
         display_name="Labelbox NDJSON import",
         extensions=labelbox_ndjson.NDJSON_EXTENSIONS,
-        claim=_claim_nothing,
+        claim=_claim_ndjson,
         reader=_read_labelbox_ndjson,
         writer=labelbox_ndjson.write_items,
     ),

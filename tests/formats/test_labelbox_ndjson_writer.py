@@ -312,3 +312,13 @@ def test_lines_have_the_fields_of_a_real_labelbox_import(tmp_path):
     assert set(real_mask) - {"confidence", "customMetrics"} <= set(ours)
     assert ours["dataRow"] == real_mask["dataRow"]
     assert set(real_mask["mask"]) <= set(ours["mask"])  # colorRGB is required since then
+
+
+def test_opening_ndjson_says_it_is_not_read(tmp_path):
+    path = tmp_path / "export.ndjson"
+    path.write_text("{}\n")
+    entry, claim = registry.claimed_format(path)
+    with pytest.raises(NdjsonWriteError, match="does not read NDJSON"):
+        entry.read(path, claim=claim)
+    reference = Path(__file__).parents[1] / "data/reference/export_v1.fish.json"
+    assert registry.format_for(reference).name == "labelbox-v1"
