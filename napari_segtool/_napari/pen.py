@@ -13,8 +13,9 @@ Straight lines: **Shift+click**
     label starts afresh (its first Shift+click paints one dab, as does a
     Shift+click with no earlier point). Shift+clicking back onto the
     polyline's first point closes it and fills the outline in that same step.
-    Two other ways to fill an outline in one action are napari's: right-click,
-    trace around the area and come back to the red circle (encircle), or the
+    Two other ways to fill an outline in one action are napari's: a right click
+    (released), then moving round the area with no button held and back into
+    the circle it shows (encircle), or the
     polygon tool (key 3, the panel's Polygon button). The segment's geometry
     is :mod:`napari_segtool.tools.line` (the fill: :mod:`~napari_segtool.tools.polygon`)
     and the painter writes it, so draw to back (``preserve_labels``) and the

@@ -101,9 +101,11 @@ register(Tool("hold_erase", "hold Alt", ("Alt",), "erase", ToolKind.PEN_GESTURE)
 register(
     Tool(
         "encircle",
-        "right-click, circle back",
+        "right-click, then move",
         (),
-        "fill the encircled area",
+        "click (and let go) where the outline starts, move round the area with no "
+        "button held, back into the circle: it fills (Esc cancels; a right-drag "
+        "only paints a line)",
         ToolKind.NAPARI_GESTURE,
     )
 )

@@ -11,7 +11,7 @@ from napari_segtool._napari.pen import attach_pen
 from napari_segtool._qt.pen_panel import PenPanel
 from napari_segtool.model.document import Document
 from napari_segtool.model.ontology import Ontology
-from tests.napari_input import key_press, key_release
+from tests.napari_input import RIGHT, hover, key_press, key_release, press, release, stroke
 
 
 @pytest.fixture
@@ -83,6 +83,31 @@ def test_hold_alt_shows_in_the_panel_and_hints_name_the_keys(viewer_and_layer, p
     assert panel.erase_button.isChecked()
     key_release(viewer, "Alt")
     assert panel.pen_button.isChecked()
+
+
+def test_the_encircle_hint_describes_the_gesture_that_fills(viewer_and_layer, panel):
+    viewer, layer = viewer_and_layer
+    layer.mode = "paint"
+    layer.brush_size = 2
+    layer.selected_label = 3
+    panel.set_layer(layer)
+    text = panel.hints.text()
+    assert "circle back" not in text
+    assert "right-click, then move" in text and "no button held" in text
+
+    # a right-drag, the lasso the old hint suggested, fills nothing
+    ring = [(20 + 12 * np.sin(a), 25 + 15 * np.cos(a)) for a in np.linspace(0, 2 * np.pi, 40)]
+    stroke(layer, ring, button=RIGHT)
+    assert layer.data[20, 25] == 0
+    layer.data[:] = 0
+
+    # as the hint says: right-click and let go, move round with no button, back to the circle
+    press(layer, ring[0], button=RIGHT)
+    release(layer, ring[0], button=RIGHT)
+    for point in ring[1:]:
+        hover(layer, point)
+    assert layer.data[20, 25] == 3  # the middle is filled
+    assert layer.data[20, 45] == 0  # outside stays empty
 
 
 def test_switching_layers_lets_go_of_the_old_one(viewer_and_layer, panel):
