@@ -11,10 +11,9 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from napari.layers import Labels, Shapes
 from napari.utils.notifications import show_error, show_warning
-from qtpy.QtCore import QItemSelectionModel, Qt
+from qtpy.QtCore import QItemSelectionModel, Qt, QTimer
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -24,7 +23,6 @@ from qtpy.QtWidgets import (
     QLabel,
     QMenu,
     QPushButton,
-    QScrollArea,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -46,6 +44,7 @@ from napari_segtool._napari.io_ndjson_writer import export_ndjson_layer
 from napari_segtool._napari.keys import CLASS_KEYS, NEW_INSTANCE_KEY
 from napari_segtool._napari.polygons import labels_to_shapes, shapes_to_instance
 from napari_segtool._napari.session import session_for
+from napari_segtool._qt.fit import ContentWidthScrollArea, fit_to_rows
 from napari_segtool._qt.forms import ClassificationPanel
 from napari_segtool._qt.instance_table import CLASS_COLUMN, COLUMNS, InstanceTableModel
 from napari_segtool._qt.ontology_panel import OntologyPanel
@@ -60,6 +59,7 @@ from napari_segtool.formats.labelbox_v1 import (
     LabelboxFormatWarning,
 )
 from napari_segtool.model.document import METADATA_KEY, Document, DocumentError
+from napari_segtool.model.label_store import focus_point, label_store
 from napari_segtool.model.ontology import Ontology, OntologyError
 
 if TYPE_CHECKING:
@@ -119,7 +119,6 @@ class SegmentationDock(QWidget):
         header.setSectionResizeMode(CLASS_COLUMN, QHeaderView.ResizeMode.Stretch)
         self.table.clicked.connect(self._on_row_clicked)
         self.table.doubleClicked.connect(lambda index: self.centre_on(self._id_at(index.row())))
-        self.table.setMinimumHeight(160)
 
         self.new_instance_button = QPushButton("New instance")
         self.new_instance_button.setToolTip(
@@ -244,12 +243,20 @@ class SegmentationDock(QWidget):
         self._content_layout.addWidget(questions_section)
         self._content_layout.addWidget(files_section)
         self._content_layout.addStretch()
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(content)
+        # the lists as tall as their rows, so the questions stay in view below them
+        fit_to_rows(self.ontology_panel.tree, 3, 12)
+        fit_to_rows(self.table, 4, 10)
+        # never narrower than the content, whatever width napari restores
+        self.scroll = ContentWidthScrollArea()
+        self.scroll.setWidget(content)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        outer.addWidget(self.scroll)
+        # a new instance's form is scrolled into view once the layout has settled
+        self._reveal_timer = QTimer(self)
+        self._reveal_timer.setSingleShot(True)
+        self._reveal_timer.setInterval(0)
+        self._reveal_timer.timeout.connect(self.reveal_questions)
         self.setToolTip(
             "Pick a class to draw a new instance of it. Shortcuts on the canvas: "
             + ", ".join(f"{k.replace('Control-', 'Ctrl+')}" for k in CLASS_KEYS[:3])
@@ -286,6 +293,7 @@ class SegmentationDock(QWidget):
         if self.binding is not None:
             self.binding.counts_changed.disconnect(self._update_summary)
             self.binding.current_changed.disconnect(self._show_current_row)
+            self.binding.instance_created.disconnect(self._on_instance_created)
         self.binding = binding
         self.ontology_panel.set_binding(binding)
         self.table_model.set_binding(binding)
@@ -298,6 +306,7 @@ class SegmentationDock(QWidget):
         if binding is not None:
             binding.counts_changed.connect(self._update_summary)
             binding.current_changed.connect(self._show_current_row)
+            binding.instance_created.connect(self._on_instance_created)
             self.layer_label.setText(f"Layer: <b>{binding.layer.name}</b>")
         else:
             self.layer_label.setText("No segmentation layer: open the sample or a Labels layer")
@@ -339,6 +348,19 @@ class SegmentationDock(QWidget):
         if self.viewer.layers.selection.active is not layer:
             self.viewer.layers.selection.active = layer
         return label_id
+
+    def _on_instance_created(self, _label_id: int) -> None:
+        if self.questions_panel.prompt_after_drawing:
+            self._reveal_timer.start()
+
+    def reveal_questions(self) -> None:
+        """Scroll the shown instance's form into view (the keyboard stays where it is)."""
+        if not self.sections["questions"].isExpanded():
+            return  # folded away by the user
+        panel = self.questions_panel
+        self.scroll.ensureWidgetVisible(panel.forms, 0, 8)
+        # a form taller than the view shows from its header down
+        self.scroll.ensureWidgetVisible(panel.title, 0, 8)
 
     def _on_row_clicked(self, index) -> None:
         if self.binding is None:
@@ -406,13 +428,29 @@ class SegmentationDock(QWidget):
             return
         label_id = label_ids[0] if isinstance(label_ids, list) else label_ids
         layer = self.binding.layer
-        pixels = self.binding.instance_pixels([label_id])
-        if not pixels[0].size:
+        dims = self.viewer.dims
+        # the layer's axes are the viewer's last ones
+        offset = dims.ndim - layer.ndim
+        displayed = list(dims.displayed)
+        point = focus_point(
+            label_store(layer.data), label_id, [d - offset for d in displayed if d >= offset]
+        )
+        if point is None:
             return
-        centre = np.array([axis.mean() for axis in pixels])
-        world = layer.data_to_world(centre)
-        displayed = list(self.viewer.dims.displayed)
-        self.viewer.camera.center = tuple(world[d] for d in displayed)
+        world = layer.data_to_world(point)
+        # in a stack, the sliders move to a slice where the instance is
+        position = list(dims.point)
+        for axis in range(offset, dims.ndim):
+            if axis not in displayed:
+                position[axis] = world[axis - offset]
+        dims.point = position
+        # napari keeps the camera's centre in the displayed axes (the last ones)
+        centre = list(self.viewer.scene.camera.center)[-len(displayed) :]
+        centre = [0.0] * (len(displayed) - len(centre)) + centre
+        for i, axis in enumerate(displayed):
+            if axis >= offset:
+                centre[i] = world[axis - offset]
+        self.viewer.scene.camera.center = tuple(centre)
         self.binding.select_instance(label_id)
 
     def _run(self, action, *args) -> None:

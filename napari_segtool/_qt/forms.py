@@ -33,7 +33,6 @@ from qtpy.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QRadioButton,
-    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -419,6 +418,54 @@ class AnswerForm(QWidget):
             self.changed.emit(self.value)
 
 
+class PageStack(QWidget):
+    """Pages of which one shows, sized to the page shown.
+
+    A ``QStackedWidget`` is as tall as its tallest page (its height-for-width
+    too), so a short form after a tall one would leave a gap; here the other
+    pages are hidden, and a layout leaves hidden widgets out.
+    """
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._layout = _compact(QVBoxLayout(self))
+        self._pages: list[QWidget] = []
+        self._current: QWidget | None = None
+
+    # named as QStackedWidget names them
+    def addWidget(self, page: QWidget) -> None:
+        self._pages.append(page)
+        self._layout.addWidget(page)
+        if self._current is None:
+            self._current = page
+        else:
+            page.hide()
+
+    def removeWidget(self, page: QWidget) -> None:
+        if page not in self._pages:
+            return
+        self._pages.remove(page)
+        self._layout.removeWidget(page)
+        page.hide()
+        if page is self._current:
+            self._current = None
+            if self._pages:
+                self.setCurrentWidget(self._pages[0])
+
+    def setCurrentWidget(self, page: QWidget) -> None:
+        for other in self._pages:
+            if other is not page:
+                other.hide()
+        self._current = page
+        page.show()
+
+    def currentWidget(self) -> QWidget | None:
+        return self._current
+
+    def count(self) -> int:
+        return len(self._pages)
+
+
 def _questions_snapshot(questions: list[Question]) -> list[dict]:
     return [q.to_dict() for q in questions]
 
@@ -468,7 +515,7 @@ class ClassificationPanel(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setEnabled(False)  # greyed hint text
-        self.forms = QStackedWidget()
+        self.forms = PageStack()
         self.forms.addWidget(self.message)
         layout.addWidget(self.forms)
 
@@ -477,7 +524,7 @@ class ClassificationPanel(QWidget):
         layout.addWidget(_section_title("Image"))
         self.image_message = QLabel("No image-level questions.")
         self.image_message.setEnabled(False)
-        self.image_stack = QStackedWidget()
+        self.image_stack = PageStack()
         self.image_stack.addWidget(self.image_message)
         layout.addWidget(self.image_stack)
 

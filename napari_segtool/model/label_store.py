@@ -221,6 +221,42 @@ def _by_id(label_ids: list[int], results: list, wanted: set[int] | None) -> dict
     return dict(sorted(kept, key=itemgetter(0)))
 
 
+def focus_point(
+    store: LabelStore, label_id: int, displayed: Iterable[int]
+) -> tuple[float, ...] | None:
+    """Where to look at ``label_id``: on a slice that holds it, at its centre there.
+
+    ``displayed`` are the axes on screen (the rest are stepped through with
+    sliders). Along each other axis the point is the slice holding the id that
+    is nearest the middle of its bounding box (the middle slice itself for a
+    solid object; a hollow or gapped one still gets a slice where it is); along
+    the displayed axes it is the mean of the id's pixels on that slice. Only
+    the id's bounding box is read. None when the id is absent.
+    """
+    box = store.bounding_boxes([label_id]).get(int(label_id))
+    if box is None:
+        return None
+    shown = sorted({int(a) for a in displayed if 0 <= int(a) < store.ndim})
+    stepped = [a for a in range(store.ndim) if a not in shown]
+    mask = store.mask_of(label_id, box)
+    point = [0.0] * store.ndim
+    if stepped:
+        # which slices (combinations of the stepped axes) hold the id, inside the box
+        present = np.argwhere(mask.any(axis=tuple(shown)))
+        middle = np.array([(box[a].stop - box[a].start - 1) / 2 for a in stepped])
+        nearest = present[np.argmin(((present - middle) ** 2).sum(axis=1))]
+        index: list[Any] = [slice(None)] * store.ndim
+        for axis, local in zip(stepped, nearest, strict=True):
+            index[axis] = int(local)
+            point[axis] = float(box[axis].start + local)
+        mask = mask[tuple(index)]  # the displayed axes of that slice, in order
+    if not shown:
+        return tuple(point)
+    for axis, coordinates in zip(shown, np.nonzero(mask), strict=True):
+        point[axis] = float(box[axis].start + coordinates.mean())
+    return tuple(point)
+
+
 #: the stores, tried in order; the first whose ``accepts(array)`` is true serves it
 STORES: tuple[type, ...] = (NumpyLabelStore,)
 

@@ -103,9 +103,8 @@ register(
         "encircle",
         "right-click, then move",
         (),
-        "click (and let go) where the outline starts, move round the area with no "
-        "button held, back into the circle: it fills (Esc cancels; a right-drag "
-        "only paints a line)",
+        "let go, move round the area with no button held and back into the circle "
+        "to fill it (Esc cancels)",
         ToolKind.NAPARI_GESTURE,
     )
 )

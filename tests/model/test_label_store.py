@@ -9,7 +9,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
 from napari_segtool.model import label_store as store_module
-from napari_segtool.model.label_store import LabelStore, NumpyLabelStore, label_store
+from napari_segtool.model.label_store import (
+    LabelStore,
+    NumpyLabelStore,
+    focus_point,
+    label_store,
+)
 
 DTYPES = [np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int64]
 #: a table entry per id up to 60,000,000 would need hundreds of MB
@@ -194,3 +199,48 @@ def test_a_registered_store_serves_the_arrays_it_accepts(monkeypatch):
     assert isinstance(store, ChunkedLabelStore)
     assert store.bounding_boxes() == {5: (slice(0, 2), slice(0, 2))}
     assert type(label_store(np.zeros((2, 2), dtype=np.uint8))) is NumpyLabelStore
+
+
+# -- where to look at an instance (the dock's Centre) ------------------------------------
+def test_focus_point_is_the_middle_slice_and_the_centre_there():
+    stack = np.zeros((10, 20, 30), dtype=np.uint16)
+    stack[3:8, 4:9, 10:21] = 5  # slices 3..7: the middle is 5
+    point = focus_point(NumpyLabelStore(stack), 5, displayed=(1, 2))
+    assert point == (5.0, 6.0, 15.0)
+    assert focus_point(NumpyLabelStore(stack), 6, displayed=(1, 2)) is None
+
+
+def test_focus_point_lands_on_a_slice_that_holds_a_gapped_instance():
+    stack = np.zeros((12, 8, 8), dtype=np.uint8)
+    stack[1, 2:4, 2:4] = 3
+    stack[9, 5, 6] = 3  # the box's middle (slice 5) holds nothing
+    z, y, x = focus_point(NumpyLabelStore(stack), 3, displayed=(1, 2))
+    assert stack[int(z)].any() and (z, y, x) in {(1.0, 2.5, 2.5), (9.0, 5.0, 6.0)}
+
+
+def test_focus_point_in_four_dimensions_and_with_other_displayed_axes():
+    movie = np.zeros((4, 6, 10, 10), dtype=np.uint32)  # t, z, y, x
+    movie[2, 1:4, 5:7, 0:2] = 9
+    assert focus_point(NumpyLabelStore(movie), 9, displayed=(2, 3)) == (2.0, 2.0, 5.5, 0.5)
+    # an orthogonal view (z, x on screen): the slider axes are t and y
+    assert focus_point(NumpyLabelStore(movie), 9, displayed=(1, 3)) == (2.0, 2.0, 5.0, 0.5)
+    # everything displayed (a 2-D image): the centroid
+    image = np.zeros((5, 5), dtype=np.uint8)
+    image[1:4, 2] = 1
+    assert focus_point(NumpyLabelStore(image), 1, displayed=(0, 1)) == (2.0, 2.0)
+
+
+def test_focus_point_reads_only_the_instance_box(monkeypatch):
+    stack = np.zeros((6, 50, 50), dtype=np.uint8)
+    stack[2:5, 10:12, 10:12] = 4
+    store = NumpyLabelStore(stack)
+    regions = []
+    original = store.mask_of
+
+    def mask_of(label_id, bbox=None):
+        regions.append(bbox)
+        return original(label_id, bbox)
+
+    monkeypatch.setattr(store, "mask_of", mask_of)
+    focus_point(store, 4, displayed=(1, 2))
+    assert regions == [(slice(2, 5), slice(10, 12), slice(10, 12))]
