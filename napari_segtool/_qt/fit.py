@@ -9,7 +9,7 @@ napari restores when it remembered a small width).
 from __future__ import annotations
 
 from qtpy.QtCore import QEvent, QSize, QTimer
-from qtpy.QtWidgets import QAbstractItemView, QScrollArea, QTreeView, QWidget
+from qtpy.QtWidgets import QAbstractItemView, QDockWidget, QScrollArea, QTreeView, QWidget
 
 
 class ContentWidthScrollArea(QScrollArea):
@@ -39,8 +39,19 @@ class ContentWidthScrollArea(QScrollArea):
     def eventFilter(self, watched, event) -> bool:
         # the page's minimum width changes as sections show and hide
         if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
-            self.updateGeometry()
+            self._minimum_changed()
         return super().eventFilter(watched, event)
+
+    def _minimum_changed(self) -> None:
+        self.updateGeometry()
+        # A dock widget keeps the largest minimum its content ever had (napari's
+        # stylesheet, applied after the dock is built, makes buttons narrower),
+        # so it is told the current one.
+        dock = self.parentWidget()
+        while dock is not None and not isinstance(dock, QDockWidget):
+            dock = dock.parentWidget()
+        if dock is not None:
+            dock.setMinimumWidth(self.minimumSizeHint().width())
 
 
 def fit_to_rows(view: QAbstractItemView, min_rows: int, max_rows: int) -> None:

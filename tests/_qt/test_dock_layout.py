@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from qtpy.QtCore import QPoint, QRect, Qt
-from qtpy.QtWidgets import QApplication, QScrollArea, QWidget
+from qtpy.QtWidgets import QApplication, QLabel, QScrollArea, QWidget
 
 from napari_segtool import PLUGIN_NAME
 from napari_segtool._napari.autosave import autosaver_of
@@ -53,14 +53,22 @@ def in_viewport(dock: SegmentationDock, widget: QWidget) -> bool:
 
 
 def squeezed_state(make_napari_viewer, qtbot) -> bytes:
-    """A main-window state in which the dock was dragged down to a sliver."""
+    """A main-window state that remembers the dock's place as a sliver.
+
+    A stand-in under the dock's name is squeezed (the dock itself cannot be
+    any more), as a dock squeezed in an earlier napari session was.
+    """
     viewer = shown_viewer(make_napari_viewer)
-    viewer.open_sample(PLUGIN_NAME, "cells")
     qdock, _dock = open_dock(viewer)
+    name = qdock.objectName()
+    viewer.window.remove_dock_widget(qdock)
+    stand_in = viewer.window.add_dock_widget(QLabel("…"), name=name, area="right")
+    assert stand_in.objectName() == name
     settle(qtbot)
     window = qt_window(viewer)
-    window.resizeDocks([qdock], [40], Qt.Orientation.Horizontal)
+    window.resizeDocks([stand_in], [40], Qt.Orientation.Horizontal)
     settle(qtbot)
+    assert stand_in.width() < 100
     return window.saveState()
 
 
@@ -90,6 +98,15 @@ def test_dock_opens_wide_enough_whatever_width_napari_restores(make_napari_viewe
     qt_window(viewer).restoreState(state)
     settle(qtbot)
     assert dock.width() >= dock.minimumSizeHint().width()
+
+    # the labeler can still narrow it, down to that minimum and no further
+    narrowest = dock.minimumSizeHint().width()
+    qt_window(viewer).resizeDocks([qdock], [narrowest - 100], Qt.Orientation.Horizontal)
+    settle(qtbot)
+    assert narrowest <= dock.width() <= narrowest + 4
+    assert not scroll_of(dock).horizontalScrollBar().isVisible()
+    for button in (panel.add_class_button, panel.remove_button, dock.merge_button):
+        assert in_viewport(dock, button), button.text()
 
 
 def test_recovery_banner_wraps_and_keeps_its_buttons_at_the_narrowest(make_napari_viewer, qtbot):
