@@ -148,7 +148,7 @@ def test_form_of_the_first_stroke_is_in_view_and_the_canvas_keeps_the_keys(
     layer = viewer.layers["cells segmentation"]
     canvas = viewer.window._qt_viewer.canvas.native
     canvas.setFocus()
-    settle(qtbot)
+    qtbot.waitUntil(lambda: qt_window(viewer).focusWidget() is canvas, timeout=2000)
 
     click_class(dock, "Nucleus")
     layer.brush_size = 8
