@@ -77,7 +77,7 @@ class _OntologyBuilder:
         cls_ = ObjectClass(
             name=title,
             color=colour,
-            tool=_LABELBOX_TOOL[key] if key and "instanceURI" not in obj else DEFAULT_TOOL,
+            tool=_LABELBOX_TOOL[key] if key else DEFAULT_TOOL,
             feature_schema_id=self._fresh_id(schema_id),
         )
         self.ontology.classes.append(cls_)

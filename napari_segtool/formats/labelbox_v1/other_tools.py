@@ -1,8 +1,14 @@
-"""Objects of other Labelbox tools (bbox, polygon, line, point) as coordinates."""
+"""Objects of other Labelbox tools (bbox, polygon, line, point) as coordinates.
+
+Which objects are masks: Labelbox puts an ``instanceURI`` (a rendering of the
+object) on every object of an image export, boxes and points included. Like the
+Labelbox SDK's v1 converter, an object is its geometry when it has one, and a
+mask only when it has none.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,6 +24,51 @@ class OtherObject:
     schema_id: str
     feature_id: str
     color: str
+    #: question title -> the answer as text, as the object's classifications hold it
+    answers: dict[str, str] = field(default_factory=dict)
+
+
+#: keys that make an object something other than a mask: the four geometries, a text
+#: entity's location (``data``), a tiled-imagery GeoJSON geometry (``geometry``)
+_NOT_MASK_KEYS = ("bbox", "polygon", "line", "point", "data", "geometry")
+
+
+def is_mask_object(obj: dict[str, Any]) -> bool:
+    """An object whose pixels are its ``instanceURI``: it has one and no geometry."""
+    return "instanceURI" in obj and not any(key in obj for key in _NOT_MASK_KEYS)
+
+
+def answers_text(classifications: Any) -> dict[str, str]:
+    """v1 classifications as ``{question title: answer text}`` (options joined by ", ").
+
+    For showing in a layer's features only: the objects themselves are kept as read.
+    """
+    shown: dict[str, str] = {}
+    entries = classifications if isinstance(classifications, list) else []
+    flat = [e for entry in entries for e in (entry if isinstance(entry, list) else [entry])]
+    for entry in flat:
+        if not isinstance(entry, dict):
+            continue
+        title = entry.get("title") or entry.get("value") or entry.get("schemaId")
+        if not isinstance(title, str) or not title:
+            continue
+        chosen = entry.get("answers", entry.get("answer"))
+        items = chosen if isinstance(chosen, list) else [chosen]
+        texts = [_option_text(item) for item in items]
+        text = ", ".join(t for t in texts if t)
+        shown[title] = f"{shown[title]}, {text}" if title in shown and text else text
+    return shown
+
+
+def _option_text(item: Any) -> str:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, list):  # an extra list around checklist answers
+        return ", ".join(_option_text(i) for i in item)
+    if isinstance(item, dict):
+        value = item.get("title") or item.get("value") or ""
+        return value if isinstance(value, str) else str(value)
+    return "" if item is None else str(item)
 
 
 #: fewest points a geometry needs to be drawn (a bbox and a point are checked by shape)

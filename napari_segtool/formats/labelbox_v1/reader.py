@@ -31,7 +31,12 @@ from napari_segtool.formats.labelbox_v1.data_rows import (
     _without_mask_outlines,
 )
 from napari_segtool.formats.labelbox_v1.ontology_builder import _OntologyBuilder
-from napari_segtool.formats.labelbox_v1.other_tools import OtherObject, _geometry
+from napari_segtool.formats.labelbox_v1.other_tools import (
+    OtherObject,
+    _geometry,
+    answers_text,
+    is_mask_object,
+)
 from napari_segtool.formats.labelbox_v1.paths import ontology_candidates, ontology_path_for
 from napari_segtool.formats.masks import (
     MaskError,
@@ -84,9 +89,10 @@ def is_v1_export(path: str | Path) -> bool:
     """A cheap sniff: a ``.json`` file whose text starts a list of v1 data rows.
 
     Looks at the first 64 KiB only: ``[`` first, and ``"Labeled Data"`` or
-    ``"DataRow ID"`` (or a ``"Label"`` holding ``"objects"``) in it. A damaged
-    file that passes gets a clear error from :func:`read_export`, instead of
-    going to another reader.
+    ``"DataRow ID"`` (or a ``"Label"`` holding ``"objects"``) in it; or ``{``
+    first and ``"Labeled Data"`` and ``"Label"`` in it (one data row on its own,
+    as the Labelbox SDK's test exports are). A damaged file that passes gets a
+    clear error from :func:`read_export`, instead of going to another reader.
     """
     path = Path(path)
     if path.suffix.lower() != ".json" or not path.is_file():
@@ -97,6 +103,8 @@ def is_v1_export(path: str | Path) -> bool:
     except OSError:
         return False
     head = head.lstrip("\ufeff \t\r\n")
+    if head.startswith("{"):
+        return '"Labeled Data"' in head and '"Label"' in head
     if not head.startswith("["):
         return False
     if '"Labeled Data"' in head or '"DataRow ID"' in head:
@@ -159,14 +167,74 @@ def row_items(row: DataRow) -> list[Item]:
                     coords=[o.coords for o in objects],
                     shape_types=[o.kind for o in objects],
                     colors=[o.color for o in objects],
-                    features={
-                        "class": [o.title for o in objects],
-                        "featureId": [o.feature_id for o in objects],
-                        "schemaId": [o.schema_id for o in objects],
-                    },
+                    features=_features(objects),
                 )
             )
     return items
+
+
+def _features(objects: list[OtherObject]) -> dict[str, list[Any]]:
+    """Class and ids per object, then one column per question with its answer as text."""
+    features: dict[str, list[Any]] = {
+        "class": [o.title for o in objects],
+        "featureId": [o.feature_id for o in objects],
+        "schemaId": [o.schema_id for o in objects],
+    }
+    titles = dict.fromkeys(title for o in objects for title in o.answers)
+    for title in titles:
+        column = title if title not in features else f"{title} (answer)"
+        features[column] = [o.answers.get(title, "") for o in objects]
+    return features
+
+
+_SIZE_UNKNOWN = "size unknown"
+_TILED = (
+    "tiled imagery is not supported (its Labeled Data is a tile layer, not an image)"
+)
+_VIDEO = "video labels are not supported (its Label is a list of frames)"
+_TEXT = "text data rows are not supported (its objects are text entities)"
+_DOCUMENT = "document (PDF) data rows are not supported (its objects lie on pages)"
+
+
+def _unsupported(row: dict[str, Any]) -> str | None:
+    """Why a row of a kind this reader does not open is not opened, else ``None``."""
+    labeled_data = row.get("Labeled Data")
+    if isinstance(labeled_data, dict) or (
+        isinstance(labeled_data, str)
+        and labeled_data.lstrip().startswith("{")
+        and "tileLayerUrl" in labeled_data
+    ):
+        return _TILED
+    if _is_video_label(row.get("Label")):
+        return _VIDEO
+    objects = _objects(row)
+    if any(isinstance(o.get("data"), dict) and "location" in o["data"] for o in objects):
+        return _TEXT
+    if any("page" in o for o in objects):
+        return _DOCUMENT
+    return None
+
+
+def _is_video_label(label: Any) -> bool:
+    return isinstance(label, list) and bool(label) and all(
+        isinstance(frame, dict) and "frameNumber" in frame for frame in label
+    )
+
+
+def _row_name(n: int, row: dict[str, Any]) -> str:
+    external_id = row.get("External ID")
+    named = f" ({shown_text(external_id, 80)})" if isinstance(external_id, str) else ""
+    return f"row {n}{named}"
+
+
+def _keep_unopened_rows(rows, opened: list[int], results: list[DataRow], unopened) -> None:
+    """Rows not opened ride along, unchanged, in the document of the row before them (or,
+    before the first opened row, of that row), so saving writes them back where they were."""
+    for n in sorted(unopened):
+        before = [k for k, m in enumerate(opened) if m < n]
+        source = results[before[-1] if before else 0].document.source
+        key = "rows_after" if before else "rows_before"
+        source.setdefault(key, []).append(rows[n])
 
 
 class _Reader:
@@ -186,17 +254,39 @@ class _Reader:
     def read(self, ontology: Ontology | None) -> list[DataRow]:
         rows = self._load_json()
         builder = _OntologyBuilder(self._base_ontology(ontology), self.json_path)
+        unsupported = {n: _unsupported(row) for n, row in enumerate(rows)}
         for n, row in enumerate(rows):  # classes in export order, before any answers
-            for obj in _objects(row):
-                if "instanceURI" in obj or any(key in obj for key in OTHER_TOOLS):
+            for obj in _objects(row) if unsupported[n] is None else ():
+                if is_mask_object(obj) or any(key in obj for key in OTHER_TOOLS):
                     builder.class_for(obj, f"row {n}")
-        total = sum(1 for row in rows for obj in _objects(row) if "instanceURI" in obj)
-        results = []
+        total = sum(
+            1
+            for n, row in enumerate(rows)
+            if unsupported[n] is None
+            for obj in _objects(row)
+            if is_mask_object(obj)
+        )
+        results: list[DataRow] = []
+        opened: list[int] = []
+        #: why each unopened row was not opened
+        unopened: dict[int, str] = {}
         with _progress_bar(self.progress, total, "Reading Labelbox masks") as self._tick:
             for n, row in enumerate(rows):
+                if unsupported[n] is not None:
+                    unopened[n] = unsupported[n]
+                    continue
                 result = self._read_row(n, row, builder)
-                if result is not None:
-                    results.append(result)
+                if result is None:
+                    unopened[n] = _SIZE_UNKNOWN
+                    continue
+                results.append(result)
+                opened.append(n)
+        if not rows:
+            raise self.fail("no data row could be opened (the export holds no data rows)")
+        if unopened:
+            self._tell_unopened(rows, unopened, bool(results))
+        if results:
+            _keep_unopened_rows(rows, opened, results, unopened)
         if builder.added and not builder.ontology_given:
             _warn(
                 f"{self.json_path.name}: no ontology file beside it (tried "
@@ -209,8 +299,6 @@ class _Reader:
                 f"{self.json_path.name}: the ontology lacked {builder.describe_added()} used in "
                 "the export; they were added"
             )
-        if not results:
-            raise self.fail("no data row could be opened (no image size known for any row)")
         final = builder.ontology
         try:
             final.validate()
@@ -237,6 +325,8 @@ class _Reader:
             raise self.fail("not valid JSON (nested too deeply)") from None
         except ValueError as err:  # e.g. an integer of more than 4300 digits
             raise self.fail(f"not valid JSON ({err})") from None
+        if isinstance(rows, dict) and "Label" in rows:
+            rows = [rows]  # one data row on its own
         if not isinstance(rows, list):
             raise self.fail(f"a v1 export is a JSON list of data rows, not {kind_of(rows)}")
         for n, row in enumerate(rows):
@@ -250,7 +340,7 @@ class _Reader:
                 for m, obj in enumerate(label.get("objects", [])):
                     if not isinstance(obj, dict):
                         raise self.fail(f"row {n}: Label.objects[{m}] must be an object")
-            elif label not in ("Skip", "", None):
+            elif label not in ("Skip", "", None) and not _is_video_label(label):
                 raise self.fail(f"row {n}: Label must be an object, not {kind_of(label)}")
         return rows
 
@@ -266,14 +356,39 @@ class _Reader:
                 ) from None
         return None
 
+    def _tell_unopened(self, rows, unopened: dict[int, str], any_opened: bool) -> None:
+        """One message per reason, naming the rows; an error when no row opened."""
+        lines = []
+        for reason in dict.fromkeys(unopened.values()):
+            named = ", ".join(_row_name(n, rows[n]) for n, r in unopened.items() if r == reason)
+            if reason == _SIZE_UNKNOWN:
+                answers = sum(
+                    len(rows[n]["Label"].get("classifications", []))
+                    for n, r in unopened.items()
+                    if r == reason and isinstance(rows[n]["Label"], dict)
+                )
+                reason = (
+                    "the image is not a local file and there are no masks, so the size is "
+                    f"unknown (open it with downloading allowed to see its image; {answers} "
+                    "image answer(s))"
+                )
+            lines.append(f"{named}: {reason}")
+        if not any_opened:
+            raise self.fail("no data row could be opened: " + "; ".join(lines))
+        _warn(
+            f"{self.json_path.name}: not opened: "
+            + "; ".join(lines)
+            + ". These rows are kept as they are and written back unchanged on save"
+        )
+
     # -- one data row --------------------------------------------------------------
     def _read_row(self, n: int, row: dict[str, Any], builder: _OntologyBuilder) -> DataRow | None:
         where = f"row {n}"
         label = row["Label"] if isinstance(row["Label"], dict) else {}
         image_path, image = self._image(where, row.get("Labeled Data"))
         shape = image.shape[:2] if image is not None else None
-        mask_objects = [o for o in label.get("objects", []) if "instanceURI" in o]
-        other_raw = [o for o in label.get("objects", []) if "instanceURI" not in o]
+        mask_objects = [o for o in label.get("objects", []) if is_mask_object(o)]
+        other_raw = [o for o in label.get("objects", []) if not is_mask_object(o)]
 
         masks: list[tuple[dict[str, Any], SparseMask]] = []
         for obj in mask_objects:
@@ -282,10 +397,6 @@ class _Reader:
             masks.append((obj, mask))
             self._tick()
         if shape is None:
-            _warn(
-                f"{self.json_path.name} {where}: skipped: its image is not a local file and it "
-                "has no masks, so its size is unknown"
-            )
             return None
 
         labels = np.zeros(shape, dtype=np.uint32)  # like a new segmentation layer
@@ -512,6 +623,7 @@ class _Reader:
                     schema_id=cls_.feature_schema_id,
                     feature_id=str(obj.get("featureId") or ""),
                     color=cls_.color,
+                    answers=answers_text(obj.get("classifications")),
                 )
             )
         if counts:

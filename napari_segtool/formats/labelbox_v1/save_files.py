@@ -48,6 +48,10 @@ class _MaskFiles:
             self.created.append(target)
         return name
 
+    def keep(self, names: set[str]) -> None:
+        """Files already in the folder that the new JSON names too (kept by :meth:`prune`)."""
+        self.named |= names
+
     def sync(self) -> None:
         """Make the new files durable before any JSON can name them."""
         atomic.fsync_dir(self.folder)

@@ -135,12 +135,15 @@ def write_export(
                 polygons=polygons,
                 polygon_tolerance=polygon_tolerance,
             )
+            export.extend(_kept_rows(document.source.get("rows_before")))
             export.append(row)
+            export.extend(_kept_rows(document.source.get("rows_after")))
             result.mask_count += 0 if polygons == "instead" else len(written_ids)
             result.skipped_empty.append(empty)
             result.unanswered.append(document.unanswered_report(written_ids))
             result.sources.append(_source_after_write(document, row, json_path))
         _warn_unanswered(json_path, rows, result.unanswered)
+        masks.keep(_mask_folder_files(export, mask_dir.name))
         masks.sync()
         if ontology_path is not None:
             ontologies = {json.dumps(d.ontology.to_dict(), sort_keys=True) for _, d in rows}
@@ -190,6 +193,25 @@ def write_items(
         notes=tuple(notes),
         details=result,
     )
+
+
+def _kept_rows(rows: Any) -> list[dict[str, Any]]:
+    """Rows the reader did not open (tiled imagery, video, no size known), as they were read."""
+    return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+
+
+def _mask_folder_files(export: list[dict[str, Any]], folder_name: str) -> set[str]:
+    """Files of the mask folder that objects written back as they were read still name
+    (a box's or a polygon's ``instanceURI``): the save must not delete them."""
+    prefix = folder_name + "/"
+    named = set()
+    for row in export:
+        label = row.get("Label")
+        for obj in label.get("objects", []) if isinstance(label, dict) else []:
+            uri = obj.get("instanceURI") if isinstance(obj, dict) else None
+            if isinstance(uri, str) and uri.startswith(prefix) and "/" not in uri[len(prefix) :]:
+                named.add(uri[len(prefix) :])
+    return named
 
 
 def _check_rows(json_path: Path, rows) -> None:
