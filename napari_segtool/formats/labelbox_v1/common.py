@@ -43,8 +43,9 @@ def _progress_bar(progress: Progress, total: int, description: str) -> Iterator[
     # then once per finished step
     next(steps, None)
 
-    def tick() -> None:
-        next(steps, None)
+    def tick(count: int = 1) -> None:
+        for _ in range(count):
+            next(steps, None)
 
     try:
         yield tick

@@ -130,7 +130,17 @@ def read_export(
 
     ``instanceURI`` must be a file in the export's folder or below (``..``,
     outside absolute paths and symlinks leading out are refused); ``http(s)``
-    URIs and images are downloaded only with ``allow_download=True``.
+    URIs and images are downloaded only with ``allow_download=True`` (without it,
+    a row whose masks are web addresses is not opened).
+
+    Rows that are not opened (tiled imagery, video, text or PDF rows, web masks
+    without downloading, no size known) are named in one warning per reason and
+    kept unchanged in the ``source`` of the opened row before them
+    (``rows_after``; ``rows_before`` of the first opened row), so the writer puts
+    them back where they were. Objects with a geometry (``bbox``, ``polygon``,
+    ``line``, ``point``) are that geometry, with or without an ``instanceURI``
+    (as the Labelbox SDK reads them), and are kept as read in
+    ``source["other_objects"]``; only objects without one are masks.
     ``max_pixels`` bounds image and mask sizes (default: Pillow's
     decompression-bomb limit). Raises :class:`LabelboxFormatError` naming the
     file and the problem; nothing is returned then.
@@ -276,8 +286,8 @@ class _Reader:
                     unopened[n] = unsupported[n]
                     continue
                 result = self._read_row(n, row, builder)
-                if result is None:
-                    unopened[n] = _SIZE_UNKNOWN
+                if isinstance(result, str):
+                    unopened[n] = result
                     continue
                 results.append(result)
                 opened.append(n)
@@ -359,7 +369,10 @@ class _Reader:
     def _tell_unopened(self, rows, unopened: dict[int, str], any_opened: bool) -> None:
         """One message per reason, naming the rows; an error when no row opened."""
         lines = []
-        for reason in dict.fromkeys(unopened.values()):
+        for n, reason in unopened.items():
+            if reason.startswith("object "):  # one object's problem, said per row
+                lines.append(f"row {n} {reason}")
+        for reason in dict.fromkeys(r for r in unopened.values() if not r.startswith("object ")):
             named = ", ".join(_row_name(n, rows[n]) for n, r in unopened.items() if r == reason)
             if reason == _SIZE_UNKNOWN:
                 answers = sum(
@@ -382,9 +395,25 @@ class _Reader:
         )
 
     # -- one data row --------------------------------------------------------------
-    def _read_row(self, n: int, row: dict[str, Any], builder: _OntologyBuilder) -> DataRow | None:
+    def _read_row(self, n: int, row: dict[str, Any], builder: _OntologyBuilder) -> DataRow | str:
+        """The row read, or why it cannot be opened (it is then kept as it is)."""
         where = f"row {n}"
         label = row["Label"] if isinstance(row["Label"], dict) else {}
+        remote = [
+            o
+            for o in label.get("objects", [])
+            if is_mask_object(o)
+            and isinstance(o["instanceURI"], str)
+            and o["instanceURI"].startswith(DOWNLOAD_SCHEMES)
+        ]
+        if remote and not self.allow_download:
+            self._tick(len([o for o in label.get("objects", []) if is_mask_object(o)]))
+            more = f" (and {len(remote) - 1} more)" if len(remote) > 1 else ""
+            return (
+                f"object {shown_text(remote[0].get('featureId', '?'))}: the mask "
+                f"{shown_text(remote[0]['instanceURI'], 100)} is a web address{more}; masks "
+                "are not downloaded unless downloading is enabled"
+            )
         image_path, image = self._image(where, row.get("Labeled Data"))
         shape = image.shape[:2] if image is not None else None
         mask_objects = [o for o in label.get("objects", []) if is_mask_object(o)]
@@ -397,7 +426,7 @@ class _Reader:
             masks.append((obj, mask))
             self._tick()
         if shape is None:
-            return None
+            return _SIZE_UNKNOWN
 
         labels = np.zeros(shape, dtype=np.uint32)  # like a new segmentation layer
         instances: list[Instance] = []
