@@ -198,9 +198,7 @@ def _features(objects: list[OtherObject]) -> dict[str, list[Any]]:
 
 
 _SIZE_UNKNOWN = "size unknown"
-_TILED = (
-    "tiled imagery is not supported (its Labeled Data is a tile layer, not an image)"
-)
+_TILED = "tiled imagery is not supported (its Labeled Data is a tile layer, not an image)"
 _VIDEO = "video labels are not supported (its Label is a list of frames)"
 _TEXT = "text data rows are not supported (its objects are text entities)"
 _DOCUMENT = "document (PDF) data rows are not supported (its objects lie on pages)"
@@ -226,8 +224,10 @@ def _unsupported(row: dict[str, Any]) -> str | None:
 
 
 def _is_video_label(label: Any) -> bool:
-    return isinstance(label, list) and bool(label) and all(
-        isinstance(frame, dict) and "frameNumber" in frame for frame in label
+    return (
+        isinstance(label, list)
+        and bool(label)
+        and all(isinstance(frame, dict) and "frameNumber" in frame for frame in label)
     )
 
 
