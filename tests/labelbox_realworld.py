@@ -25,8 +25,8 @@ REALWORLD = Path(__file__).resolve().parent / "data" / "realworld"
 SDK_FIXTURES = REALWORLD / "labelbox-python" / "labelbox_v1"
 EMONSON = REALWORLD / "emonson-label_masks"
 EMONSON_EXPORT = EMONSON / "export-2020-04-17T19_22_10.412Z.json"
-#: every Labelbox v1 file there
-V1_FILES = sorted(SDK_FIXTURES.glob("*.json")) + [EMONSON_EXPORT]
+#: every file there that the v1 reader claims
+V1_FILES = [p for p in sorted(REALWORLD.rglob("*.json")) if labelbox_v1.is_v1_export(p)]
 #: the size of the images the stand-in web serves (the masks' too)
 WEB_SHAPE = (90, 120)
 

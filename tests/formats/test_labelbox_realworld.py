@@ -25,7 +25,6 @@ from tests.labelbox_realworld import (
     EMONSON_EXPORT,
     SDK_FIXTURES,
     V1_FILES,
-    WEB_SHAPE,
     kind_counts,
     kinds_by_feature_id,
     load_rows,
