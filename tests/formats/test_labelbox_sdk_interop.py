@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_segtool.formats.labelbox_v1 import LabelboxFormatWarning, write_export
+from napari_segtool.formats.labelbox_v1 import LabelboxFormatWarning, read_export, write_export
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ontology import ObjectClass, Ontology, Option, Question
 from tests.labelbox_sdk import SDK4
@@ -230,3 +230,157 @@ def test_labelbox_sdk_reads_every_mask_and_answer(sdk_python, tmp_path, mask_mod
     assert image_answers == _flat_answers(document.ontology.questions, document.image_answers)
     # not vacuous: the first cell carries five answers (two of them nested), the image two
     assert len(label["objects"][0]["classifications"]) == 5 and len(image_answers) == 2
+
+
+# Runs inside the SDK's environment: every object of every label, as the SDK's own v1
+# converter types it; masks whose file is local (relative to the export) are drawn.
+KINDS_CHECKER = r"""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+np.alltrue = np.all  # labelbox 4.0.0 calls np.alltrue, which numpy 2 removed
+
+from labelbox.data.annotation_types import ClassificationAnnotation, Mask
+from labelbox.data.serialization import LBV1Converter
+
+export_path, out_dir = Path(sys.argv[1]), Path(sys.argv[2])
+report = []
+for label in LBV1Converter.deserialize(json.loads(export_path.read_text())):
+    entry = {"objects": [], "classifications": len(label.classification_annotations())}
+    for annotation in label.object_annotations():
+        feature_id = annotation.extra["feature_id"]
+        obj = {
+            "feature_id": feature_id,
+            "kind": type(annotation.value).__name__,
+            "name": annotation.name,
+            "classifications": len(annotation.classifications),
+        }
+        if isinstance(annotation.value, Mask) and not annotation.value.mask.url.startswith("http"):
+            data = annotation.value.mask
+            data.file_path, data.url = str(export_path.parent / data.url), None
+            np.save(out_dir / f"{feature_id}.npy", annotation.value.draw(color=1))
+            obj["drawn"] = True
+        entry["objects"].append(obj)
+    report.append(entry)
+print(json.dumps(report))
+"""
+
+
+def _sdk_kinds(sdk_python, export: Path, drawn: Path) -> list[dict]:
+    """What the SDK reads in ``export`` (its masks drawn into ``drawn``)."""
+    drawn.mkdir(exist_ok=True)
+    script = export.parent / "kinds_with_sdk.py"
+    script.write_text(KINDS_CHECKER)
+    result = subprocess.run(
+        [sdk_python, script, export, drawn], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _by_feature_id(report: list[dict]) -> dict[str, tuple[str, str, int]]:
+    return {
+        o["feature_id"]: (o["kind"], o["name"], o["classifications"])
+        for label in report
+        for o in label["objects"]
+    }
+
+
+def _other_tool_objects() -> list[dict]:
+    """A box, a polygon and a point as a real image export has them (each with an
+    ``instanceURI`` rendering it), and a line without one; the box with an answer."""
+    mask_uri = "https://api.labelbox.com/masks/feature/{}?token=expired"
+    base = {"value": "", "color": "#FF8000"}
+    box_question = {
+        "featureId": "ckr2k4lzj000e3h69hvowgptf",
+        "schemaId": "ckr083qt78ie80yar0goy4trr",
+        "title": "has_handbag",
+        "value": "has_handbag",
+        "answer": {
+            "featureId": "ckr2k4lzj000f3h69hvowgptf",
+            "schemaId": "ckr083qt78ie90yar0goy4trr",
+            "title": "yes",
+            "value": "yes",
+        },
+    }
+    objects = [
+        ("ckr2k4hvi000a3h69dm0voem2", "Box", {"bbox": {"top": 3, "left": 4, "height": 9,
+                                                       "width": 12}}),
+        ("ckr2k3v6d00043h69s3psq0oy", "Outline", {"polygon": [{"x": 1, "y": 2}, {"x": 20, "y": 3},
+                                                              {"x": 9, "y": 30}]}),
+        ("ckr2k3ti600033h697k4f5q4y", "Spot", {"point": {"x": 33.5, "y": 12.25}}),
+        ("ckr2k3h9t00003h69gdr7eb8p", "Path", {"line": [{"x": 0, "y": 0}, {"x": 40, "y": 25}]}),
+    ]  # fmt: skip
+    out = []
+    for n, (feature_id, title, geometry) in enumerate(objects):
+        obj = {
+            "featureId": feature_id,
+            "schemaId": f"ckr083qt78ie{n}0yar0goy4tzz",
+            "title": title,
+            **base,
+            **geometry,
+            "classifications": [box_question] if title == "Box" else [],
+        }
+        if title != "Path":
+            obj["instanceURI"] = mask_uri.format(feature_id)
+        out.append(obj)
+    return out
+
+
+@pytest.mark.slow
+def test_labelbox_sdk_reads_every_object_kind_back_after_a_round_trip(sdk_python, tmp_path):
+    """Masks, boxes, polygons, points and lines: opened and saved again, the SDK reads the
+    same kinds, names and answers for every featureId, and the same mask pixels."""
+    labels, document = _scene()
+    export = tmp_path / "first" / "plate.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LabelboxFormatWarning)
+        write_export(export, [(labels, document)], image_base_url="https://images.example")
+        rows = json.loads(export.read_text())
+        rows[0]["Label"]["objects"][2:2] = _other_tool_objects()  # among the masks
+        export.write_text(json.dumps(rows))
+        (row,) = read_export(export)
+        again = tmp_path / "saved" / "plate.json"
+        write_export(again, [(row.labels, row.document)])
+    before = _sdk_kinds(sdk_python, export, tmp_path / "drawn-before")
+    after = _sdk_kinds(sdk_python, again, tmp_path / "drawn-after")
+    kinds = _by_feature_id(after)
+    assert kinds == _by_feature_id(before)
+    assert sorted({kind for kind, _, _ in kinds.values()}) == [
+        "Line", "Mask", "Point", "Polygon", "Rectangle"
+    ]  # fmt: skip
+    assert kinds["ckr2k4hvi000a3h69dm0voem2"] == ("Rectangle", "Box", 1)
+    assert after[0]["classifications"] == before[0]["classifications"] == 2
+    for label_id, instance in document.instances.items():
+        if not (labels == label_id).any():
+            continue
+        drawn = np.load(tmp_path / "drawn-after" / f"{instance.feature_id}.npy")
+        np.testing.assert_array_equal(drawn, (labels == label_id).astype(np.uint8))
+
+
+@pytest.mark.slow
+def test_labelbox_sdk_reads_a_real_export_back_after_a_round_trip(
+    sdk_python, tmp_path, monkeypatch
+):
+    """The SDK's own image export, opened (its web files served locally) and saved: the SDK
+    reads the objects it read in the original, and the mask's pixels."""
+    from tests.labelbox_realworld import SDK_FIXTURES, load_rows, serve_the_web, web_mask
+
+    serve_the_web(monkeypatch)
+    original = tmp_path / "original.json"
+    original.write_text(json.dumps(load_rows(SDK_FIXTURES / "image_export.json")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LabelboxFormatWarning)
+        (row,) = read_export(original, allow_download=True)
+        saved = tmp_path / "saved" / "export.json"
+        write_export(saved, [(row.labels, row.document)])
+    before = _by_feature_id(_sdk_kinds(sdk_python, original, tmp_path / "drawn-before"))
+    report = _sdk_kinds(sdk_python, saved, tmp_path / "drawn-after")
+    after = _by_feature_id(report)
+    assert after == before and len(after) == 10
+    (mask,) = [o for o in report[0]["objects"] if o["kind"] == "Mask"]
+    drawn = np.load(tmp_path / "drawn-after" / f"{mask['feature_id']}.npy")
+    np.testing.assert_array_equal(drawn, web_mask(mask["feature_id"]).astype(np.uint8))
