@@ -25,13 +25,15 @@ from napari_segtool._napari.io_hooks import (
 from napari_segtool._napari.session import start_session_for_current_viewer
 from napari_segtool.formats import registry
 from napari_segtool.formats.labelbox_v1 import ExportResult, LabelboxFormatError
-from napari_segtool.formats.result import LabelsItem
+from napari_segtool.formats.result import LabelsItem, ShapesItem
 from napari_segtool.model.document import METADATA_KEY, Document
 
 if TYPE_CHECKING:
     import napari
 
 LABELBOX = "labelbox-v1"
+#: a Shapes / Points layer's metadata: the featureIds of the objects it showed when read
+READ_FEATURE_IDS = "segtool_read_feature_ids"
 
 
 def get_reader(path: str | list[str]):
@@ -61,7 +63,14 @@ def read_labelbox_v1(path: str | list[str], *, allow_download: bool = False) -> 
     if isinstance(path, list):
         (path,) = path
     labelbox = registry.get(LABELBOX)
-    return layer_data(labelbox.read(path, allow_download=allow_download, progress=napari_progress))
+    layers = layer_data(
+        labelbox.read(path, allow_download=allow_download, progress=napari_progress)
+    )
+    for _, meta, layer_type in layers:
+        if layer_type in ("shapes", "points"):  # what the layer showed, so deletions are seen
+            shown = list(meta.get("features", {}).get("featureId", []))
+            meta["metadata"] = {**meta.get("metadata", {}), READ_FEATURE_IDS: shown}
+    return layers
 
 
 def open_export(
@@ -84,12 +93,19 @@ def write_labelbox_v1(path: str, layers: list[LayerData]) -> list[str]:
     """npe2 writer hook: each selected segmentation layer becomes one data row.
 
     Selected image layers are ignored (``Labeled Data`` comes from the
-    document). The ids the export gets (``ID``, ``DataRow ID``) and its times are
-    written back into the layers' documents, so saving again keeps them.
+    document). Selected Shapes / Points layers that show the export's objects of
+    other tools (boxes, polygons, lines, points) save their edits; objects whose
+    layer is not selected are written as they were read. The ids the export gets
+    (``ID``, ``DataRow ID``) and its times are written back into the layers'
+    documents, so saving again keeps them.
     """
     items: list[LabelsItem] = []
+    shapes: list[ShapesItem] = []
     targets: list[tuple[dict[str, Any], Labels | None, Document]] = []
     for data, meta, layer_type in layers:
+        if layer_type in ("shapes", "points"):
+            shapes.append(_shapes_item(data, meta, layer_type))
+            continue
         if layer_type != "labels":
             continue
         document = live_document(meta)
@@ -101,10 +117,28 @@ def write_labelbox_v1(path: str, layers: list[LayerData]) -> list[str]:
         metadata = meta["metadata"]
         items.append(LabelsItem(np.asarray(data), document, meta.get("name") or "labels"))
         targets.append((metadata, bound_layer(metadata), document))
-    result = registry.get(LABELBOX).write(path, items, progress=napari_progress)
+    result = registry.get(LABELBOX).write(path, items, shapes=shapes, progress=napari_progress)
     for (metadata, layer, document), source in zip(targets, result.sources, strict=True):
         _remember(metadata, layer, document, source)
     return after_write(result, [layer for _, layer, _ in targets])
+
+
+def _shapes_item(data, meta: dict[str, Any], layer_type: str) -> ShapesItem:
+    """A Shapes / Points layer's data tuple as the writer takes it (2-D, the last two axes)."""
+    features = meta.get("features")
+    columns = {k: list(v) for k, v in features.items()} if features is not None else {}
+    if layer_type == "points":
+        coords = [
+            np.asarray(point, dtype=float)[-2:] for point in np.atleast_2d(data) if len(point)
+        ]
+        types = ["point"] * len(coords)
+    else:
+        coords = [np.asarray(shape, dtype=float)[:, -2:] for shape in data]
+        types = list(meta.get("shape_type") or ["polygon"] * len(coords))
+    read = (meta.get("metadata") or {}).get(READ_FEATURE_IDS) or []
+    return ShapesItem(
+        layer_type, meta.get("name") or layer_type, coords, types, [], columns, tuple(read)
+    )
 
 
 def export_layer(

@@ -22,6 +22,7 @@ from napari_segtool.formats.labelbox_v1 import LabelboxFormatError, LabelboxForm
 from napari_segtool.model.document import METADATA_KEY, Document, Instance
 from napari_segtool.model.ids import is_cuid
 from napari_segtool.model.ontology import ObjectClass, Ontology, Option, Question
+from tests.labelbox_realworld import SDK_FIXTURES, load_rows, serve_the_web
 
 REFERENCE_FEATURES = [
     "cjxtm2d32i9aa07940tifrpuh",
@@ -366,3 +367,69 @@ def test_open_export_downloads_only_when_asked(make_napari_viewer, tmp_path, mon
     assert sorted(fetched) == ["https://images.example/x.png", "https://masks.example/a.png"]
     assert [type(layer) for layer in layers] == [Image, Labels] == [type(x) for x in viewer.layers]
     np.testing.assert_array_equal(viewer.layers[1].data, mask > 0)
+
+
+# -- a real export with objects of other tools ---------------------------------------------
+def _open_real_image_export(viewer, tmp_path, monkeypatch):
+    serve_the_web(monkeypatch)
+    export = tmp_path / "image_export.json"
+    export.write_text(json.dumps(load_rows(SDK_FIXTURES / "image_export.json")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LabelboxFormatWarning)
+        io.open_export(viewer, export, allow_download=True)
+    return export
+
+
+def _objects(path) -> dict[str, dict]:
+    (row,) = json.loads(path.read_text())
+    return {obj["featureId"]: obj for obj in row["Label"]["objects"]}
+
+
+def test_saving_a_real_export_with_all_its_layers_loses_nothing(
+    make_napari_viewer, tmp_path, monkeypatch
+):
+    viewer = make_napari_viewer()
+    export = _open_real_image_export(viewer, tmp_path, monkeypatch)
+    assert [type(layer) for layer in viewer.layers] == [Image, Labels, Shapes, Points]
+    original = _objects(export)
+    viewer.layers.selection = set(viewer.layers)  # File > Save Selected Layers, all of them
+    out = tmp_path / "saved" / "export.json"
+    viewer.layers.save(str(out), selected=True, plugin=PLUGIN_NAME)
+    saved = _objects(out)
+    assert saved.keys() == original.keys()
+    for feature_id, obj in original.items():
+        if "instanceURI" in obj and not any(k in obj for k in ("bbox", "polygon", "line", "point")):
+            assert saved[feature_id]["instanceURI"].startswith("export_masks/")  # the mask
+        else:
+            assert saved[feature_id] == obj  # kind, class, answers, featureId as they were
+
+
+def test_edits_of_shapes_and_points_layers_are_saved_with_them(
+    make_napari_viewer, tmp_path, monkeypatch
+):
+    viewer = make_napari_viewer()
+    export = _open_real_image_export(viewer, tmp_path, monkeypatch)
+    original = _objects(export)
+    _, labels, shapes, points = viewer.layers
+    box = list(shapes.features["featureId"]).index("ckr2k4lzj000d3h69hvowgptf")
+    line = list(shapes.features["featureId"]).index("ckr2k3h9t00003h69gdr7eb8p")
+    shapes.data = [d + ([5, -2] if n == box else 0) for n, d in enumerate(shapes.data)]
+    shapes.selected_data = {line}
+    shapes.remove_selected()
+    points.selected_data = {0}
+    points.remove_selected()
+    viewer.layers.selection = {labels, shapes, points}
+    viewer.layers.save(str(export), selected=True, plugin=PLUGIN_NAME)  # over itself
+    saved = _objects(export)
+    assert "ckr2k3h9t00003h69gdr7eb8p" not in saved  # the line deleted
+    assert "ckr2k3ti600033h697k4f5q4y" not in saved  # the point deleted
+    moved = saved["ckr2k4lzj000d3h69hvowgptf"]
+    old = original["ckr2k4lzj000d3h69hvowgptf"]["bbox"]
+    assert moved["bbox"] == {**old, "top": old["top"] + 5, "left": old["left"] - 2}
+    assert moved["classifications"] == original["ckr2k4lzj000d3h69hvowgptf"]["classifications"]
+    assert saved["ckr2k3px700013h69op6o240s"] == original["ckr2k3px700013h69op6o240s"]
+
+    # saving the segmentation alone afterwards keeps the edits (the document has them)
+    viewer.layers.selection = {labels}
+    viewer.layers.save(str(export), selected=True, plugin=PLUGIN_NAME)
+    assert _objects(export) == saved

@@ -96,3 +96,83 @@ def _geometry(key: str, value: Any) -> np.ndarray | None:
     if len(array) < _MIN_POINTS.get(key, 1) or not np.isfinite(array).all():
         return None
     return array
+
+
+#: the v1 geometry key of each shape type
+_KEY_OF = {"rectangle": "bbox", "polygon": "polygon", "path": "line", "point": "point"}
+
+
+def _number(value: float) -> float | int:
+    value = round(float(value), 3)
+    return int(value) if value.is_integer() else value
+
+
+def _v1_geometry(shape_type: str, coords: np.ndarray) -> tuple[str, Any] | None:
+    """A shape's (row, column) coordinates as its v1 key and value (a box: its extent)."""
+    key = _KEY_OF.get(shape_type)
+    coords = np.asarray(coords, dtype=float).reshape(-1, 2)
+    if key is None or not len(coords) or not np.isfinite(coords).all():
+        return None
+    if key == "bbox":
+        (top, left), (bottom, right) = coords.min(axis=0), coords.max(axis=0)
+        size = {"height": _number(bottom - top), "width": _number(right - left)}
+        return key, {"top": _number(top), "left": _number(left), **size}
+    points = [{"x": _number(col), "y": _number(row)} for row, col in coords]
+    return key, points[0] if key == "point" else points
+
+
+def _same_geometry(obj: dict[str, Any], key: str, value: Any) -> bool:
+    old, new = _geometry(key, obj.get(key)), _geometry(key, value)
+    return old is not None and new is not None and old.shape == new.shape and np.allclose(old, new)
+
+
+def edited_other_objects(
+    others: list[list[Any]],
+    layers: list[tuple[list[np.ndarray], list[str], list[Any], tuple[str, ...]]],
+    instance_ids: frozenset[str] = frozenset(),
+) -> tuple[list[list[Any]], list[str]]:
+    """Each row's objects of other tools with the edits of the shapes/points layers saved along.
+
+    ``others`` holds each row's objects as read; ``layers`` one ``(coords,
+    shape_types, featureIds, featureIds shown when read)`` per layer. An object is
+    matched by its featureId: moved or reshaped, its geometry is rewritten (the rest
+    of it as read); one a layer showed when read and no layer holds now was deleted.
+    Objects of layers not given, and unchanged ones, stay as read. Shapes without a
+    known featureId are not written (said in the notes returned); outlines of
+    instances (featureIds in ``instance_ids``) are the instances' own.
+    """
+    where: dict[str, tuple[int, int]] = {}
+    for r, objects in enumerate(others):
+        for n, obj in enumerate(objects):
+            if isinstance(obj, dict) and isinstance(obj.get("featureId"), str):
+                where.setdefault(obj["featureId"], (r, n))
+    edited = [list(objects) for objects in others]
+    present: set[str] = set()
+    shown: set[str] = set()
+    unknown = 0
+    for coords, shape_types, feature_ids, read_ids in layers:
+        shown.update(read_ids)
+        for shape, shape_type, feature_id in zip(coords, shape_types, feature_ids, strict=False):
+            found = where.get(feature_id) if isinstance(feature_id, str) else None
+            geometry = _v1_geometry(shape_type, shape)
+            if found is None or geometry is None:
+                unknown += feature_id not in instance_ids
+                continue
+            present.add(feature_id)
+            (r, n), (key, value) = found, geometry
+            obj = edited[r][n]
+            if key in obj and not _same_geometry(obj, key, value):
+                edited[r][n] = {**obj, key: value}
+    gone = (shown - present) & set(where)
+    edited = [
+        [o for o in objects if not (isinstance(o, dict) and o.get("featureId") in gone)]
+        for objects in edited
+    ]
+    notes = []
+    if unknown:
+        notes.append(
+            f"{unknown} shape(s) or point(s) drawn in napari (no featureId of the export) "
+            "were not saved: the export keeps objects of other tools as they were read; draw "
+            "instances in the segmentation layer"
+        )
+    return edited, notes

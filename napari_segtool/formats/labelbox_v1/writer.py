@@ -29,6 +29,7 @@ from napari_segtool.formats.labelbox_v1.data_rows import (
     _timestamp,
     labeled_data_for,
 )
+from napari_segtool.formats.labelbox_v1.other_tools import edited_other_objects
 from napari_segtool.formats.labelbox_v1.paths import mask_dir_for, ontology_path_for
 from napari_segtool.formats.labelbox_v1.save_files import (
     _STAGED,
@@ -44,6 +45,7 @@ from napari_segtool.formats.polygons import labelbox_polygons
 from napari_segtool.formats.result import (
     ImageItem,
     LabelsItem,
+    ShapesItem,
     WriteResult,
     collected_notes,
 )
@@ -81,6 +83,7 @@ def write_export(
     seconds_to_label: float | Sequence[float] = 0.0,
     polygons: str = "none",
     polygon_tolerance: float = 0.0,
+    other_objects: Sequence[list[Any] | None] | None = None,
     progress: Progress | None = None,
 ) -> ExportResult:
     """Write label images and their documents as a v1 export (see the package doc).
@@ -94,7 +97,9 @@ def write_export(
     image). ``mask_base_url`` makes ``instanceURI`` absolute
     (``<mask_base_url>/<name>_masks/<file>``); ``image_base_url`` does the same
     for ``Labeled Data``. ``seconds_to_label`` (one number, or one per row) is
-    added to each row's recorded annotating time. Warns
+    added to each row's recorded annotating time. ``other_objects`` (one list per
+    row, ``None`` for as read) replaces the objects of other tools a document
+    carries (``source["other_objects"]``), e.g. with edits of their layers. Warns
     (:class:`LabelboxFormatWarning`) about unanswered required questions.
     """
     progress = progress or _no_progress
@@ -119,7 +124,8 @@ def write_export(
     try:
         export: list[dict[str, Any]] = []
         result = ExportResult(json_path, mask_dir, ontology_path, [], 0, [], [], [])
-        for (labels, document), seconds in zip(rows, seconds_to_label, strict=True):
+        others = list(other_objects) if other_objects is not None else [None] * len(rows)
+        for (labels, document), seconds, other in zip(rows, seconds_to_label, others, strict=True):
             row, written_ids, empty = _write_row(
                 json_path,
                 labels,
@@ -134,6 +140,7 @@ def write_export(
                 progress=progress,
                 polygons=polygons,
                 polygon_tolerance=polygon_tolerance,
+                other_objects=other,
             )
             export.extend(_kept_rows(document.source.get("rows_before")))
             export.append(row)
@@ -141,7 +148,7 @@ def write_export(
             result.mask_count += 0 if polygons == "instead" else len(written_ids)
             result.skipped_empty.append(empty)
             result.unanswered.append(document.unanswered_report(written_ids))
-            result.sources.append(_source_after_write(document, row, json_path))
+            result.sources.append(_source_after_write(document, row, json_path, other))
         _warn_unanswered(json_path, rows, result.unanswered)
         masks.keep(_mask_folder_files(export, mask_dir.name))
         masks.sync()
@@ -172,15 +179,38 @@ def write_items(
     path: str | Path,
     labels: Sequence[LabelsItem],
     images: Sequence[ImageItem] = (),
+    shapes: Sequence[ShapesItem] = (),
     **options,
 ) -> WriteResult:
     """:func:`write_export` for the registry: one data row per labels item.
 
-    ``images`` are not written (``Labeled Data`` comes from each document);
-    ``options`` are :func:`write_export`'s.
+    ``images`` are not written (``Labeled Data`` comes from each document).
+    ``shapes`` are the Shapes / Points layers saved along: the objects of other tools
+    they show (matched by featureId) are written with their edits, moved, reshaped or
+    deleted (see :func:`~.other_tools.edited_other_objects`); without them the objects
+    are written as read. ``options`` are :func:`write_export`'s.
     """
     notes: list[str] = []
     with collected_notes(LabelboxFormatWarning, notes):
+        if shapes:
+            others, shape_notes = edited_other_objects(
+                [list(item.document.source.get("other_objects") or []) for item in labels],
+                [
+                    (
+                        s.coords,
+                        s.shape_types,
+                        list(s.features.get("featureId", [])),
+                        s.read_ids,
+                    )
+                    for s in shapes
+                ],
+                frozenset(
+                    i.feature_id for item in labels for i in item.document.instances.values()
+                ),
+            )
+            for note in shape_notes:
+                _warn(f"{Path(path).name}: {note}")
+            options["other_objects"] = others
         result = write_export(path, [(item.data, item.document) for item in labels], **options)
     summary = f"Saved {result.mask_count} mask(s) to {result.json_path.name}"
     if any(result.unanswered):
@@ -267,6 +297,7 @@ def _write_row(
     progress,
     polygons="none",
     polygon_tolerance=0.0,
+    other_objects=None,
 ) -> tuple[dict[str, Any], list[int], list[int]]:
     labels = np.asarray(labels)
     source = document.source
@@ -328,7 +359,7 @@ def _write_row(
     written_outlines = {o["featureId"] for o in objects if "polygon" in o}
     objects.extend(
         o
-        for o in source.get("other_objects") or []
+        for o in (source.get("other_objects") if other_objects is None else other_objects) or []
         if not (isinstance(o, dict) and o.get("featureId") in written_outlines)
     )
     row: dict[str, Any] = {
@@ -354,11 +385,13 @@ def _write_row(
     return row, written_ids, empty
 
 
-def _source_after_write(document: Document, row: dict[str, Any], json_path: Path) -> dict:
+def _source_after_write(document: Document, row: dict[str, Any], json_path: Path, others) -> dict:
     source = dict(document.source)
     if not source.get("data_row_id"):
         # made up here, unknown to Labelbox: an NDJSON import names the row by global key
         source["data_row_id_generated"] = True
+    if others is not None:  # edits of the objects' layers are saved work now
+        source["other_objects"] = list(others)
     source.update(
         label_id=row["ID"],
         data_row_id=row["DataRow ID"],
