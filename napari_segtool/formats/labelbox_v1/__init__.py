@@ -24,6 +24,16 @@ classification ``featureId`` values are derived from the instance's featureId
 and the question, so they too are stable across saves. Image-level answers go in
 ``Label.classifications``.
 
+**Objects of other tools.** Like the Labelbox SDK's v1 converter, an object
+with ``bbox``, ``polygon``, ``line`` or ``point`` is that geometry, whether or
+not it has an ``instanceURI`` (Labelbox gives every object one); only objects
+without a geometry are masks. They are kept as read in the document's
+``source["other_objects"]`` and written back so, unless the Shapes / Points
+layers showing them are given to the writer with their edits
+(:func:`write_items` ``shapes``). Rows the reader does not open (tiled imagery,
+video, text, PDF, web masks without downloading, no size known) ride along
+unchanged in a neighbouring row's ``source`` and are written back in place.
+
 ``Labeled Data`` is the image's URL, else its path (relative to the JSON when
 the image lies in the JSON's folder or below it). **The Labelbox SDK accepts
 only URLs there** (``http(s)://``, ``gs://``, ``s3://``): pass

@@ -213,6 +213,18 @@ def write_items(
             options["other_objects"] = others
         result = write_export(path, [(item.data, item.document) for item in labels], **options)
     summary = f"Saved {result.mask_count} mask(s) to {result.json_path.name}"
+    others = sum(len(item.document.source.get("other_objects") or []) for item in labels)
+    if shapes:
+        others = sum(len(o) for o in options["other_objects"])
+    if others:
+        summary += f" with {others} object(s) of other tools"
+    kept = sum(
+        len(_kept_rows(item.document.source.get(key)))
+        for item in labels
+        for key in ("rows_before", "rows_after")
+    )
+    if kept:
+        summary += f"; {kept} data row(s) that were not opened kept as read"
     if any(result.unanswered):
         missing = sum(len(u) for u in result.unanswered)
         summary += f"; {missing} required question(s) unanswered"
