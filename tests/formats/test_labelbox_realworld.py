@@ -7,6 +7,7 @@ import json
 import shutil
 import warnings
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,7 @@ IMAGE_EXPORTS = [
     SDK_FIXTURES / "unkown_media_type_export.json",
 ]
 _GEOMETRY = ("bbox", "polygon", "line", "point")
+_LINE = "ckr2k3h9t00003h69gdr7eb8p"  # a line of the SDK's image export
 #: our shape types for the SDK's annotation types
 _SHAPE_TYPE = {"Rectangle": "rectangle", "Polygon": "polygon", "Line": "path", "Point": "point"}
 
@@ -327,3 +329,47 @@ def test_boxes_with_local_instance_uris_stay_boxes_and_keep_their_files(tmp_path
     again = _quietly(read_result, path)
     np.testing.assert_array_equal(again.labels[0].data, labels.data)
     assert again.shapes[0].shape_types == ["rectangle"]
+
+
+def test_shapes_given_to_the_writer_save_their_edits(tmp_path, monkeypatch):
+    """Matched by featureId: reshaped and moved objects get their new geometry, deleted ones
+    go, the rest stays as read; shapes new to the export are not written and said so."""
+    serve_the_web(monkeypatch)
+    path = SDK_FIXTURES / "image_export.json"
+    original = _objects_by_feature_id(load_rows(path))
+    result = _quietly(read_result, path, allow_download=True)
+    shapes, points = result.shapes
+    polygon = shapes.features["featureId"].index("ckr2k3v6d00043h69s3psq0oy")
+    coords = [c.copy() for c in shapes.coords]
+    coords[polygon] = np.array([[10.0, 20.0], [30.5, 20.0], [30.5, 41.0]])
+    kept = [n for n in range(len(coords)) if shapes.features["featureId"][n] != _LINE]
+    edited = replace(
+        shapes,
+        coords=[coords[n] for n in kept] + [np.array([[1.0, 1.0], [2.0, 2.0], [1.0, 3.0]])],
+        shape_types=[shapes.shape_types[n] for n in kept] + ["polygon"],
+        features={"featureId": [shapes.features["featureId"][n] for n in kept] + [""]},
+        read_ids=tuple(shapes.features["featureId"]),
+    )
+    moved_point = replace(points, coords=[points.coords[0] + [1, 2]], read_ids=("x",))
+    out = tmp_path / "export.json"
+    with pytest.warns(LabelboxFormatWarning, match=r"1 shape\(s\) or point\(s\) drawn in napari"):
+        saved = write_items(out, result.labels, shapes=[edited, moved_point])
+    written = _objects_by_feature_id(json.loads(out.read_text()))
+    assert _LINE not in written and len(written) == len(original) - 1
+    assert written["ckr2k3v6d00043h69s3psq0oy"]["polygon"] == [
+        {"x": 20, "y": 10}, {"x": 20, "y": 30.5}, {"x": 41, "y": 30.5}
+    ]  # fmt: skip
+    point = original["ckr2k3ti600033h697k4f5q4y"]["point"]
+    assert written["ckr2k3ti600033h697k4f5q4y"]["point"] == {
+        "x": point["x"] + 2, "y": point["y"] + 1
+    }  # fmt: skip
+    for feature_id, obj in written.items():  # the others, and all but the geometry, as read
+        if feature_id not in ("ckr2k3v6d00043h69s3psq0oy", "ckr2k3ti600033h697k4f5q4y"):
+            if "instanceURI" in obj and obj["instanceURI"].startswith("export_masks/"):
+                continue
+            assert obj == original[feature_id]
+    assert saved.sources[0]["other_objects"] == [
+        o
+        for o in json.loads(out.read_text())[0]["Label"]["objects"]
+        if o["featureId"] != ("ckr2k459500063h69uiumklz0")
+    ]
