@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 LayerData = tuple[Any, dict[str, Any], str]
+#: a Shapes / Points layer's metadata: ``ShapesItem.read_ids``, for the writer
+READ_IDS_KEY = "segtool_read_ids"
 
 
 def napari_progress(items: Iterable[T], total: int, description: str) -> Iterable[T]:
@@ -61,10 +63,12 @@ def layer_data(result: ReadResult) -> list[LayerData]:
 
 
 def _shapes_data(item: ShapesItem) -> LayerData:
+    metadata = {READ_IDS_KEY: list(item.read_ids)} if item.read_ids else {}
     if item.kind == "points":
         meta = {"name": item.name, "face_color": item.colors, "features": item.features}
-        return np.concatenate(item.coords), meta, "points"
+        return np.concatenate(item.coords), {**meta, "metadata": metadata}, "points"
     meta = {
+        "metadata": metadata,
         "name": item.name,
         "shape_type": item.shape_types,
         "edge_color": item.colors,

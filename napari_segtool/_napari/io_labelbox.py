@@ -15,6 +15,7 @@ from napari.layers import Labels, Layer
 
 from napari_segtool._napari.binding import binding_of, document_of, unwrap
 from napari_segtool._napari.io_hooks import (
+    READ_IDS_KEY,
     LayerData,
     after_write,
     bound_layer,
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
     import napari
 
 LABELBOX = "labelbox-v1"
-#: a Shapes / Points layer's metadata: the featureIds of the objects it showed when read
-READ_FEATURE_IDS = "segtool_read_feature_ids"
 
 
 def get_reader(path: str | list[str]):
@@ -63,14 +62,7 @@ def read_labelbox_v1(path: str | list[str], *, allow_download: bool = False) -> 
     if isinstance(path, list):
         (path,) = path
     labelbox = registry.get(LABELBOX)
-    layers = layer_data(
-        labelbox.read(path, allow_download=allow_download, progress=napari_progress)
-    )
-    for _, meta, layer_type in layers:
-        if layer_type in ("shapes", "points"):  # what the layer showed, so deletions are seen
-            shown = list(meta.get("features", {}).get("featureId", []))
-            meta["metadata"] = {**meta.get("metadata", {}), READ_FEATURE_IDS: shown}
-    return layers
+    return layer_data(labelbox.read(path, allow_download=allow_download, progress=napari_progress))
 
 
 def open_export(
@@ -135,7 +127,7 @@ def _shapes_item(data, meta: dict[str, Any], layer_type: str) -> ShapesItem:
     else:
         coords = [np.asarray(shape, dtype=float)[:, -2:] for shape in data]
         types = list(meta.get("shape_type") or ["polygon"] * len(coords))
-    read = (meta.get("metadata") or {}).get(READ_FEATURE_IDS) or []
+    read = (meta.get("metadata") or {}).get(READ_IDS_KEY) or []
     return ShapesItem(
         layer_type, meta.get("name") or layer_type, coords, types, [], columns, tuple(read)
     )

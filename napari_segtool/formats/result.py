@@ -52,8 +52,8 @@ class ShapesItem:
     colors: list[str]
     #: one column per feature, one value per object
     features: dict[str, list[Any]] = field(default_factory=dict)
-    #: given to a writer: the ids (``featureId``) of the objects the layer showed when
-    #: read, so that those no longer in it count as deleted
+    #: the ids (``featureId``) of the objects as read; given back to a writer, those no
+    #: longer in ``features`` count as deleted
     read_ids: tuple[str, ...] = ()
 
 

@@ -18,6 +18,7 @@ from napari_segtool._napari.binding import (
     is_segmentation_layer,
     segmentation_layer_kwargs,
 )
+from napari_segtool._napari.io_hooks import open_file
 from napari_segtool.formats.labelbox_v1 import LabelboxFormatError, LabelboxFormatWarning
 from napari_segtool.model.document import METADATA_KEY, Document, Instance
 from napari_segtool.model.ids import is_cuid
@@ -370,13 +371,13 @@ def test_open_export_downloads_only_when_asked(make_napari_viewer, tmp_path, mon
 
 
 # -- a real export with objects of other tools ---------------------------------------------
-def _open_real_image_export(viewer, tmp_path, monkeypatch):
+def _open_real_image_export(viewer, tmp_path, monkeypatch, opener=io.open_export):
     serve_the_web(monkeypatch)
     export = tmp_path / "image_export.json"
     export.write_text(json.dumps(load_rows(SDK_FIXTURES / "image_export.json")))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LabelboxFormatWarning)
-        io.open_export(viewer, export, allow_download=True)
+        opener(viewer, export, allow_download=True)
     return export
 
 
@@ -404,11 +405,12 @@ def test_saving_a_real_export_with_all_its_layers_loses_nothing(
             assert saved[feature_id] == obj  # kind, class, answers, featureId as they were
 
 
+@pytest.mark.parametrize("opener", [io.open_export, open_file], ids=["labelbox", "any format"])
 def test_edits_of_shapes_and_points_layers_are_saved_with_them(
-    make_napari_viewer, tmp_path, monkeypatch
+    make_napari_viewer, tmp_path, monkeypatch, opener
 ):
     viewer = make_napari_viewer()
-    export = _open_real_image_export(viewer, tmp_path, monkeypatch)
+    export = _open_real_image_export(viewer, tmp_path, monkeypatch, opener)
     original = _objects(export)
     _, labels, shapes, points = viewer.layers
     box = list(shapes.features["featureId"]).index("ckr2k4lzj000d3h69hvowgptf")

@@ -178,6 +178,7 @@ def row_items(row: DataRow) -> list[Item]:
                     shape_types=[o.kind for o in objects],
                     colors=[o.color for o in objects],
                     features=_features(objects),
+                    read_ids=tuple(o.feature_id for o in objects if o.feature_id),
                 )
             )
     return items
