@@ -52,12 +52,8 @@ from typing import Any
 
 import numpy as np
 
-from napari_segtool.formats.polygons import (
-    bounding_boxes,
-    coco_polygon,
-    mask_polygons,
-    ring_to_mask,
-)
+from napari_segtool.formats.coco_raster import coco_polygons_pixels, interval_pixels
+from napari_segtool.formats.polygons import bounding_boxes, coco_polygon, mask_polygons
 from napari_segtool.formats.toolkit.atomic import atomic_write_text
 from napari_segtool.formats.toolkit.names import find_named, name_key, unique_name
 from napari_segtool.formats.toolkit.values import class_colour, is_int, shown
@@ -213,78 +209,12 @@ def decode_rle(segmentation: dict[str, Any]) -> np.ndarray:
 def polygon_pixels(
     polygons: Sequence[Sequence[float]], shape: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(rows, cols)`` inside COCO polygon lists (their union; even-odd within a list).
+    """``(rows, cols)`` inside COCO polygon lists: exactly ``pycocotools``' ``annToMask``.
 
-    Uses ``pycocotools`` when installed, so polygons from other tools get
-    COCO's own rasterisation; otherwise pixels whose centre is inside
-    (``skimage.draw.polygon``). Both agree exactly on pixel-edge outlines like
-    ours; on arbitrary polygons they may differ on boundary pixels.
+    See :mod:`.coco_raster`: the same rounding as ``pycocotools``, in image
+    coordinates, costing only the columns the outlines cross.
     """
-    height, width = shape
-    coords = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polygons]
-    coords = [c for c in (_clip_ring(c, shape) for c in coords) if len(c) >= 3]
-    if not coords:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    x_min = max(0, math.floor(min(c[:, 0].min() for c in coords)))
-    y_min = max(0, math.floor(min(c[:, 1].min() for c in coords)))
-    x_max = min(width, math.ceil(max(c[:, 0].max() for c in coords)) + 1)
-    y_max = min(height, math.ceil(max(c[:, 1].max() for c in coords)) + 1)
-    if x_min >= x_max or y_min >= y_max:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    window = (y_max - y_min, x_max - x_min)
-    # work in the polygons' window: both rasterisers are shift-invariant by whole pixels
-    shifted = [c - (x_min, y_min) for c in coords]
-    try:
-        from pycocotools import mask as coco_mask
-    except ImportError:
-        crop = np.zeros(window, dtype=bool)
-        for ring in shifted:
-            crop |= ring_to_mask(ring, window)
-    else:
-        rles = coco_mask.frPyObjects([r.ravel().tolist() for r in shifted], *window)
-        with warnings.catch_warnings():
-            # pycocotools 2.0.x under numpy 2: a harmless notice about __array__
-            warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
-            crop = coco_mask.decode(coco_mask.merge(rles)).astype(bool)
-    rows, cols = np.nonzero(crop)
-    return rows + y_min, cols + x_min
-
-
-def _clip_ring(ring: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """``ring`` cut to a pixel beyond the image when it reaches further (Sutherland-Hodgman).
-
-    Rasterising costs time and memory in proportion to the outline's length
-    (``pycocotools`` walks every edge), so a vertex at ``1e9`` would stall the
-    reader for minutes, or overflow its integers. Clipping keeps the even-odd
-    inside of the ring within the box; rings already inside are left as they
-    are, so our own outlines rasterise exactly as before.
-    """
-    height, width = shape
-    low, high = np.array([-1.0, -1.0]), np.array([width + 1.0, height + 1.0])
-    if np.all(ring >= low) and np.all(ring <= high):
-        return ring
-    points = ring
-    for axis, bound, keep_below in ((0, low[0], False), (0, high[0], True),
-                                    (1, low[1], False), (1, high[1], True)):  # fmt: skip
-        if len(points) == 0:
-            break
-        inside = points[:, axis] <= bound if keep_below else points[:, axis] >= bound
-        previous = np.roll(points, 1, axis=0)
-        previous_inside = np.roll(inside, 1)
-        kept: list[np.ndarray] = []
-        for point, before, point_in, before_in in zip(
-            points, previous, inside, previous_inside, strict=True
-        ):
-            if point_in != before_in:  # the edge crosses the bound: keep the crossing
-                # in halves and as a convex combination: no overflow even at 1e308
-                t = (bound / 2 - before[axis] / 2) / (point[axis] / 2 - before[axis] / 2)
-                crossing = (1 - t) * before + t * point
-                crossing[axis] = bound
-                kept.append(crossing)
-            if point_in:
-                kept.append(point)
-        points = np.array(kept, dtype=np.float64).reshape(-1, 2)
-    return points
+    return coco_polygons_pixels(polygons, shape)
 
 
 # -- answers ---------------------------------------------------------------------------
