@@ -41,6 +41,7 @@ Crowd annotations (``iscrowd`` 1) become ordinary instances. Bad input raises
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import json
 import math
@@ -60,7 +61,6 @@ from napari_segtool.formats.toolkit.values import class_colour, is_int, shown
 from napari_segtool.model.answers import Answers, Parents, Step, build_answers, flatten_answers
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import new_cuid
-from napari_segtool.model.label_store import label_store
 from napari_segtool.model.ontology import (
     DEFAULT_TOOL,
     ObjectClass,
@@ -75,6 +75,18 @@ ONTOLOGY_KEY = "labelbox_ontology"
 #: keys of an annotation's ``attributes`` that are not answers
 RESERVED_ATTRIBUTES = ("label_id", "featureId")
 SUPERCATEGORY = "object"
+#: annotation, image and category keys the reader models; any other key is kept as it
+#: was (``Instance.extra``, the document's ``source``) and written back
+ANNOTATION_KEYS = frozenset(
+    ("id", "image_id", "category_id", "segmentation", "area", "bbox", "iscrowd", "attributes")
+)
+IMAGE_KEYS = frozenset(("id", "file_name", "width", "height"))
+CATEGORY_KEYS = frozenset(("id", "name", "featureSchemaId", "color"))
+#: ``document.source`` keys: annotations with a box and no segmentation (written back as
+#: they were), the image entry's other keys, the categories' other keys by class id
+BOXES_SOURCE = "coco_boxes"
+IMAGE_SOURCE = "coco_image"
+CATEGORIES_SOURCE = "coco_categories"
 _PATH_SEPARATOR = " > "
 #: 13 five-bit chunks hold a 64-bit run length: the most ``pycocotools`` decodes
 _RLE_MAX_SHIFT = 60
@@ -321,11 +333,18 @@ def build_coco(
         )
     ontology = merge_ontologies([entry.document.ontology for entry in images])
     category_of = {cls_.feature_schema_id: n for n, cls_ in enumerate(ontology.classes, 1)}
+    category_extra: dict[str, dict[str, Any]] = {}
+    for entry in images:
+        kept = entry.document.source.get(CATEGORIES_SOURCE)
+        for schema_id, extra in (kept if isinstance(kept, dict) else {}).items():
+            if isinstance(extra, dict):
+                category_extra.setdefault(schema_id, extra)
     categories = [
         {
             "id": n,
             "name": cls_.name,
             "supercategory": SUPERCATEGORY,
+            **_without(category_extra.get(cls_.feature_schema_id), CATEGORY_KEYS),
             "featureSchemaId": cls_.feature_schema_id,
             "color": cls_.color,
         }
@@ -339,13 +358,19 @@ def build_coco(
             raise CocoError(None, f"{entry.file_name}: COCO needs 2D labels, got {labels.ndim}D")
         height, width = (int(n) for n in labels.shape)
         document = entry.document
+        image_extra = _without(document.source.get(IMAGE_SOURCE), IMAGE_KEYS)
+        free_image_attributes = image_extra.pop("attributes", None)
         image: dict[str, Any] = {
             "id": image_id,
             "file_name": entry.file_name,
             "width": width,
             "height": height,
+            **image_extra,
         }
-        image_answers = readable_answers(document.ontology.questions, document.image_answers)
+        image_answers = _with_free(
+            readable_answers(document.ontology.questions, document.image_answers),
+            free_image_attributes,
+        )
         if image_answers:
             image["attributes"] = image_answers
         coco_images.append(image)
@@ -363,13 +388,20 @@ def build_coco(
             rows, cols = boxes[label_id]
             crop = labels[rows, cols] == label_id
             cls_ = document.ontology.class_by_id(instance.schema_id)
-            if segmentation == "rle":
+            if instance.crowd:  # COCO's crowd regions are uncompressed RLE
                 counts = rle_counts(crop, (rows.start, cols.start), (height, width))
-                segm: Any = {"size": [height, width], "counts": compress_counts(counts)}
+                segm: Any = {"size": [height, width], "counts": counts}
+            elif segmentation == "rle":
+                counts = rle_counts(crop, (rows.start, cols.start), (height, width))
+                segm = {"size": [height, width], "counts": compress_counts(counts)}
             else:
                 polygons = mask_polygons(crop, tolerance, offset=(cols.start, rows.start))
                 segm = [coco_polygon(p) for p in polygons]
-            attributes = readable_answers(cls_.questions if cls_ else [], instance.answers)
+            extra = _without(instance.extra, ANNOTATION_KEYS | {"featureId"})
+            attributes = _with_free(
+                readable_answers(cls_.questions if cls_ else [], instance.answers),
+                instance.extra.get("attributes"),
+            )
             attributes.update(label_id=label_id, featureId=instance.feature_id)
             annotations.append(
                 {
@@ -384,10 +416,14 @@ def build_coco(
                         float(cols.stop - cols.start),
                         float(rows.stop - rows.start),
                     ],
-                    "iscrowd": 0,
+                    "iscrowd": 1 if instance.crowd else 0,
                     "attributes": attributes,
+                    **extra,
                 }
             )
+        annotations.extend(
+            _kept_boxes(document, image_id, category_of, len(annotations), entry.file_name)
+        )
     now = _dt.datetime.now(_dt.UTC)
     return {
         "info": {
@@ -403,6 +439,57 @@ def build_coco(
         "categories": categories,
         ONTOLOGY_KEY: ontology.to_dict(),
     }
+
+
+def _kept_boxes(
+    document: Document,
+    image_id: int,
+    category_of: dict[str, int],
+    first_id: int,
+    file_name: str,
+) -> list[dict[str, Any]]:
+    """The box-only annotations the document was read with, as they were (new ids)."""
+    kept = document.source.get(BOXES_SOURCE)
+    written: list[dict[str, Any]] = []
+    lost = 0
+    for box in kept if isinstance(kept, list) else []:
+        annotation = box.get("annotation") if isinstance(box, dict) else None
+        category_id = category_of.get(box.get("schema_id")) if isinstance(box, dict) else None
+        if not isinstance(annotation, dict) or category_id is None:
+            lost += 1
+            continue
+        written.append(
+            {
+                **copy.deepcopy(annotation),
+                "id": first_id + len(written) + 1,
+                "image_id": image_id,
+                "category_id": category_id,
+            }
+        )
+    if lost:
+        warnings.warn(
+            f"{file_name}: {lost} box annotation(s) whose class is no longer in the ontology "
+            "are not exported",
+            CocoWarning,
+            stacklevel=3,
+        )
+    return written
+
+
+def _without(values: Any, keys: Container[str]) -> dict[str, Any]:
+    """A deep copy of the dict ``values`` without ``keys`` (``{}`` for anything else)."""
+    if not isinstance(values, dict):
+        return {}
+    return {k: copy.deepcopy(v) for k, v in values.items() if k not in keys}
+
+
+def _with_free(answers: dict[str, Any], free: Any) -> dict[str, Any]:
+    """The free attributes kept from another tool, then the answers (which win by name)."""
+    if not isinstance(free, dict):
+        return answers
+    answered = {name_key(k) for k in answers}
+    kept = {k: copy.deepcopy(v) for k, v in free.items() if name_key(k) not in answered}
+    return {**kept, **answers}
 
 
 def write_coco_json(path: str | Path, coco: dict[str, Any]) -> None:
@@ -478,6 +565,12 @@ def parse_coco(data: Any, source: str | None = None) -> tuple[list[CocoImage], O
             "not a COCO file: expected an object with 'images', 'annotations' and "
             "'categories' lists",
         )
+    if any(isinstance(a, dict) and "segments_info" in a for a in data["annotations"]):
+        raise CocoError(
+            source,
+            "panoptic COCO (annotations with 'segments_info' and PNG segment images) is not "
+            "supported; open a COCO instance segmentation file (instances_*.json) instead",
+        )
     categories = _parse_categories(data["categories"], source)
     ontology, class_of_category = _rebuild_ontology(data.get(ONTOLOGY_KEY), categories, source)
     images = _parse_images(data["images"], source)
@@ -504,10 +597,34 @@ def parse_coco(data: Any, source: str | None = None) -> tuple[list[CocoImage], O
                 f"{path}.category_id: no category has id {shown(annotation['category_id'])}",
             )
         by_image[image_id].append((index, annotation))
+    category_extra = {
+        class_of_category[cat_id]: {k: v for k, v in category.items() if k not in CATEGORY_KEYS}
+        for cat_id, category in categories.items()
+    }
+    free: dict[str, None] = {}  # attribute names kept as free values, in file order
     results = [
-        _build_image(images[image_id], by_image[image_id], ontology, class_of_category, source)
+        _build_image(
+            images[image_id], by_image[image_id], ontology, class_of_category, source, free
+        )
         for image_id in images
     ]
+    for image in results:
+        image.document.source[CATEGORIES_SOURCE] = copy.deepcopy(category_extra)
+    if free:
+        warnings.warn(
+            f"{source}: attributes {_short(list(free))} match no question of the ontology and "
+            "are kept per instance as free values (written back unchanged on save)",
+            CocoWarning,
+            stacklevel=2,
+        )
+    boxes = sum(len(image.document.source.get(BOXES_SOURCE, ())) for image in results)
+    if boxes:
+        warnings.warn(
+            f"{source}: {boxes} annotation(s) with a bbox and no segmentation were opened as "
+            "rectangles (Shapes layers), not masks; they are written back unchanged on save",
+            CocoWarning,
+            stacklevel=2,
+        )
     return results, ontology
 
 
@@ -594,18 +711,26 @@ def _build_image(
     ontology: Ontology,
     class_of_category: dict[int, str],
     source: str | None,
+    free: dict[str, None],
 ) -> CocoImage:
     height, width = image["height"], image["width"]
     ontology = Ontology.from_dict(ontology.to_dict())  # each document owns its ontology
-    pixels = [
-        _annotation_pixels(annotation, (height, width), source, f"annotations[{index}]")
-        for index, annotation in annotations
-    ]
-    label_ids = _choose_label_ids([a for _, a in annotations])
+    boxes: list[dict[str, Any]] = []
+    masks: list[dict[str, Any]] = []
+    pixels: list[tuple[np.ndarray, np.ndarray]] = []
+    for index, annotation in annotations:
+        path = f"annotations[{index}]"
+        if _is_box_only(annotation, source, path):
+            schema_id = class_of_category[annotation["category_id"]]
+            boxes.append({"schema_id": schema_id, "annotation": copy.deepcopy(annotation)})
+        else:
+            masks.append(annotation)
+            pixels.append(_annotation_pixels(annotation, (height, width), source, path))
+    label_ids = _choose_label_ids(masks)
     largest = max(label_ids, default=0)
     labels = np.zeros((height, width), dtype=np.uint16 if largest <= 0xFFFF else np.uint32)
     overlapped: list[Any] = []
-    for (_, annotation), (rows, cols), label_id in zip(annotations, pixels, label_ids, strict=True):
+    for annotation, (rows, cols), label_id in zip(masks, pixels, label_ids, strict=True):
         if np.any(labels[rows, cols]):
             overlapped.append(annotation.get("id"))
         labels[rows, cols] = label_id
@@ -616,10 +741,13 @@ def _build_image(
             CocoWarning,
             stacklevel=3,
         )
-    present = set(label_store(labels).ids())
-    hidden = [
-        a.get("id") for (_, a), i in zip(annotations, label_ids, strict=True) if i not in present
-    ]
+    # per annotation, not a scan of the image: most images of a detection export are empty
+    present = {
+        label_id
+        for (rows, cols), label_id in zip(pixels, label_ids, strict=True)
+        if np.any(labels[rows, cols] == label_id)
+    }
+    hidden = [a.get("id") for a, i in zip(masks, label_ids, strict=True) if i not in present]
     if hidden:
         warnings.warn(
             f"{source}: image {image['id']}: annotations {_short(hidden)} are empty or entirely "
@@ -630,7 +758,7 @@ def _build_image(
     instances: list[Instance] = []
     feature_ids: set[str] = set()
     mapping: dict[Any, int] = {}
-    for (_, annotation), label_id in zip(annotations, label_ids, strict=True):
+    for annotation, label_id in zip(masks, label_ids, strict=True):
         if label_id not in present:
             continue
         schema_id = class_of_category[annotation["category_id"]]
@@ -641,17 +769,27 @@ def _build_image(
             feature_id = new_cuid()
         feature_ids.add(feature_id)
         questions = ontology.class_by_id(schema_id).questions
-        answers = answers_from_readable(
+        answers, unmatched = _answers_and_free(
             questions, {k: v for k, v in attributes.items() if k not in RESERVED_ATTRIBUTES}
         )
-        instances.append(Instance(label_id, schema_id, feature_id, answers))
+        free.update(dict.fromkeys(unmatched))
+        extra = {k: copy.deepcopy(v) for k, v in annotation.items() if k not in ANNOTATION_KEYS}
+        extra.pop("featureId", None)
+        if unmatched:
+            extra["attributes"] = unmatched
+        crowd = is_int(annotation.get("iscrowd")) and annotation["iscrowd"] == 1
+        instances.append(
+            Instance(label_id, schema_id, feature_id, answers, crowd=crowd, extra=extra)
+        )
         mapping[annotation.get("id")] = label_id
     image_attributes = image.get("attributes")
-    image_answers = (
-        answers_from_readable(ontology.questions, image_attributes)
-        if isinstance(image_attributes, dict)
-        else {}
-    )
+    image_answers: Answers = {}
+    image_extra = {k: copy.deepcopy(v) for k, v in image.items() if k not in IMAGE_KEYS}
+    image_extra.pop("attributes", None)
+    if isinstance(image_attributes, dict):
+        image_answers, unmatched = _answers_and_free(ontology.questions, image_attributes)
+        if unmatched:
+            image_extra["attributes"] = unmatched
     file_name = image.get("file_name", "")
     document = Document(
         ontology=ontology,
@@ -662,9 +800,45 @@ def _build_image(
             "image_path": None,
             "external_id": file_name,
             "coco_image_id": image["id"],
+            IMAGE_SOURCE: image_extra,
+            **({BOXES_SOURCE: boxes} if boxes else {}),
         },
     )
     return CocoImage(image["id"], file_name, width, height, labels, document, mapping)
+
+
+def _answers_and_free(
+    questions: Sequence[Question], attributes: dict[str, Any]
+) -> tuple[Answers, dict[str, Any]]:
+    """The answers ``attributes`` hold, and the attributes that are none (kept as they are)."""
+    answers = answers_from_readable(questions, attributes)
+    answered = {name_key(k) for k in readable_answers(questions, answers)}
+    unmatched = {
+        k: copy.deepcopy(v)
+        for k, v in attributes.items()
+        if not (isinstance(k, str) and name_key(k) in answered)
+    }
+    return answers, unmatched
+
+
+def _is_box_only(annotation: dict[str, Any], source: str | None, path: str) -> bool:
+    """A detection: a ``bbox`` and no segmentation (CVAT, datumaro and Roboflow write these)."""
+    if annotation.get("segmentation") not in (None, []) or "bbox" not in annotation:
+        return False
+    bbox = annotation["bbox"]
+    if not (
+        isinstance(bbox, list)
+        and len(bbox) == 4
+        and all(_is_coordinate(v) for v in bbox)
+        and bbox[2] >= 0
+        and bbox[3] >= 0
+    ):
+        raise CocoError(
+            source,
+            f"{path}.bbox: an annotation without segmentation needs a box [x, y, width, "
+            "height] of four finite numbers",
+        )
+    return True
 
 
 def _annotation_pixels(

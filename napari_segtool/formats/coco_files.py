@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from napari_segtool.formats.coco import (
+    BOXES_SOURCE,
     CocoError,
     CocoImage,
     CocoImageInput,
@@ -46,8 +47,10 @@ from napari_segtool.formats.coco import (
 )
 from napari_segtool.formats.result import (
     ImageItem,
+    Item,
     LabelsItem,
     ReadResult,
+    ShapesItem,
     WriteResult,
     collected_notes,
 )
@@ -66,8 +69,6 @@ from napari_segtool.model.ontology import ObjectClass, Ontology
 COCO_EXTENSION = ".coco.json"
 #: the class given to the ids of a plain label image (one without a document)
 PLAIN_CLASS = ObjectClass(name="object", color="#9E9E9E", feature_schema_id="napari-segtool-object")
-#: folders (inside the JSON's) where the reader looks for ``file_name``
-IMAGE_FOLDERS = (".", "images")
 #: what :func:`claim_coco` answers for a ``.coco.json`` file: ours, read it when asked
 OWN_EXTENSION = "own extension"
 
@@ -91,7 +92,7 @@ def claim_coco(path: str | Path) -> Any:
 def read_coco_file(
     path: str | Path, *, claim: Any = None, max_pixels: int | None = PILLOW_LIMIT, **_options
 ) -> ReadResult:
-    """Per COCO image: the image (if found beside the JSON) and its labels and document.
+    """Per COCO image: the image (when found), its labels and document, and its boxes.
 
     ``claim`` is what :func:`claim_coco` returned (the parsed data, saving a
     second parse). Everything is parsed and loaded before anything is
@@ -100,28 +101,110 @@ def read_coco_file(
     path = str(path)
     data = claim if isinstance(claim, dict) else read_json_file(path)
     notes: list[str] = []
-    items: list[ImageItem | LabelsItem] = []
+    items: list[Item] = []
     with collected_notes(CocoWarning, notes):
         images, _ = parse_coco(data, path)
-        folder = Path(path).resolve().parent
+        json_file = Path(path).resolve()
+        missing: list[str] = []
         for image in images:
             name = image.document.source["image_name"]
-            image_file = find_image_file(folder, image.file_name, path)
+            image_file = find_image_file(json_file, image.file_name, path)
             if image_file is not None:
                 pixels = load_image(image_file, image, path, max_pixels)
                 image.document.source["image_path"] = str(image_file)
                 rgb = pixels.ndim == 3 and pixels.shape[-1] in (3, 4)
                 items.append(ImageItem(pixels, name, image_file, rgb))
+            elif image.file_name and not _refused(image.file_name):
+                missing.append(image.file_name)
             items.append(LabelsItem(image.labels, image.document, f"{name} segmentation"))
+            boxes = box_shapes(image.document, f"{name} boxes")
+            if boxes is not None:
+                items.append(boxes)
+        if missing:
+            warnings.warn(
+                f"{path}: {len(missing)} image(s) not found beside the COCO file, in images/ "
+                f"or ../images/: {_listed(missing)}; their segmentation opens without them",
+                CocoWarning,
+                stacklevel=2,
+            )
     return ReadResult(tuple(items), tuple(notes))
 
 
-def find_image_file(folder: Path, file_name: str, source: str) -> Path | None:
-    """The image ``file_name`` names, when it lies inside ``folder``; ``None`` otherwise."""
+def box_shapes(document: Document, name: str) -> ShapesItem | None:
+    """The box-only annotations a document was read with, as rectangles (``None`` if none).
+
+    Features: the class, the COCO annotation id and one column per attribute.
+    """
+    kept = document.source.get(BOXES_SOURCE) or []
+    coords, colors, classes, ids, attributes = [], [], [], [], []
+    for box in kept:
+        x, y, width, height = (float(v) for v in box["annotation"]["bbox"])
+        coords.append(np.array([[y, x], [y, x + width], [y + height, x + width], [y + height, x]]))
+        cls_ = document.ontology.class_by_id(box["schema_id"])
+        classes.append(cls_.name if cls_ else "")
+        colors.append(cls_.color if cls_ else PLAIN_CLASS.color)
+        ids.append(box["annotation"].get("id"))
+        values = box["annotation"].get("attributes")
+        attributes.append(values if isinstance(values, dict) else {})
+    if not coords:
+        return None
+    features: dict[str, list[Any]] = {"class": classes, "annotation id": ids}
+    for key in dict.fromkeys(k for values in attributes for k in values):
+        if key not in features:
+            features[key] = [values.get(key) for values in attributes]
+    return ShapesItem(
+        kind="shapes",
+        name=name,
+        coords=coords,
+        shape_types=["rectangle"] * len(coords),
+        colors=colors,
+        features=features,
+    )
+
+
+def _refused(file_name: str) -> bool:
+    """Names never looked up (they point out of the folders searched); warned about apart."""
+    relative = PurePosixPath(file_name.replace("\\", "/"))
+    return relative.is_absolute() or ".." in relative.parts or Path(file_name).is_absolute()
+
+
+def _listed(names: Sequence[str], limit: int = 20) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def image_folders(json_file: Path) -> list[tuple[Path, Path]]:
+    """Where the images of a COCO file are looked for, in order: ``(folder, root)``.
+
+    Beside the JSON, its ``images/`` folder, and the ``images/`` beside the
+    JSON's folder (CVAT and datumaro write ``annotations/*.json`` next to
+    ``images/``); in each, datumaro's subset folder too (``images/train`` for
+    ``instances_train.json``). An image found must lie inside its ``root``
+    (the JSON's folder, or that ``../images/``), links included.
+    """
+    folder = json_file.parent
+    stem = json_file.name.removesuffix(".json").removesuffix(".coco")
+    subset = stem.rsplit("_", 1)[-1] if "_" in stem else ""
+    roots = [(folder, folder), (folder / "images", folder), (folder.parent / "images",) * 2]
+    found: list[tuple[Path, Path]] = []
+    for base, root in roots:
+        for candidate in (base, base / subset) if subset else (base,):
+            if all(candidate != known for known, _ in found):
+                found.append((candidate, root))
+    return found
+
+
+def find_image_file(json_file: Path, file_name: str, source: str) -> Path | None:
+    """The image ``file_name`` names, in one of the usual places; ``None`` otherwise.
+
+    ``file_name`` is looked up with its own sub-path, then by its last part,
+    in each of :func:`image_folders`; a name pointing out (``..``, absolute)
+    or a link leading out of its root is refused with a warning.
+    """
     if not file_name:
         return None
     relative = PurePosixPath(file_name.replace("\\", "/"))
-    if relative.is_absolute() or ".." in relative.parts or Path(file_name).is_absolute():
+    if _refused(file_name):
         warnings.warn(
             f"{source}: image {file_name!r} is outside the COCO file's folder; it is not "
             "opened (only the segmentation is)",
@@ -129,13 +212,16 @@ def find_image_file(folder: Path, file_name: str, source: str) -> Path | None:
             stacklevel=2,
         )
         return None
-    for sub in IMAGE_FOLDERS:
-        try:
-            named = folder / sub / Path(*relative.parts)
-            candidate = named.resolve()
-            if candidate.is_relative_to(folder) and candidate.is_file():
-                return candidate
-            if named.is_file():  # a symlink leading out of the folder
+    names = [relative] if len(relative.parts) <= 1 else [relative, PurePosixPath(relative.name)]
+    for base, root in image_folders(json_file):
+        for name in names:
+            try:
+                named = base / Path(*name.parts)
+                if not named.is_file():
+                    continue
+                candidate = named.resolve()
+                if candidate.is_relative_to(root.resolve()):
+                    return candidate
                 warnings.warn(
                     f"{source}: image {file_name!r} links to a file outside the COCO file's "
                     "folder; it is not opened (only the segmentation is)",
@@ -143,8 +229,8 @@ def find_image_file(folder: Path, file_name: str, source: str) -> Path | None:
                     stacklevel=2,
                 )
                 return None
-        except (OSError, ValueError):  # e.g. a NUL byte, a lone surrogate or an over-long name
-            return None
+            except (OSError, ValueError):  # e.g. a NUL byte, a lone surrogate, an over-long name
+                return None
     return None
 
 

@@ -50,9 +50,14 @@ class Instance:
     answers: Answers = field(default_factory=dict)
     locked: bool = False
     hidden: bool = False
+    #: a crowd region (COCO ``iscrowd``): many objects under one mask
+    crowd: bool = False
+    #: what another tool stored with the instance that this plugin does not model, as it
+    #: was, so that it is written back unchanged (COCO: annotation keys, free attributes)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "label_id": self.label_id,
             "schema_id": self.schema_id,
             "feature_id": self.feature_id,
@@ -60,6 +65,11 @@ class Instance:
             "locked": self.locked,
             "hidden": self.hidden,
         }
+        if self.crowd:
+            data["crowd"] = True
+        if self.extra:
+            data["extra"] = copy.deepcopy(self.extra)
+        return data
 
     @classmethod
     def from_dict(cls, data: Any, path: str) -> Instance:
@@ -77,6 +87,9 @@ class Instance:
         answers = data.get("answers", {})
         if not isinstance(answers, dict):
             raise DocumentError(f"{path}.answers: must be an object")
+        extra = data.get("extra", {})
+        if not isinstance(extra, dict):
+            raise DocumentError(f"{path}.extra: must be an object")
         return cls(
             label_id=label_id,
             schema_id=schema_id,
@@ -84,6 +97,8 @@ class Instance:
             answers=copy.deepcopy(answers),
             locked=bool(data.get("locked", False)),
             hidden=bool(data.get("hidden", False)),
+            crowd=bool(data.get("crowd", False)),
+            extra=copy.deepcopy(extra),
         )
 
 

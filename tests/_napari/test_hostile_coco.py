@@ -337,8 +337,6 @@ def test_wrong_type_in_every_field_is_read_or_refused_by_name(written, data):
         ("annotations", "image_id", 1.0, "annotations[0].image_id: must be an integer"),
         ("annotations", "category_id", ["x"], "annotations[0].category_id: must be an integer"),
         ("annotations", "category_id", 10**400, "no category has id a huge number"),
-        ("annotations", "segmentation", None, "annotations[0].segmentation: expected an RLE"),
-        ("annotations", "segmentation", [], "annotations[0].segmentation: expected an RLE"),
         ("annotations", "segmentation", "x", "annotations[0].segmentation: expected an RLE"),
         ("annotations", "segmentation", {}, "annotations[0].segmentation.size"),
     ],
@@ -346,6 +344,18 @@ def test_wrong_type_in_every_field_is_read_or_refused_by_name(written, data):
 def test_wrong_types_that_cannot_be_read_say_where(written, data, section, key, value, problem):
     data[section][0][key] = value
     refused(write_json(written, data), problem)
+
+
+@pytest.mark.parametrize("segmentation", [None, []])
+def test_no_segmentation_is_a_box_when_there_is_one_else_refused(written, data, segmentation):
+    data["annotations"][0]["segmentation"] = segmentation
+    shapes = [meta for _, meta, kind in read_quietly(write_json(written, data)) if kind == "shapes"]
+    assert len(shapes) == 1 and shapes[0]["shape_type"] == ["rectangle"]
+    for bbox in ([1, 2, 3], [1, 2, -3, 4], [1, 2, math.inf, 4], "1 2 3 4", None):
+        data["annotations"][0]["bbox"] = bbox
+        refused(write_json(written, data), "annotations[0].bbox: an annotation without segm")
+    del data["annotations"][0]["bbox"]
+    refused(write_json(written, data), "annotations[0].segmentation: expected an RLE")
 
 
 @pytest.mark.parametrize("value", [v for v in WRONG_VALUES if not isinstance(v, dict)])
