@@ -17,6 +17,9 @@ from napari_segtool._napari.binding import LayerBinding
 COLUMNS = ("ID", "Class", "Pixels", "Questions", "Lock", "Hide")
 ID_COLUMN, CLASS_COLUMN, PIXELS_COLUMN, QUESTIONS_COLUMN, LOCKED_COLUMN, HIDDEN_COLUMN = range(6)
 UNASSIGNED = "unassigned"
+#: after the class name of a crowd region (COCO ``iscrowd``)
+CROWD_MARK = "(crowd)"
+CROWD_TIP = "A crowd region (COCO iscrowd): many objects under one mask, saved as crowd RLE"
 
 
 class InstanceTableModel(QAbstractTableModel):
@@ -141,7 +144,8 @@ class InstanceTableModel(QAbstractTableModel):
             if column == ID_COLUMN:
                 return label_id
             if column == CLASS_COLUMN:
-                return cls_.name if cls_ else UNASSIGNED
+                name = cls_.name if cls_ else UNASSIGNED
+                return f"{name} {CROWD_MARK}" if instance and instance.crowd else name
             if column == PIXELS_COLUMN:
                 return self._binding.pixel_counts.get(label_id, 0)
             if column == QUESTIONS_COLUMN:
@@ -164,6 +168,8 @@ class InstanceTableModel(QAbstractTableModel):
                 return "Locked" + ("" if instance.locked else _THROUGH_CLASS.format(box="Lock"))
             if column == HIDDEN_COLUMN and instance is not None and document.is_hidden(label_id):
                 return "Hidden" + ("" if instance.hidden else _THROUGH_CLASS.format(box="Hide"))
+            if column == CLASS_COLUMN and instance is not None and instance.crowd:
+                return CROWD_TIP
             if instance is None:
                 return "Painted with an id no instance owns: assign it a class"
         if (

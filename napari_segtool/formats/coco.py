@@ -34,8 +34,8 @@ Import
 otherwise one class per category, reusing ``featureSchemaId`` and ``color``
 when the category has them), one label image per COCO image and its
 :class:`~napari_segtool.model.document.Document`. Annotations are painted in file
-order: where they overlap the later one wins, with a :class:`CocoWarning`.
-Crowd annotations (``iscrowd`` 1) become ordinary instances. Bad input raises
+order, crowd regions (``iscrowd`` 1) first: where they overlap the later one
+wins, with a :class:`CocoWarning`. Bad input raises
 :class:`CocoError` naming the file and the problem, before anything is built.
 """
 
@@ -718,6 +718,9 @@ def _build_image(
     boxes: list[dict[str, Any]] = []
     masks: list[dict[str, Any]] = []
     pixels: list[tuple[np.ndarray, np.ndarray]] = []
+    # crowd regions lie beneath the objects they hold (COCO draws people over their crowd):
+    # painted first, so that the individual objects win where they overlap
+    annotations = sorted(annotations, key=lambda pair: not _is_crowd(pair[1]))
     for index, annotation in annotations:
         path = f"annotations[{index}]"
         if _is_box_only(annotation, source, path):
@@ -777,9 +780,10 @@ def _build_image(
         extra.pop("featureId", None)
         if unmatched:
             extra["attributes"] = unmatched
-        crowd = is_int(annotation.get("iscrowd")) and annotation["iscrowd"] == 1
         instances.append(
-            Instance(label_id, schema_id, feature_id, answers, crowd=crowd, extra=extra)
+            Instance(
+                label_id, schema_id, feature_id, answers, crowd=_is_crowd(annotation), extra=extra
+            )
         )
         mapping[annotation.get("id")] = label_id
     image_attributes = image.get("attributes")
@@ -819,6 +823,10 @@ def _answers_and_free(
         if not (isinstance(k, str) and name_key(k) in answered)
     }
     return answers, unmatched
+
+
+def _is_crowd(annotation: dict[str, Any]) -> bool:
+    return is_int(annotation.get("iscrowd")) and annotation["iscrowd"] == 1
 
 
 def _is_box_only(annotation: dict[str, Any], source: str | None, path: str) -> bool:
