@@ -10,15 +10,16 @@ from __future__ import annotations
 import bisect
 
 from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
-from qtpy.QtGui import QColor
+from qtpy.QtGui import QColor, QFont
 
 from napari_segtool._napari.binding import LayerBinding
 
 COLUMNS = ("ID", "Class", "Pixels", "Questions", "Lock", "Hide")
 ID_COLUMN, CLASS_COLUMN, PIXELS_COLUMN, QUESTIONS_COLUMN, LOCKED_COLUMN, HIDDEN_COLUMN = range(6)
 UNASSIGNED = "unassigned"
-#: after the class name of a crowd region (COCO ``iscrowd``)
-CROWD_MARK = "(crowd)"
+#: before the class name of a crowd region (COCO ``iscrowd``): first, so a narrow column
+#: that elides the name still shows it
+CROWD_MARK = "crowd:"
 CROWD_TIP = "A crowd region (COCO iscrowd): many objects under one mask, saved as crowd RLE"
 
 
@@ -145,13 +146,19 @@ class InstanceTableModel(QAbstractTableModel):
                 return label_id
             if column == CLASS_COLUMN:
                 name = cls_.name if cls_ else UNASSIGNED
-                return f"{name} {CROWD_MARK}" if instance and instance.crowd else name
+                return f"{CROWD_MARK} {name}" if instance and instance.crowd else name
             if column == PIXELS_COLUMN:
                 return self._binding.pixel_counts.get(label_id, 0)
             if column == QUESTIONS_COLUMN:
                 if instance is None:
                     return ""
                 return "missing" if document.missing_required(label_id) else "ok"
+            return None
+        if role == Qt.ItemDataRole.FontRole and column == CLASS_COLUMN and instance is not None:
+            if instance.crowd:
+                font = QFont()
+                font.setItalic(True)
+                return font
             return None
         if role == Qt.ItemDataRole.DecorationRole and column == CLASS_COLUMN:
             return QColor(cls_.color) if cls_ else QColor("#9e9e9e")
