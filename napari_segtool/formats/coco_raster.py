@@ -117,12 +117,13 @@ def _crossings_along_y(low_x, high_x, low_y, dy, width):
     estimate = np.where(
         edge_rising, np.ceil(target / edge_step), np.floor(target / edge_step) + 1
     )
+    # the estimate is off by far less than a step (t < 1e9, float64): one either side
     not_yet = np.zeros(edge.shape, np.int64)
-    for delta in range(-2, 3):
+    for delta in (-1, 0, 1):
         x = walk_x(edge, estimate + delta)
         passed = np.where(edge_rising, x >= SCALE * column + 3, x <= SCALE * column + 2)
         not_yet += ~passed
-    t = np.clip(estimate - 2 + not_yet, 1, dy[edge])
+    t = np.clip(estimate - 1 + not_yet, 1, dy[edge])
     return column, low_y[edge] + t - 1
 
 
@@ -161,7 +162,8 @@ def coco_polygons_pixels(
     height, _ = shape
     parts = [toggle_pixels(polygon_toggles(polygon, shape), shape) for polygon in polygons]
     linear = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
-    return linear % height, linear // height
+    cols, rows = np.divmod(linear, height)
+    return rows, cols
 
 
 def _clip_ring(ring: np.ndarray, limit: float) -> np.ndarray:
