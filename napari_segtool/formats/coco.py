@@ -1,11 +1,11 @@
 """COCO instance segmentation: export label images with their documents, import them back.
 
 Pure: numpy, scipy and scikit-image (no Qt, no napari). ``pycocotools`` is
-optional: RLE is encoded and decoded here (byte-for-byte what
+not needed: RLE is encoded and decoded here (byte-for-byte what
 ``pycocotools.mask.encode`` writes, and working on each instance's crop, which
-``pycocotools`` cannot); only the rasterisation of *polygon* segmentations
-from other tools uses ``pycocotools`` when it is installed (see
-:func:`polygon_pixels`).
+``pycocotools`` cannot), and polygons are rasterised with ``pycocotools``'
+own arithmetic (:mod:`.coco_raster`): every annotation gets exactly the
+pixels of ``COCO.annToMask``.
 
 The file
 --------
@@ -17,9 +17,13 @@ The file
 * ``annotations``: one per instance with pixels: ``id``, ``image_id``,
   ``category_id``, ``segmentation`` (compressed RLE ``{"size": [h, w],
   "counts": "..."}``, or polygons on request), ``area`` (the pixel count),
-  ``bbox`` ``[x, y, width, height]`` in pixels, ``iscrowd`` 0, and
+  ``bbox`` ``[x, y, width, height]`` in pixels, ``iscrowd`` (1 for a crowd
+  region, whose segmentation is uncompressed RLE, as COCO's are), and
   ``attributes``: the answers as a readable dict (see
   :func:`readable_answers`) plus ``label_id`` and ``featureId`` (reserved keys).
+  What another tool wrote that is no answer is written back as it was read:
+  free attributes, other annotation, image and category keys, and annotations
+  with a ``bbox`` but no segmentation (after the instances of their image).
 * ``labelbox_ontology``: the full Labelbox ontology JSON, so nested questions,
   colours and ids survive a round trip (COCO readers ignore unknown keys).
 
@@ -35,8 +39,12 @@ otherwise one class per category, reusing ``featureSchemaId`` and ``color``
 when the category has them), one label image per COCO image and its
 :class:`~napari_segtool.model.document.Document`. Annotations are painted in file
 order, crowd regions (``iscrowd`` 1) first: where they overlap the later one
-wins, with a :class:`CocoWarning`. Bad input raises
-:class:`CocoError` naming the file and the problem, before anything is built.
+wins, with a :class:`CocoWarning`. Attributes that match a question become
+answers, the others are kept in ``Instance.extra`` (one warning names them);
+annotations with a ``bbox`` and no segmentation are kept in the document's
+``source`` (the reader shows them as rectangles). Panoptic COCO is refused by
+name. Bad input raises :class:`CocoError` naming the file and the problem,
+before anything is built.
 """
 
 from __future__ import annotations
@@ -53,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_segtool.formats.coco_raster import coco_polygons_pixels, interval_pixels
+from napari_segtool.formats.coco_raster import coco_polygons_pixels
 from napari_segtool.formats.polygons import bounding_boxes, coco_polygon, mask_polygons
 from napari_segtool.formats.toolkit.atomic import atomic_write_text
 from napari_segtool.formats.toolkit.names import find_named, name_key, unique_name
@@ -718,9 +726,6 @@ def _build_image(
     boxes: list[dict[str, Any]] = []
     masks: list[dict[str, Any]] = []
     pixels: list[tuple[np.ndarray, np.ndarray]] = []
-    # crowd regions lie beneath the objects they hold (COCO draws people over their crowd):
-    # painted first, so that the individual objects win where they overlap
-    annotations = sorted(annotations, key=lambda pair: not _is_crowd(pair[1]))
     for index, annotation in annotations:
         path = f"annotations[{index}]"
         if _is_box_only(annotation, source, path):
@@ -733,7 +738,11 @@ def _build_image(
     largest = max(label_ids, default=0)
     labels = np.zeros((height, width), dtype=np.uint16 if largest <= 0xFFFF else np.uint32)
     overlapped: list[Any] = []
-    for annotation, (rows, cols), label_id in zip(masks, pixels, label_ids, strict=True):
+    # crowd regions lie beneath the objects they hold (COCO draws people over their crowd):
+    # painted first, so that the individual objects win where they overlap
+    order = sorted(range(len(masks)), key=lambda n: not _is_crowd(masks[n]))
+    for n in order:
+        annotation, (rows, cols), label_id = masks[n], pixels[n], label_ids[n]
         if np.any(labels[rows, cols]):
             overlapped.append(annotation.get("id"))
         labels[rows, cols] = label_id

@@ -14,10 +14,13 @@ ones of the same name. Without an image only the JSON is written, and
 
 Reading
 -------
-Images are loaded when the file named by ``file_name`` is in the JSON's
-folder (or its ``images/`` subfolder); names that point outside that folder
+Images are loaded when the file named by ``file_name`` is found in the usual
+places (:func:`image_folders`: beside the JSON, ``images/``, ``../images/``,
+with ``file_name``'s own sub-path or its last part); names that point out
 (``..``, absolute paths, symlinks leading out) are refused with a warning, and
-the segmentation opens alone. Images are decoded by the toolkit
+the segmentation opens alone. Images not found are named in one warning.
+Box-only annotations come as a Shapes item per image (:func:`box_shapes`).
+Images are decoded by the toolkit
 (:mod:`.toolkit.images`): common raster formats only, and their size is checked
 against the COCO entry on the header, before any pixel is decoded (a
 decompression bomb is refused unread).

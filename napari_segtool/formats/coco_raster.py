@@ -114,9 +114,7 @@ def _crossings_along_y(low_x, high_x, low_y, dy, width):
     edge_step, edge_rising = step[edge], rising[edge]
     # the first t past the crossing: x >= 5n+3 (rising) or x <= 5n+2 (falling)
     target = SCALE * column + 2.5 - low_x[edge]
-    estimate = np.where(
-        edge_rising, np.ceil(target / edge_step), np.floor(target / edge_step) + 1
-    )
+    estimate = np.where(edge_rising, np.ceil(target / edge_step), np.floor(target / edge_step) + 1)
     # the estimate is off by far less than a step (t < 1e9, float64): one either side
     not_yet = np.zeros(edge.shape, np.int64)
     for delta in (-1, 0, 1):
