@@ -301,6 +301,23 @@ def test_polygons_rasterise_the_same_without_pycocotools(monkeypatch):
     np.testing.assert_array_equal(with_library, labels)
 
 
+@pytest.mark.parametrize("segmentation", ["rle", "polygons"])
+def test_crowd_instances_are_written_as_crowd_rle_and_read_back_as_crowd(segmentation):
+    labels, document = annotated_image()
+    crowd = sorted(document.instances)[0]
+    document.instances[crowd].crowd = True
+    coco = build_coco([CocoImageInput(labels, document, "c.png")], segmentation=segmentation)
+    (saved,) = [a for a in coco["annotations"] if a["iscrowd"] == 1]
+    assert saved["attributes"]["label_id"] == crowd
+    assert isinstance(saved["segmentation"]["counts"], list)
+    assert all(a["iscrowd"] == 0 for a in coco["annotations"] if a is not saved)
+    mask = mask_utils().decode(mask_utils().frPyObjects(saved["segmentation"], *labels.shape))
+    np.testing.assert_array_equal(mask.astype(bool), labels == crowd)
+    (image,), _ = parse_coco(coco)
+    np.testing.assert_array_equal(image.labels, labels)
+    assert [i.label_id for i in image.document.instances.values() if i.crowd] == [crowd]
+
+
 def test_overlapping_annotations_later_wins_with_a_warning():
     coco = foreign_coco()
     # a second car over the first one's right half

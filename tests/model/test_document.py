@@ -109,9 +109,14 @@ def test_dict_round_trip(fish):
     doc.set_class_hidden(orange, True)
     _lighting, notes = fish.questions
     doc.set_image_answers({notes.feature_schema_id: "two fish"})
+    doc.instance(4).crowd = True
+    doc.instance(4).extra = {"attributes": {"occluded": False}, "keypoints": [1, 2, 2]}
     again = Document.from_dict(doc.to_dict())
     assert again.to_dict() == doc.to_dict()
     assert again.instance(1).feature_id == doc.instance(1).feature_id
+    assert again.instance(4).crowd and not again.instance(1).crowd
+    assert again.instance(4).extra == doc.instance(4).extra
+    assert again.instance(4).extra is not doc.instance(4).extra
 
 
 def test_bad_document_dicts_are_refused(fish):
