@@ -338,3 +338,25 @@ def test_missing_images_give_one_warning_naming_them(tmp_path):
     for name in names:
         assert (name in missing[0]) == (name not in [p.name for p in kept])
     assert len(result.images) == 2 and len(result.labels) == len(names)
+
+
+@pytest.mark.parametrize(
+    ("file_name", "where"),
+    [
+        ("val/b.jpg", "images/val/b.jpg"),  # CVAT with subsets: the name's own sub-path
+        ("val/b.jpg", "annotations/b.jpg"),  # by its last part, beside the JSON
+        ("b.jpg", "images/b.jpg"),
+        ("b.jpg", "annotations/images/b.jpg"),
+    ],
+)
+def test_file_names_with_and_without_sub_paths_are_found(tmp_path, file_name, where):
+    source = REALWORLD / "datumaro/coco_instances"
+    data = json.loads((source / "annotations/instances_val.json").read_text())
+    data["images"][0]["file_name"] = file_name
+    json_file = tmp_path / "annotations" / "instances.json"
+    json_file.parent.mkdir()
+    json_file.write_text(json.dumps(data))
+    (tmp_path / where).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source / "images/val/b.jpg", tmp_path / where)
+    (image,) = read_quietly(json_file).images
+    assert image.path == (tmp_path / where).resolve()
