@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-import urllib.parse
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
@@ -37,7 +35,14 @@ from napari_segtool.formats.labelbox_v1.other_tools import (
     answers_text,
     is_mask_object,
 )
-from napari_segtool.formats.labelbox_v1.paths import ontology_candidates, ontology_path_for
+from napari_segtool.formats.labelbox_v1.paths import (
+    PathRefusedError,
+    contained_path,
+    has_scheme,
+    local_path,
+    ontology_candidates,
+    ontology_path_for,
+)
 from napari_segtool.formats.masks import (
     MaskError,
     SparseMask,
@@ -66,7 +71,6 @@ from napari_segtool.model.ontology import (
     OntologyError,
 )
 
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 _SNIFF_BYTES = 65536
 _MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
 #: a real mask, even full of noise, compresses far below this (masks are 1 bit of information)
@@ -525,7 +529,7 @@ class _Reader:
                 return None, None  # the segmentation opens without its image
             data = self._download(where, labeled_data)
             return None, self._decode_image(labeled_data, data)
-        if _SCHEME.match(labeled_data) and not labeled_data.startswith("file://"):
+        if has_scheme(labeled_data) and not labeled_data.startswith("file://"):
             return None, None  # gs://, s3://, ...: not fetched
         try:
             path = self._local_path(labeled_data)
@@ -590,33 +594,16 @@ class _Reader:
         except MaskError as err:
             raise self.fail(f"{what}: {err}") from None
 
-    def _local_path(self, reference: str, unquoted: bool = False) -> Path:
+    def _local_path(self, reference: str) -> Path:
         """The file a local reference names; may raise OSError / ValueError for odd names."""
-        if reference.startswith("file://"):
-            parsed = urllib.parse.urlparse(reference)
-            return Path(urllib.request.url2pathname(parsed.path))
-        path = Path(reference)
-        path = path if path.is_absolute() else self.folder / path
-        if not unquoted and "%" in reference and not path.exists():  # percent-encoded once
-            return self._local_path(urllib.parse.unquote(reference), unquoted=True)
-        return path
+        return local_path(self.folder, reference)
 
     def _contained_path(self, what: str, uri: str) -> Path:
         """The mask file for ``uri``; refused unless it lies in the export's folder."""
-        if _SCHEME.match(uri) and not uri.startswith("file://"):
-            raise self.fail(f"{what}: unsupported instanceURI scheme in {uri}")
-        root = self.folder.resolve()
         try:
-            resolved = self._local_path(uri).resolve()
-        except (OSError, ValueError, RuntimeError) as err:  # long name, NUL, surrogate, loop
-            raise self.fail(
-                f"{what}: instanceURI {shown_text(uri)} is not a usable file name ({err})"
-            ) from None
-        if not resolved.is_relative_to(root):
-            raise self.fail(
-                f"{what}: instanceURI {uri} points outside the export's folder {root}; refused"
-            )
-        return resolved
+            return contained_path(self.folder, uri)
+        except PathRefusedError as err:
+            raise self.fail(f"{what}: {err}") from None
 
     def _download(self, what: str, url: str) -> bytes:
         try:
