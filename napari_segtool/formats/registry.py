@@ -71,16 +71,8 @@ def _claim_labelbox(path: str) -> bool | None:
     return True if labelbox_v1.is_v1_export(path) else None
 
 
-def _read_labelbox_ndjson(path: str, *, claim: Any = None, **options) -> ReadResult:
-    raise labelbox_ndjson.NdjsonWriteError(
-        f"{path}: this version of the plugin writes Labelbox NDJSON imports but does not "
-        "read NDJSON files"
-    )
-
-
-def _claim_ndjson(path: str) -> bool | None:
-    """NDJSON by its name, so that opening one says why it is not read."""
-    return True if path.lower().endswith(labelbox_ndjson.NDJSON_EXTENSIONS) else None
+def _claim_labelbox_ndjson(path: str) -> bool | None:
+    return True if labelbox_ndjson.is_v2_export(path) else None
 
 
 _BUILT_IN = (
@@ -102,10 +94,10 @@ _BUILT_IN = (
     ),
     FileFormat(
         name="labelbox-ndjson",
-        display_name="Labelbox NDJSON import",
+        display_name="Labelbox NDJSON",
         extensions=labelbox_ndjson.NDJSON_EXTENSIONS,
-        claim=_claim_ndjson,
-        reader=_read_labelbox_ndjson,
+        claim=_claim_labelbox_ndjson,
+        reader=labelbox_ndjson.read_result,
         writer=labelbox_ndjson.write_items,
     ),
 )

@@ -314,11 +314,10 @@ def test_lines_have_the_fields_of_a_real_labelbox_import(tmp_path):
     assert set(real_mask["mask"]) <= set(ours["mask"])  # colorRGB is required since then
 
 
-def test_opening_ndjson_says_it_is_not_read(tmp_path):
+def test_ndjson_that_is_not_an_export_is_not_claimed(tmp_path):
     path = tmp_path / "export.ndjson"
     path.write_text("{}\n")
-    entry, claim = registry.claimed_format(path)
-    with pytest.raises(NdjsonWriteError, match="does not read NDJSON"):
-        entry.read(path, claim=claim)
+    with pytest.raises(registry.UnknownFormatError, match="not a file this plugin reads"):
+        registry.claimed_format(path)
     reference = Path(__file__).parents[1] / "data/reference/export_v1.fish.json"
     assert registry.format_for(reference).name == "labelbox-v1"
