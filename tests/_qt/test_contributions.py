@@ -175,6 +175,19 @@ def case_labelbox_reader(viewer, tmp_path, reference):
     assert len(document_of(labels)) == 4
 
 
+def case_labelbox_v2_reader(viewer, tmp_path, reference):
+    viewer.open(
+        str(reference / "export_v2.fish.ndjson"), plugin=f"{PLUGIN_NAME}.get_labelbox_v2_reader"
+    )
+    assert [type(layer) for layer in viewer.layers] == [Image, Labels]
+    (labels,) = segmentation_layers(viewer)
+    document = document_of(labels)
+    assert labels.name == "tank segmentation" and len(document) == 4
+    counts = np.bincount(np.asarray(labels.data).ravel()).tolist()
+    assert counts == [768, 450, 341, 250, 10479]
+    assert document.instance(1).feature_id == "cjxtm2d32i9aa07940tifrpuh"
+
+
 def case_coco_reader(viewer, tmp_path, reference):
     pixels, document = annotated_image()
     path = tmp_path / "cells.coco.json"
@@ -260,6 +273,7 @@ CASES: dict[str, Callable] = {
     ),
     f"reader:{PLUGIN_NAME}.get_labelbox_v1_reader": case_labelbox_reader,
     f"reader:{PLUGIN_NAME}.get_coco_reader": case_coco_reader,
+    f"reader:{PLUGIN_NAME}.get_labelbox_v2_reader": case_labelbox_v2_reader,
     f"writer:{PLUGIN_NAME}.write_labelbox_v1": saved_then_read_back(
         f"{PLUGIN_NAME}.write_labelbox_v1", is_labelbox_export
     ),
