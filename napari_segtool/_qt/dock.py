@@ -16,6 +16,7 @@ from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QItemSelectionModel, Qt, QTimer
 from qtpy.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -52,7 +53,7 @@ from napari_segtool._qt.pen_panel import PenPanel
 from napari_segtool._qt.recovery_banner import RecoveryBanner
 from napari_segtool.formats import registry
 from napari_segtool.formats.coco import CocoError
-from napari_segtool.formats.labelbox_ndjson import NDJSON_EXTENSIONS, NdjsonExport
+from napari_segtool.formats.labelbox_ndjson import API_KEY_ENV, NDJSON_EXTENSIONS, NdjsonExport
 from napari_segtool.formats.labelbox_v1 import (
     POLYGON_MODES,
     LabelboxFormatError,
@@ -159,6 +160,12 @@ class SegmentationDock(QWidget):
         self.open_button = QPushButton("Open…")
         readable = ", ".join(entry.display_name for entry in registry.formats())
         self.open_button.setToolTip(f"Open a file: {readable} (same as File > Open)")
+        self.download_box = QCheckBox("Download web masks")
+        self.download_box.setToolTip(
+            "Open also fetches masks and images that a Labelbox export names by https URL; "
+            f"Labelbox's mask URLs need your API key in the {API_KEY_ENV} environment variable "
+            "(sent to labelbox.com only)"
+        )
         self.coco_button = QPushButton("Export COCO…")
         self.coco_button.setToolTip(
             "Write this layer as COCO instance segmentation (RLE masks, categories from the "
@@ -193,6 +200,7 @@ class SegmentationDock(QWidget):
         self.file_buttons.addWidget(self.save_button)
         self.file_buttons.addWidget(self.open_button)
         file_layout.addLayout(self.file_buttons)
+        file_layout.addWidget(self.download_box)
         polygon_row = QHBoxLayout()
         polygon_row.addWidget(QLabel("Labelbox objects:"))
         polygon_row.addWidget(self.polygon_mode, 1)
@@ -534,7 +542,8 @@ class SegmentationDock(QWidget):
     def open_file(self, path: str | Path) -> bool:
         """Open a file of any registered format; report a file that cannot be opened."""
         try:
-            open_file(self.viewer, path)
+            options = {"allow_download": True} if self.download_box.isChecked() else {}
+            open_file(self.viewer, path, **options)
         except (ValueError, OSError) as err:  # every format's error is a ValueError
             show_error(f"Not opened: {err}")
             self.file_status.setText(f"Not opened: {err}")

@@ -622,3 +622,34 @@ def test_dock_saves_a_labelbox_ndjson_import(sample, tmp_path, monkeypatch):
     for line, label_id in zip([line for line in lines if "mask" in line], (a, b), strict=True):
         png = decode_mask_png(base64.b64decode(line["mask"]["png"]), layer.data.shape)
         np.testing.assert_array_equal(png.to_full(), layer.data == label_id)
+
+
+def test_dock_downloads_web_masks_only_when_its_box_is_ticked(make_napari_viewer, tmp_path):
+    import json
+    import shutil
+
+    from tests.mask_server import REFERENCE, MaskServer
+
+    viewer = make_napari_viewer()
+    dock = SegmentationDock(viewer)
+    server = MaskServer()
+    try:
+        row = json.loads((REFERENCE / "export_v2.fish.ndjson").read_text())
+        for label in row["projects"]["ck0fishproject0000000001"]["labels"]:
+            for obj in label["annotations"]["objects"]:
+                obj["composite_mask"]["url"] = f"{server.url}/open"
+        path = tmp_path / "tank.ndjson"
+        path.write_text(json.dumps(row) + "\n")
+        shutil.copy(REFERENCE / "tank.png", tmp_path / "tank.png")
+        shutil.copy(REFERENCE / "ontology.fish.json", tmp_path / "ontology.fish.json")
+        assert not dock.download_box.isChecked()
+        assert not dock.open_file(path)
+        assert "downloading is enabled" in dock.file_status.text()
+        assert len(viewer.layers) == 0 and server.seen == []
+        dock.download_box.setChecked(True)
+        assert dock.open_file(path)
+        labels = viewer.layers["tank segmentation"]
+        assert len(document_of(labels)) == 4
+        assert server.seen == [("/open", None)]  # 127.0.0.1 is not Labelbox: no key sent
+    finally:
+        server.close()

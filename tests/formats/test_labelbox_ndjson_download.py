@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -21,61 +19,12 @@ from napari_segtool.formats.labelbox_ndjson import (
     LabelboxFormatError,
     read_export,
 )
+from tests.mask_server import KEY, MaskServer
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
 EXPORT = "export_v2.fish.ndjson"
 FIRST = "cjxtm2d32i9aa07940tifrpuh"
 AREAS = [450, 341, 250, 10479]
-KEY = "lb-test-key"
-
-
-class MaskServer:
-    """Serves the reference composite at ``/masks/1`` to requests carrying the key; records
-    every request's Authorization header."""
-
-    def __init__(self, redirect_to: str | None = None):
-        self.composite = (REFERENCE / "export_v2_masks" / "tank.composite.png").read_bytes()
-        self.seen: list[tuple[str, str | None]] = []
-        self.redirect_to = redirect_to
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                auth = self.headers.get("Authorization")
-                server.seen.append((self.path, auth))
-                if self.path == "/redirect" and server.redirect_to:
-                    self.send_response(302)
-                    self.send_header("Location", server.redirect_to)
-                    self.end_headers()
-                    return
-                if self.path == "/open":
-                    return self.reply(200, server.composite)
-                if auth != f"Bearer {KEY}":
-                    return self.reply(401, b"unauthorized")
-                if self.path == "/masks/1":
-                    return self.reply(200, server.composite)
-                if self.path == "/expired":
-                    return self.reply(403, b"expired")
-                return self.reply(404, b"no such mask")
-
-            def reply(self, code: int, body: bytes):
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):  # quiet test output
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
 
 
 @pytest.fixture
