@@ -1,10 +1,10 @@
 """Composite masks of export v2: one PNG for all mask instances of a label, one colour each.
 
 A composite is decoded once per label, whatever the number of objects using
-it. Its colours are packed as ``0xRRGGBB`` (black, and transparent pixels, are
-background); the pixels that are not background are then matched against the
-objects' colours with one sorted lookup, so after the decode the work is
-proportional to the instance pixels, not to image pixels x objects.
+it. Its colours are packed into one ``uint32`` a pixel (black, and transparent
+pixels, are background); the pixels that are not background are then matched against the
+objects' colours with one table lookup a pixel, so after the decode the work is
+one pass over the pixels, not image pixels x objects.
 """
 
 from __future__ import annotations
@@ -16,8 +16,15 @@ import numpy as np
 
 from napari_segtool.formats.toolkit.images import ImageSizeError, decode_image
 
-#: Pillow modes turned into RGB(A) before packing; others are refused
-_TO_RGB = {"P": "RGBA", "PA": "RGBA", "LA": "RGBA", "L": "RGB", "1": "RGB"}
+#: Pillow modes turned into four bytes a pixel before packing; others are refused
+_TO_FOUR_BYTES = {
+    "RGB": "RGBX",
+    "P": "RGBA",
+    "PA": "RGBA",
+    "LA": "RGBA",
+    "L": "RGBX",
+    "1": "RGBX",
+}
 
 
 class CompositeError(ValueError):
@@ -25,21 +32,24 @@ class CompositeError(ValueError):
 
 
 def pack_colour(rgb: Sequence[int]) -> int:
+    """``(r, g, b)`` as the composite's pixels are packed: the bytes R, G, B, 0 read as one
+    little-endian ``uint32``."""
     red, green, blue = (int(c) for c in rgb)
-    return (red << 16) | (green << 8) | blue
+    return red | (green << 8) | (blue << 16)
 
 
 def shown_colour(packed: int) -> str:
-    return f"({packed >> 16}, {(packed >> 8) & 255}, {packed & 255})"
+    return f"({packed & 255}, {(packed >> 8) & 255}, {packed >> 16})"
 
 
 def decode_composite(
     data: bytes, size: tuple[int, int] | None, max_pixels: int | None
 ) -> np.ndarray:
-    """The composite's pixels as packed ``0xRRGGBB`` (``uint32``; 0 is background).
+    """The composite's pixels packed by :func:`pack_colour` (``uint32``; 0 is background).
 
     ``size`` is ``(height, width)`` when the row states it; a PNG of another
-    size is refused.
+    size is refused. Pillow decodes straight to four bytes a pixel, so packing
+    is a view, not arithmetic on every pixel.
     """
     expected = (size[1], size[0]) if size is not None else None
     try:
@@ -48,26 +58,29 @@ def decode_composite(
             formats=("PNG",),
             max_pixels=max_pixels,
             expected_size=expected,
-            convert=_TO_RGB,
-            modes=("RGB", "RGBA"),
+            convert=_TO_FOUR_BYTES,
+            modes=("RGBX", "RGBA"),
         )
     except ImageSizeError as err:
         raise CompositeError(
             f"{err.size[0]} x {err.size[1]} pixels, but the data row is "
             f"{err.expected[0]} x {err.expected[1]} (media_attributes){err.bomb_note}"
         ) from None
-    packed = pixels[..., 0].astype(np.uint32) << 16
-    packed |= pixels[..., 1].astype(np.uint32) << 8
-    packed |= pixels[..., 2]
-    if pixels.shape[-1] == 4:
-        packed[pixels[..., 3] == 0] = 0
+    pixels = np.ascontiguousarray(pixels)
+    transparent = pixels[..., 3] == 0  # RGBX pads with 255: nothing is transparent there
+    packed = pixels.view("<u4")[..., 0]
+    packed &= 0x00FFFFFF
+    if transparent.any():
+        packed[transparent] = 0
     return packed
 
 
 @dataclass(frozen=True)
 class Painted:
-    """What :func:`paint_composite` found: pixels per object, and pixels no object owns."""
+    """What :func:`paint_composite` found: the label image, pixels per object, and pixels no
+    object owns."""
 
+    labels: np.ndarray
     #: per colour given, in the order given
     counts: list[int]
     #: pixels that are neither background nor any object's colour
@@ -77,25 +90,23 @@ class Painted:
 
 
 def paint_composite(
-    packed: np.ndarray, colours: Sequence[int], label_ids: Sequence[int], labels: np.ndarray
+    packed: np.ndarray, colours: Sequence[int], label_ids: Sequence[int], dtype=np.uint32
 ) -> Painted:
-    """Write ``label_ids[i]`` into ``labels`` wherever ``packed`` is ``colours[i]``.
+    """A label image: ``label_ids[i]`` wherever ``packed`` is ``colours[i]``, else 0.
 
-    The colours must differ from each other and from 0 (the caller checks).
+    One lookup per pixel in a table indexed by colour (2^24 entries, of which
+    only the pages of the colours used are ever touched), so the cost is one
+    pass whatever the number of objects. The colours must differ from each
+    other and from 0 (the caller checks).
     """
-    flat = packed.ravel()
-    where = np.flatnonzero(flat)
-    values = flat[where]
-    table = np.asarray(colours, dtype=np.uint32)
-    order = np.argsort(table)
-    ordered = table[order]
-    slot = np.searchsorted(ordered, values)
-    np.minimum(slot, len(ordered) - 1, out=slot)
-    hit = ordered[slot] == values
-    owner = order[slot[hit]]
-    ids = np.asarray(label_ids, dtype=labels.dtype)
-    labels.reshape(-1)[where[hit]] = ids[owner]
-    counts = np.bincount(owner, minlength=len(table)).tolist()
-    stray_values = values[~hit]
-    stray_colours = np.unique(stray_values[:100_000])[:5].tolist() if stray_values.size else []
-    return Painted(counts, int(stray_values.size), stray_colours)
+    table = np.zeros(1 << 24, dtype=dtype)
+    table[np.asarray(colours, dtype=np.int64)] = label_ids
+    labels = np.take(table, packed)
+    top = max(label_ids, default=0)
+    per_id = np.bincount(labels.ravel(), minlength=top + 1)
+    counts = [int(per_id[i]) for i in label_ids]
+    stray = int(np.count_nonzero(packed)) - (labels.size - int(per_id[0]))
+    stray_colours: list[int] = []
+    if stray:
+        stray_colours = np.unique(packed[(labels == 0) & (packed != 0)])[:5].tolist()
+    return Painted(labels, counts, stray, stray_colours)

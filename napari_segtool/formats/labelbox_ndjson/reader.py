@@ -441,16 +441,18 @@ class _Reader:
                     )
 
         label_ids = list(range(1, len(masks) + 1))
-        labels: np.ndarray | None = None if size is None else _blank(size)
+        labels: np.ndarray | None = None
         areas = [0] * len(masks)
         for url, indices in composites.items():
             packed = self._composite(where, url, [feature_ids[i] for i in indices], size)
-            if labels is None:
-                size = (int(packed.shape[0]), int(packed.shape[1]))
-                labels = _blank(size)
+            size = (int(packed.shape[0]), int(packed.shape[1]))
             painted = paint_composite(
-                packed, [colours[i] for i in indices], [label_ids[i] for i in indices], labels
+                packed, [colours[i] for i in indices], [label_ids[i] for i in indices]
             )
+            if labels is None:
+                labels = painted.labels
+            else:  # a label with two composites (not seen in real exports): the later wins
+                np.copyto(labels, painted.labels, where=painted.labels > 0)
             for index, count in zip(indices, painted.counts, strict=True):
                 areas[index] = count
             if painted.stray:
@@ -461,6 +463,8 @@ class _Reader:
                     "unlabelled"
                 )
             self._tick()
+        if labels is None and size is not None:
+            labels = _blank(size)
         overlaps: list[str] = []
         for index in singles:
             what = f"{where} object {feature_ids[index]}"
