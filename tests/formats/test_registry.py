@@ -28,8 +28,10 @@ def annotated() -> LabelsItem:
     return LabelsItem(labels, document, "cells segmentation")
 
 
-def test_the_registry_lists_labelbox_v1_and_coco():
-    assert [entry.name for entry in registry.formats()] == ["labelbox-v1", "coco"]
+def test_the_registry_lists_labelbox_v1_coco_and_ndjson():
+    names = [entry.name for entry in registry.formats()]
+    assert names == ["labelbox-v1", "coco", "labelbox-ndjson"]
+    assert registry.get("labelbox-ndjson").file_filter == "Labelbox NDJSON (*.ndjson *.jsonl)"
     assert registry.get("coco").file_filter == "COCO instance segmentation (*.coco.json)"
     assert registry.get("labelbox-v1").file_filter == "Labelbox v1 export (*.json)"
     with pytest.raises(UnknownFormatError):
@@ -71,6 +73,10 @@ def test_each_entry_declines_the_others_files(tmp_path):
         registry.get("coco").write(tmp_path / "b.coco.json", [item])
     assert not registry.get("coco").can_read(tmp_path / "a.json")
     assert not registry.get("labelbox-v1").can_read(tmp_path / "b.coco.json")
+    for name in ("a.json", "b.coco.json"):
+        assert not registry.get("labelbox-ndjson").can_read(tmp_path / name)
+    v2 = Path(__file__).resolve().parents[1] / "data" / "reference" / "export_v2.fish.ndjson"
+    assert [entry.name for entry in registry.formats() if entry.can_read(v2)] == ["labelbox-ndjson"]
     (tmp_path / "other.json").write_text(json.dumps({"hello": 1}))
     for path in (tmp_path / "other.json", tmp_path / "missing.json", tmp_path / "a.ontology.json"):
         with pytest.raises(UnknownFormatError, match="not a file this plugin reads"):
