@@ -612,3 +612,99 @@ def test_repeated_feature_ids_get_new_ones(folder):
 
 def test_the_package_exports_its_reader():
     assert labelbox_ndjson.read_result is read_result
+
+
+def first_label(row: dict) -> dict:
+    return row["projects"]["ck0fishproject0000000001"]["labels"][0]
+
+
+def first_object(row: dict) -> dict:
+    return first_label(row)["annotations"]["objects"][0]
+
+
+def geometry(key: str):
+    def put(row: dict, value) -> None:
+        first_object(row).pop("composite_mask")
+        first_object(row)[key] = value
+
+    return put
+
+
+FIELDS = {
+    "object classifications": lambda r, v: first_object(r).__setitem__("classifications", v),
+    "radio_answer": lambda r, v: first_object(r)["classifications"][0].__setitem__(
+        "radio_answer", v
+    ),
+    "nested classifications": lambda r, v: first_object(r)["classifications"][0][
+        "radio_answer"
+    ].__setitem__("classifications", v),
+    "checklist_answers": lambda r, v: first_object(r)["classifications"][1].__setitem__(
+        "checklist_answers", v
+    ),
+    "a checklist answer": lambda r, v: first_object(r)["classifications"][1][
+        "checklist_answers"
+    ].__setitem__(0, v),
+    "text_answer": lambda r, v: first_object(r)["classifications"][0]["radio_answer"][
+        "classifications"
+    ][0].__setitem__("text_answer", v),
+    "feature_schema_id": lambda r, v: first_object(r).__setitem__("feature_schema_id", v),
+    "name": lambda r, v: first_object(r).__setitem__("name", v),
+    "feature_id": lambda r, v: first_object(r).__setitem__("feature_id", v),
+    "composite_mask": lambda r, v: first_object(r).__setitem__("composite_mask", v),
+    "composite url": lambda r, v: first_object(r)["composite_mask"].__setitem__("url", v),
+    "mask": geometry("mask"),
+    "bounding_box": geometry("bounding_box"),
+    "point": geometry("point"),
+    "polygon": geometry("polygon"),
+    "label_details": lambda r, v: first_label(r).__setitem__("label_details", v),
+    "performance_details": lambda r, v: first_label(r).__setitem__("performance_details", v),
+    "annotations": lambda r, v: first_label(r).__setitem__("annotations", v),
+    "image classifications": lambda r, v: first_label(r)["annotations"].__setitem__(
+        "classifications", v
+    ),
+    "row_data": lambda r, v: r["data_row"].__setitem__("row_data", v),
+    "external_id": lambda r, v: r["data_row"].__setitem__("external_id", v),
+    "project name": lambda r, v: r["projects"]["ck0fishproject0000000001"].__setitem__("name", v),
+    "media_attributes": lambda r, v: r.__setitem__("media_attributes", v),
+    "a label": lambda r, v: r["projects"]["ck0fishproject0000000001"]["labels"].__setitem__(0, v),
+    "data_row": lambda r, v: r.__setitem__("data_row", v),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("field", FIELDS)
+def test_any_value_in_any_field_is_read_or_refused_by_name(folder, field):
+    with_ontology(folder)
+    for value in (None, 1, -1, 1.5, True, "x", [], {}, [1], {"a": 1}, [{"x": "y"}]):
+        row = reference_row()
+        FIELDS[field](row, value)
+        write_rows(folder / EXPORT, [row])
+        try:
+            read_export(folder / EXPORT)
+        except LabelboxFormatError as err:
+            assert str(folder / EXPORT) in str(err)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims ``width`` x ``height`` and holds no pixels (a bomb's header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def test_a_composite_bomb_without_media_attributes_is_refused_unread(folder):
+    (folder / COMPOSITE).write_bytes(png_header_only(200_000, 200_000))
+    row = reference_row()
+    del row["media_attributes"]
+    with (
+        pytest.raises(LabelboxFormatError, match="possible decompression bomb"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", LabelboxFormatWarning)
+        read_with(folder, [row])
