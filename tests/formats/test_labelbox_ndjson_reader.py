@@ -708,3 +708,38 @@ def test_a_composite_bomb_without_media_attributes_is_refused_unread(folder):
     ):
         warnings.simplefilter("ignore", LabelboxFormatWarning)
         read_with(folder, [row])
+
+
+# -- a real export ----------------------------------------------------------------------------
+REAL = Path(__file__).resolve().parents[1] / "data" / "realworld" / "labelbox-python" / "export_v2"
+
+
+def test_a_real_export_v2_opens_every_row_with_its_answers():
+    """Labelbox's own export of an image-classification project: 102 rows, image-level radio
+    answers only, images on Google Cloud Storage (not fetched)."""
+    path = REAL / "roof-wear-highres.ndjson"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    with pytest.warns(LabelboxFormatWarning, match="rebuilt the ontology"):
+        result = read_result(path)
+    assert not result.images  # https row_data is not downloaded
+    assert len(result.labels) == len(lines) == 102
+    for item, line in zip(result.labels, lines, strict=True):
+        media = line["media_attributes"]
+        assert item.data.shape == (media["height"], media["width"]) and not item.data.any()
+        assert item.name == f"{line['data_row']['global_key']} segmentation"
+        ((project_id, project),) = line["projects"].items()
+        (label,) = project["labels"]
+        expected = {
+            c["feature_schema_id"]: {c["radio_answer"]["feature_schema_id"]: {}}
+            for c in label["annotations"]["classifications"]
+        }
+        assert item.document.image_answers == expected
+        source = item.document.source
+        assert (source["data_row_id"], source["project_id"], source["label_id"]) == (
+            line["data_row"]["id"],
+            project_id,
+            label["id"],
+        )
+    questions = {q.name: q for q in result.labels[0].document.ontology.questions}
+    assert questions["bad_image"].feature_schema_id == "cls1sqiy70c9u07546vr5a2sn"
+    assert [o.value for o in questions["wear"].options] == ["good", "light_wear", "heavy_wear"]
