@@ -109,3 +109,12 @@ def test_several_labels_open_as_one_layer_each(make_napari_viewer, folder):
     # each layer is edited on its own
     first.remove_instance(1)
     assert len(second) == 4
+
+
+@pytest.mark.parametrize("suffix", [".ndjson", ".jsonl"])
+def test_file_open_picks_this_reader_by_itself(make_napari_viewer, folder, suffix):
+    path = (folder / EXPORT).rename(folder / f"tank{suffix}")
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin=None)  # no plugin chosen: as File > Open and drag and drop
+    (labels,) = [layer for layer in viewer.layers if is_segmentation_layer(layer)]
+    assert len(document_of(labels)) == 4

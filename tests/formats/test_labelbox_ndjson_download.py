@@ -149,3 +149,12 @@ def test_no_key_no_header(tmp_path, monkeypatch):
     monkeypatch.delenv(API_KEY_ENV, raising=False)
     fetcher = Fetcher(tmp_path, allow_download=True)
     assert fetcher.key_for("https://api.labelbox.com/x") is None
+
+
+def test_a_web_image_is_downloaded_when_enabled(server, folder):
+    path = export_with_mask_url(folder, f"{server.url}/masks/1")
+    row = json.loads(path.read_text())
+    row["data_row"]["row_data"] = f"{server.url}/open"  # serves a 128 x 96 RGB PNG
+    path.write_text(json.dumps(row) + "\n")
+    (read,) = read_from(path, api_key=KEY)
+    assert read.image is not None and read.image.shape == (96, 128, 3)
