@@ -550,6 +550,10 @@ def test_a_truncated_line_is_an_error_naming_the_line(folder, cut):
             '{"data_row": {"id": "x"}, "media_attributes": {"height": -1, "width": 4}}',
             "positive integer height and width",
         ),
+        (
+            '{"data_row": {"id": "x"}, "media_attributes": {"mime_type": "text/plain"}}',
+            "a text/plain data row; only images are read",
+        ),
     ],
 )
 def test_malformed_rows_say_where(folder, line, problem):

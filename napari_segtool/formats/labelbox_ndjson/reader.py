@@ -380,6 +380,9 @@ class _Reader:
                 "from its image or masks"
             )
             return None
+        mime = media.get("mime_type") if isinstance(media, dict) else None
+        if isinstance(mime, str) and mime and not mime.startswith("image/"):
+            raise self.fail(f"{where}: a {shown_text(mime)} data row; only images are read")
         height = media.get("height") if isinstance(media, dict) else None
         width = media.get("width") if isinstance(media, dict) else None
         if not all(
