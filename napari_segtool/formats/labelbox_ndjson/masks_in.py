@@ -103,9 +103,10 @@ def paint_composite(
     table[np.asarray(colours, dtype=np.int64)] = label_ids
     labels = np.take(table, packed)
     top = max(label_ids, default=0)
-    per_id = np.bincount(labels.ravel(), minlength=top + 1)
+    owned = labels[labels != 0]  # the instance pixels: counted without a full-size int64 copy
+    per_id = np.bincount(owned, minlength=top + 1)
     counts = [int(per_id[i]) for i in label_ids]
-    stray = int(np.count_nonzero(packed)) - (labels.size - int(per_id[0]))
+    stray = int(np.count_nonzero(packed)) - owned.size
     stray_colours: list[int] = []
     if stray:
         stray_colours = np.unique(packed[(labels == 0) & (packed != 0)])[:5].tolist()
