@@ -747,3 +747,16 @@ def test_a_real_export_v2_opens_every_row_with_its_answers():
     questions = {q.name: q for q in result.labels[0].document.ontology.questions}
     assert questions["bad_image"].feature_schema_id == "cls1sqiy70c9u07546vr5a2sn"
     assert [o.value for o in questions["wear"].options] == ["good", "light_wear", "heavy_wear"]
+
+
+def test_a_per_object_mask_of_the_wrong_size_or_missing_names_the_object(reference_copy):
+    row = per_object_masks(reference_row())
+    Image.new("L", (10, 10)).save(reference_copy / "small.png")
+    objects_of(row)[2]["mask"]["url"] = "small.png"
+    write_rows(reference_copy / EXPORT, [row])
+    with pytest.raises(LabelboxFormatError, match=f"object {FEATURES[2]}: the mask cannot be read"):
+        read_export(reference_copy / EXPORT)
+    objects_of(row)[2]["mask"]["url"] = "tank_masks/gone.png"
+    write_rows(reference_copy / EXPORT, [row])
+    with pytest.raises(LabelboxFormatError, match=f"object {FEATURES[2]}: .*gone.png is missing"):
+        read_export(reference_copy / EXPORT)
