@@ -156,11 +156,25 @@ def test_a_v2_row_under_another_extension_is_not_claimed(tmp_path):
     assert not labelbox_v1.is_v1_export(path)
 
 
-def test_writing_ndjson_says_it_is_not_available_yet(tmp_path):
+def test_the_entry_writes_imports_and_does_not_claim_them(tmp_path):
+    """One entry: it reads exports and writes imports; an import (``dataRow``, one line per
+    object) is not an export, so opening one says no format reads it."""
     entry = registry.writer_for(tmp_path / "out.ndjson")
-    assert entry.name == "labelbox-ndjson"
-    with pytest.raises(registry.UnknownFormatError, match="writing Labelbox NDJSON"):
-        entry.write(tmp_path / "out.ndjson", [])
+    assert entry is registry.get("labelbox-ndjson") and entry.writer is labelbox_ndjson.write_items
+    (row,) = read_export(REFERENCE / EXPORT)
+    (layer,) = row.layers
+    labelbox_ndjson.write_ndjson(tmp_path / "out.ndjson", [(layer.labels, layer.document)])
+    lines = [json.loads(line) for line in (tmp_path / "out.ndjson").read_text().splitlines()]
+    # the export's data row and featureIds carry over into the import
+    assert {line["dataRow"]["id"] for line in lines} == {"ck0fishdatarow00000000001"}
+    masks = [line for line in lines if "mask" in line]
+    assert [line["uuid"] for line in masks] == [labelbox_ndjson.stable_uuid(f) for f in FEATURES]
+    assert masks[0]["classifications"][0]["answer"]["classifications"][0]["answer"] == (
+        "it moved during the exposure"
+    )
+    assert not is_v2_export(tmp_path / "out.ndjson")
+    with pytest.raises(registry.UnknownFormatError):
+        registry.format_for(tmp_path / "out.ndjson")
 
 
 # -- the ontology ---------------------------------------------------------------------
