@@ -26,6 +26,8 @@ The file
   with a ``bbox`` but no segmentation (after the instances of their image).
 * ``labelbox_ontology``: the full Labelbox ontology JSON, so nested questions,
   colours and ids survive a round trip (COCO readers ignore unknown keys).
+* ``napari_segtool`` on an annotation or an image: its locks and hidden flags,
+  only when set (see :mod:`.toolkit.flags`).
 
 Polygons (``segmentation="polygons"``) follow :mod:`.polygons`: pixel-corner
 outlines, one flat list per 4-connected component, holes joined by keyhole
@@ -64,6 +66,13 @@ import numpy as np
 from napari_segtool.formats.coco_raster import coco_polygons_pixels
 from napari_segtool.formats.polygons import bounding_boxes, coco_polygon, mask_polygons
 from napari_segtool.formats.toolkit.atomic import atomic_write_text
+from napari_segtool.formats.toolkit.flags import (
+    FLAGS_KEY,
+    class_flags,
+    instance_flags,
+    read_class_flags,
+    read_instance_flags,
+)
 from napari_segtool.formats.toolkit.names import find_named, name_key, unique_name
 from napari_segtool.formats.toolkit.values import class_colour, is_int, shown
 from napari_segtool.model.answers import Answers, Parents, Step, build_answers, flatten_answers
@@ -85,10 +94,21 @@ RESERVED_ATTRIBUTES = ("label_id", "featureId")
 SUPERCATEGORY = "object"
 #: annotation, image and category keys the reader models; any other key is kept as it
 #: was (``Instance.extra``, the document's ``source``) and written back
+# (our flags' key is read and written by .toolkit.flags, never kept as another tool's key)
 ANNOTATION_KEYS = frozenset(
-    ("id", "image_id", "category_id", "segmentation", "area", "bbox", "iscrowd", "attributes")
+    (
+        "id",
+        "image_id",
+        "category_id",
+        "segmentation",
+        "area",
+        "bbox",
+        "iscrowd",
+        "attributes",
+        FLAGS_KEY,
+    )
 )
-IMAGE_KEYS = frozenset(("id", "file_name", "width", "height"))
+IMAGE_KEYS = frozenset(("id", "file_name", "width", "height", FLAGS_KEY))
 CATEGORY_KEYS = frozenset(("id", "name", "featureSchemaId", "color"))
 #: ``document.source`` keys: annotations with a box and no segmentation (written back as
 #: they were), the image entry's other keys, the categories' other keys by class id
@@ -374,6 +394,7 @@ def build_coco(
             "width": width,
             "height": height,
             **image_extra,
+            **class_flags(document.locked_classes, document.hidden_classes),
         }
         image_answers = _with_free(
             readable_answers(document.ontology.questions, document.image_answers),
@@ -427,6 +448,7 @@ def build_coco(
                     "iscrowd": 1 if instance.crowd else 0,
                     "attributes": attributes,
                     **extra,
+                    **instance_flags(instance),
                 }
             )
         annotations.extend(
@@ -789,11 +811,10 @@ def _build_image(
         extra.pop("featureId", None)
         if unmatched:
             extra["attributes"] = unmatched
-        instances.append(
-            Instance(
-                label_id, schema_id, feature_id, answers, crowd=_is_crowd(annotation), extra=extra
-            )
+        instance = Instance(
+            label_id, schema_id, feature_id, answers, crowd=_is_crowd(annotation), extra=extra
         )
+        instances.append(read_instance_flags(instance, annotation))
         mapping[annotation.get("id")] = label_id
     image_attributes = image.get("attributes")
     image_answers: Answers = {}
@@ -808,6 +829,7 @@ def _build_image(
         ontology=ontology,
         instances=instances,
         image_answers=image_answers,
+        **read_class_flags(image, ontology),
         source={
             "image_name": Path(file_name).stem or f"image {image['id']}",
             "image_path": None,

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from napari_segtool.formats.labelbox_v1 import LabelboxFormatWarning, read_export, write_export
+from napari_segtool.formats.toolkit.flags import FLAGS_KEY
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ontology import ObjectClass, Ontology, Option, Question
 from tests.labelbox_sdk import SDK4
@@ -155,6 +156,11 @@ def _scene():
         },
         source={"external_id": "well A1.png"},
     )
+    # locks and hidden flags travel under our namespaced keys, which the SDK must accept
+    document.set_locked(1, True)
+    document.set_hidden(2, True)
+    document.set_class_locked(blob, True)
+    document.set_class_hidden(debris, True)
     return labels, document
 
 
@@ -192,6 +198,8 @@ def test_labelbox_sdk_reads_every_mask_and_answer(sdk_python, tmp_path, mask_mod
             mask_base_url=mask_base_url,
             image_base_url="https://images.example/plates",
         )
+    (row,) = json.loads(export.read_text())
+    assert FLAGS_KEY in row and FLAGS_KEY in row["Label"]["objects"][0]
     drawn = tmp_path / "drawn"
     drawn.mkdir()
     script = tmp_path / "check_with_sdk.py"

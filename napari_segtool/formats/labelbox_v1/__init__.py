@@ -34,6 +34,10 @@ layers showing them are given to the writer with their edits
 video, text, PDF, web masks without downloading, no size known) ride along
 unchanged in a neighbouring row's ``source`` and are written back in place.
 
+Locks and hidden flags of instances and classes travel under the namespaced key
+``napari_segtool`` of the object and the data row, only when set (see
+:mod:`napari_segtool.formats.toolkit.flags`; the SDK ignores the key).
+
 ``Labeled Data`` is the image's URL, else its path (relative to the JSON when
 the image lies in the JSON's folder or below it). **The Labelbox SDK accepts
 only URLs there** (``http(s)://``, ``gs://``, ``s3://``): pass

@@ -11,6 +11,7 @@ from typing import Any
 
 from napari_segtool.formats.labelbox_v1.answers import outline_feature_id
 from napari_segtool.formats.labelbox_v1.common import URL_SCHEMES
+from napari_segtool.formats.toolkit.flags import FLAGS_KEY
 
 #: data-row keys the reader models; every other key is kept in ``source["v1_extra"]``
 _MODELLED_KEYS = (
@@ -25,6 +26,7 @@ _MODELLED_KEYS = (
     "Updated At",
     "Seconds to Label",
     "Label",
+    FLAGS_KEY,  # the class locks: written from the document, never kept stale
 )
 #: the other keys of a real export, with the values Labelbox gives a fresh label
 _DEFAULT_EXTRA = {

@@ -62,6 +62,7 @@ from napari_segtool.formats.toolkit.images import (
     decode_image,
     pixel_limit,
 )
+from napari_segtool.formats.toolkit.flags import read_class_flags, read_instance_flags
 from napari_segtool.formats.toolkit.values import kind_of, shown_text
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import new_cuid
@@ -468,7 +469,8 @@ class _Reader:
             answers = builder.answers(
                 cls_.questions, obj.get("classifications", []), f"{where} object {feature_id}"
             )
-            instances.append(Instance(label_id, cls_.feature_schema_id, feature_id, answers))
+            instance = Instance(label_id, cls_.feature_schema_id, feature_id, answers)
+            instances.append(read_instance_flags(instance, obj))
         if overlaps:
             _warn(
                 f"{self.json_path.name} {where}: overlapping masks, the later object wins: "
@@ -491,6 +493,7 @@ class _Reader:
             instances=instances,
             image_answers=image_answers,
             source=source,
+            **read_class_flags(row, builder.ontology),
         )
         return DataRow(
             name=source["image_name"] or f"data row {n}",

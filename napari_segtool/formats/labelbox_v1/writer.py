@@ -50,6 +50,7 @@ from napari_segtool.formats.result import (
     collected_notes,
 )
 from napari_segtool.formats.toolkit import atomic
+from napari_segtool.formats.toolkit.flags import class_flags, instance_flags
 from napari_segtool.model.document import Document
 from napari_segtool.model.ids import new_cuid
 
@@ -351,6 +352,7 @@ def _write_row(
                         "classifications": answers_to_v1(
                             cls_.questions, instance.answers, (instance.feature_id,)
                         ),
+                        **instance_flags(instance),
                     }
                 )
             if polygons != "none":
@@ -388,6 +390,7 @@ def _write_row(
     }
     row.update(_DEFAULT_EXTRA)
     row.update(source.get("v1_extra") or {})
+    row.update(class_flags(document.locked_classes, document.hidden_classes))
     row["Label"] = {
         "objects": objects,
         "classifications": answers_to_v1(
