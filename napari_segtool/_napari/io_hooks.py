@@ -1,8 +1,9 @@
 """What every npe2 file hook shares: one translation of a
 :class:`~napari_segtool.formats.result.ReadResult` into napari layer data, the
 live document behind a writer's layer data, napari's progress bar, one step
-after every write (:func:`after_write`); and :func:`open_file`, which opens a
-file of any registered format into a viewer.
+after every write (:func:`after_write`); :func:`save_layers`, which writes
+layers in any registered format, and :func:`open_file`, which opens a file of
+any registered format into a viewer.
 
 What a reader skipped or changed (``ReadResult.notes``) reaches the user as
 the format's warnings, which napari shows as notifications.
@@ -15,12 +16,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from napari.layers import Labels, Layer
+from napari.layers import Image, Labels, Layer
 from napari.utils import progress
 from napari.utils.notifications import show_info
 
 from napari_segtool._napari.autosave import notify_saved
-from napari_segtool._napari.binding import bound_layers, document_of, segmentation_layer_kwargs
+from napari_segtool._napari.binding import (
+    binding_of,
+    bound_layers,
+    document_of,
+    is_segmentation_layer,
+    segmentation_layer_kwargs,
+    unwrap,
+)
 from napari_segtool.formats import registry
 from napari_segtool.formats.result import (
     ImageItem,
@@ -35,6 +43,8 @@ if TYPE_CHECKING:
     import napari
 
 T = TypeVar("T")
+#: ``document.source`` key of where :func:`save_layers` last wrote a layer, and in which format
+LAST_SAVE_KEY = "last_save"
 LayerData = tuple[Any, dict[str, Any], str]
 #: a Shapes / Points layer's metadata: ``ShapesItem.read_ids``, for the writer
 READ_IDS_KEY = "segtool_read_ids"
@@ -109,6 +119,41 @@ def after_write(result: WriteResult, saved: Iterable[Labels | None]) -> list[str
     if result.summary:
         show_info(result.summary)
     return [str(path) for path in result.written]
+
+
+def save_layers(
+    entry: registry.FileFormat, path: str | Path, layers: Iterable[Layer]
+) -> WriteResult:
+    """Write segmentation layers, and the image layers given along, in ``entry``'s format.
+
+    What File > IO Utilities > Save segmentation as and the close guard's Save
+    do, for any registered format. The ids and times the file gives each
+    document are kept (saving again reuses them); then :func:`after_write`.
+    Raises the format's error (a ``ValueError``) or ``OSError``; nothing is
+    marked saved then.
+    """
+    labels: list[LabelsItem] = []
+    images: list[ImageItem] = []
+    saved: list[Labels] = []
+    for layer in (unwrap(layer) for layer in layers):
+        if is_segmentation_layer(layer):
+            document = document_of(layer)
+            labels.append(LabelsItem(np.asarray(layer.data), document, layer.name))
+            saved.append(layer)
+        elif isinstance(layer, Image):
+            pixels = layer.data[0] if layer.multiscale else layer.data
+            source = layer.source.path if layer.source is not None else None
+            images.append(ImageItem(pixels, layer.name, Path(source) if source else None))
+    if not labels:
+        raise ValueError(f"{path}: nothing to save (no segmentation layer among the layers)")
+    result = entry.write(path, labels, images)
+    for layer, source in zip(saved, result.sources, strict=False):
+        document = document_of(layer)
+        document.source.update(source)
+        document.source[LAST_SAVE_KEY] = {"path": str(Path(path).absolute()), "format": entry.name}
+        binding_of(layer).sync_metadata()
+    after_write(result, saved)
+    return result
 
 
 def open_file(viewer: napari.Viewer, path: str | Path, **options) -> list[Layer]:

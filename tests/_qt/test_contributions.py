@@ -16,13 +16,16 @@ import numpy as np
 import pytest
 from magicgui.widgets import FunctionGui
 from napari.layers import Image, Labels, Shapes
+from napari.utils.notifications import notification_manager
 from npe2 import PluginManifest
 from PIL import Image as PILImage
+from qtpy.QtWidgets import QFileDialog
 
 from napari_segtool import PLUGIN_NAME
 from napari_segtool._napari.binding import document_of, is_segmentation_layer
 from napari_segtool._qt.dock import SegmentationDock
 from napari_segtool._qt.polygons_widget import PolygonsWidget
+from napari_segtool.formats import registry
 from napari_segtool.formats.coco import CocoImageInput, build_coco, write_coco_json
 from napari_segtool.formats.labelbox_ndjson import stable_uuid
 from tests.coco_samples import annotated_image
@@ -166,6 +169,65 @@ def case_labels_to_shapes_menu(viewer, tmp_path, reference):
     assert isinstance(shapes, Shapes) and shapes.nshapes == 2
 
 
+def flags_by_feature(labels: Labels) -> dict[str, tuple[bool, bool]]:
+    return {i.feature_id: (i.locked, i.hidden) for i in document_of(labels).instances.values()}
+
+
+def case_save_segmentation_as(viewer, tmp_path, reference):
+    """Each registered format, chosen as the dialog's file type, writes a file that reopens."""
+    image, labels = open_sample(viewer)
+    draw_two_instances(labels)
+    document = document_of(labels)
+    document.set_locked(1, True)
+    document.set_class_hidden(document.instances[2].schema_id, True)
+    expected, flags = masks_by_feature(labels), flags_by_feature(labels)
+    viewer.layers.selection = {image, labels}
+    formats = registry.formats()
+    for entry in formats:
+        offered: list[str] = []
+
+        def dialog(parent, caption, folder, filters, initial, name=entry.name, chosen=entry):
+            offered.extend(filters.split(";;"))
+            return str(tmp_path / f"cells-{name}"), chosen.file_filter  # no extension typed
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(QFileDialog, "getSaveFileName", staticmethod(dialog))
+            run_menu_item("napari/file/io_utilities", f"{PLUGIN_NAME}.save_segmentation_as")
+        assert offered == [e.file_filter for e in formats]
+        path = tmp_path / f"cells-{entry.name}{entry.extensions[0]}"
+        assert path.is_file(), f"{entry.display_name}: nothing written"
+        assert path.name in notification_manager.records[-1].message
+        assert path.name in viewer.status
+        (item,) = registry.format_for(path).read(path).labels
+        read_back = {
+            i.feature_id: np.asarray(item.data) == label_id
+            for label_id, i in item.document.instances.items()
+        }
+        assert list(read_back) == list(expected)
+        for feature_id, mask in expected.items():
+            np.testing.assert_array_equal(read_back[feature_id], mask)
+        if entry.name in ("labelbox-v1", "coco"):  # the formats that hold locks
+            again = {i.feature_id: (i.locked, i.hidden) for i in item.document.instances.values()}
+            assert again == flags
+            assert item.document.hidden_classes == document.hidden_classes
+
+
+def case_open_segmentation(viewer, tmp_path, reference):
+    offered: list[str] = []
+
+    def dialog(parent, caption, folder, filters, *rest):
+        offered.append(filters)
+        return str(reference / "export_v1.fish.json"), ""
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(QFileDialog, "getOpenFileName", staticmethod(dialog))
+        run_menu_item("napari/file/io_utilities", f"{PLUGIN_NAME}.open_segmentation")
+    assert offered == [registry.open_filter()]
+    (labels,) = segmentation_layers(viewer)
+    assert len(document_of(labels)) == 4
+    assert "export_v1.fish.json" in notification_manager.records[-1].message
+
+
 # -- readers ----------------------------------------------------------------------------------
 def case_labelbox_reader(viewer, tmp_path, reference):
     viewer.open(
@@ -271,6 +333,10 @@ CASES: dict[str, Callable] = {
     f"menu:napari/file/new_layer:{PLUGIN_NAME}.new_segmentation_layer": new_layer_from_menu(
         "napari/file/new_layer"
     ),
+    f"menu:napari/file/io_utilities:{PLUGIN_NAME}.save_segmentation_as": (
+        case_save_segmentation_as
+    ),
+    f"menu:napari/file/io_utilities:{PLUGIN_NAME}.open_segmentation": case_open_segmentation,
     f"reader:{PLUGIN_NAME}.get_labelbox_v1_reader": case_labelbox_reader,
     f"reader:{PLUGIN_NAME}.get_coco_reader": case_coco_reader,
     f"reader:{PLUGIN_NAME}.get_labelbox_v2_reader": case_labelbox_v2_reader,
