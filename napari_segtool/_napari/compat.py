@@ -28,7 +28,9 @@ What is used, and by whom
       viewer's list (the GUI's delete paths call it):
       :func:`shadow_remove_selected`;
     - the close guard filters events of napari's Qt main window
-      (``Window._qt_window``): :func:`qt_window`;
+      (``Window._qt_window``) and shadows its ``close(quit_app, confirm_need)``
+      on the instance, so napari's own "Close window?" is not asked after the
+      guard's question: :func:`qt_window`, :func:`shadow_window_close`;
     - plugin hooks receive napari's public-only proxies: :func:`unwrap`.
 
 The check
@@ -554,6 +556,45 @@ def restore_remove_selected(layers, replacement: Callable[[], None]) -> None:
 def napari_remove_selected(layers) -> None:
     """napari's own ``remove_selected`` (whatever the instance has)."""
     type(layers).remove_selected(layers)
+
+
+# -- the main window's close (the close guard) ---------------------------------------------------
+#: napari's main-window ``close`` as of 0.9.2: File > Close Window (Ctrl+W) and Exit (Ctrl+Q)
+#: call it with ``confirm_need=True``, which asks napari's "Close window?" before closing
+WINDOW_CLOSE_PARAMETERS = ("self", "quit_app", "confirm_need")
+
+
+def window_close_problem(window) -> str | None:
+    """Why napari's main-window ``close`` is not the one the close guard was written for."""
+    try:
+        parameters = tuple(inspect.signature(type(window).close).parameters)
+    except (TypeError, ValueError):
+        return "the signature of the main window's close cannot be read"
+    if parameters != WINDOW_CLOSE_PARAMETERS:
+        return f"close{parameters} is not close{WINDOW_CLOSE_PARAMETERS}"
+    return None
+
+
+def shadow_window_close(window, replacement: Callable[..., Any]) -> bool:
+    """Make napari's ``window.close(quit_app, confirm_need)`` calls go to ``replacement``.
+
+    False (nothing changed) when napari's ``close`` is not the expected one.
+    """
+    if window_close_problem(window) is not None:
+        return False
+    window.close = replacement
+    return True
+
+
+def restore_window_close(window, replacement: Callable[..., Any]) -> None:
+    """Undo :func:`shadow_window_close` if ``replacement`` is still the one installed."""
+    if window.__dict__.get("close") == replacement:
+        del window.__dict__["close"]
+
+
+def napari_window_close(window, quit_app: bool = False, confirm_need: bool = False):
+    """napari's own main-window ``close`` (whatever the instance has)."""
+    return type(window).close(window, quit_app=quit_app, confirm_need=confirm_need)
 
 
 # -- viewers and proxies ---------------------------------------------------------------------

@@ -126,7 +126,7 @@ def with_extension(path: Path, entry: FileFormat) -> Path:
 
 
 def _suggestion(layers: list[Layer]) -> tuple[Path, FileFormat]:
-    """Where the first segmentation layer was last saved (and that format), else beside its image."""
+    """Where the first segmentation layer was last saved, in that format; else beside its image."""
     document = next(document_of(layer) for layer in layers if is_segmentation_layer(layer))
     source = document.source
     default = registry.formats()[0]

@@ -17,7 +17,14 @@ from qtpy.QtWidgets import QApplication, QMessageBox
 from napari_segtool import PLUGIN_NAME
 from napari_segtool._napari.autosave import attach_autosave, notify_saved
 from napari_segtool._napari.binding import binding_of
-from napari_segtool._qt.close_guard import ask_user, dirty_layers, install_close_guard
+from napari_segtool._qt.close_guard import (
+    CANCEL,
+    GO,
+    SAVE,
+    ask_user,
+    dirty_layers,
+    install_close_guard,
+)
 from napari_segtool.formats import recovery
 from napari_segtool.formats.recovery import iter_recovery_files, read_recovery
 from tests.autosave_helpers import (
@@ -248,8 +255,10 @@ def test_uninstall_restores_napari_behaviour(guarded):
 
 
 # -- the real dialog ------------------------------------------------------------------------------
-@pytest.mark.parametrize("choice, expected", [("go", True), ("cancel", False)])
-def test_ask_user_dialog(guarded, qtbot, choice, expected):
+@pytest.mark.parametrize(
+    "button, expected", [("Save…", SAVE), ("Close anyway", GO), (None, CANCEL)]
+)
+def test_ask_user_dialog(guarded, qtbot, button, expected):
     viewer, layer, _binding, _saver, _guard, _answers = guarded
     seen = {}
 
@@ -258,20 +267,20 @@ def test_ask_user_dialog(guarded, qtbot, choice, expected):
         if not isinstance(box, QMessageBox):
             QTimer.singleShot(20, answer)
             return
+        seen["title"] = box.windowTitle()
         seen["text"] = box.text() + " " + box.informativeText()
         buttons = {b.text(): b for b in box.buttons()}
         seen["buttons"] = sorted(buttons)
-        target = (
-            buttons["Close anyway"]
-            if choice == "go"
-            else box.button(QMessageBox.StandardButton.Cancel)
-        )
+        seen["default"] = box.defaultButton().text()
+        target = buttons[button] if button else box.button(QMessageBox.StandardButton.Cancel)
         target.click()
 
     QTimer.singleShot(20, answer)
-    assert ask_user(None, [layer], "close") is expected
+    assert ask_user(None, [layer], "close") == expected
+    assert seen["title"] == "Close window?"
     assert repr(layer.name) in seen["text"] and "recovery copy" in seen["text"]
-    assert "Close anyway" in seen["buttons"]
+    assert seen["buttons"] == sorted(["Save…", "Close anyway", "Cancel"])
+    assert seen["default"] == "Save…"
 
 
 # -- the close guard without the dock -----------------------------------------------------

@@ -186,9 +186,9 @@ def case_save_segmentation_as(viewer, tmp_path, reference):
     for entry in formats:
         offered: list[str] = []
 
-        def dialog(parent, caption, folder, filters, initial, name=entry.name, chosen=entry):
-            offered.extend(filters.split(";;"))
-            return str(tmp_path / f"cells-{name}"), chosen.file_filter  # no extension typed
+        def dialog(parent, caption, folder, filters, initial, chosen=entry, seen=offered):
+            seen.extend(filters.split(";;"))
+            return str(tmp_path / f"cells-{chosen.name}"), chosen.file_filter  # no extension
 
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(QFileDialog, "getSaveFileName", staticmethod(dialog))

@@ -18,7 +18,7 @@ FORMATS = [entry.name for entry in registry.formats() if entry.name in ("labelbo
 
 
 def flagged_document() -> tuple[np.ndarray, Document]:
-    """The COCO sample with one instance locked, one hidden, one both; a class locked, one hidden."""
+    """The COCO sample: an instance locked, one hidden, one both; a class locked, one hidden."""
     labels, document = annotated_image()
     first, second, third, *_ = sorted(document.instances)
     document.set_locked(first, True)

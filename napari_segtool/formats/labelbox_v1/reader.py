@@ -56,13 +56,13 @@ from napari_segtool.formats.result import (
     ShapesItem,
     collected_notes,
 )
+from napari_segtool.formats.toolkit.flags import read_class_flags, read_instance_flags
 from napari_segtool.formats.toolkit.images import (
     ImageBombError,
     ImageError,
     decode_image,
     pixel_limit,
 )
-from napari_segtool.formats.toolkit.flags import read_class_flags, read_instance_flags
 from napari_segtool.formats.toolkit.values import kind_of, shown_text
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import new_cuid
