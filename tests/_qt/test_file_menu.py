@@ -92,6 +92,7 @@ def test_save_and_open_through_the_file_menu_keep_pixels_and_locks(sample, tmp_p
     reopened = document_of(again)
     assert reopened.instance(nucleus).locked and not reopened.instance(cell).locked
     assert reopened.is_hidden(cell) and not reopened.is_hidden(nucleus)
+    assert again.colormap.map(cell)[3] == 0 and again.colormap.map(nucleus)[3] > 0  # not drawn
     model = dock.table_model
     locked_box = model.index(model.row_of(nucleus), LOCKED_COLUMN)
     assert model.data(locked_box, Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
