@@ -198,11 +198,9 @@ def case_save_segmentation_as(viewer, tmp_path, reference):
         assert path.is_file(), f"{entry.display_name}: nothing written"
         assert path.name in notification_manager.records[-1].message
         assert path.name in viewer.status
-        try:
-            (item,) = registry.format_for(path).read(path).labels
-        except ValueError as err:  # a format this version writes but does not read
-            assert "does not read" in str(err)
-            continue
+        if entry.name == "labelbox-ndjson":
+            continue  # an import for Labelbox: the NDJSON reader reads exports
+        (item,) = registry.format_for(path).read(path).labels
         read_back = {
             i.feature_id: np.asarray(item.data) == label_id
             for label_id, i in item.document.instances.items()
