@@ -19,7 +19,7 @@ from tests.test_purity import FORBIDDEN
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
-PURE_TEST_FOLDERS = ("model", "formats", "tools")
+PURE_TEST_FOLDERS = ("model", "formats", "tools", "batch")
 #: imports a pure test may not make: napari, Qt and the layers built on them
 FORBIDDEN_IMPORTS = (*FORBIDDEN, "pytestqt", "napari_segtool._napari", "napari_segtool._qt")
 #: fixtures of napari's and pytest-qt's pytest plugins (each starts a Qt application)

@@ -1,10 +1,11 @@
-"""The model and format modules import neither Qt, napari nor magicgui."""
+"""The model, format, tool and batch modules import neither Qt, napari nor magicgui."""
 
 import json
 import pkgutil
 import subprocess
 import sys
 
+import napari_segtool.batch
 import napari_segtool.formats
 import napari_segtool.model
 import napari_segtool.tools
@@ -13,7 +14,12 @@ PURE_MODULES = [
     "napari_segtool",
     *(
         info.name
-        for package in (napari_segtool.model, napari_segtool.formats, napari_segtool.tools)
+        for package in (
+            napari_segtool.model,
+            napari_segtool.formats,
+            napari_segtool.tools,
+            napari_segtool.batch,
+        )
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
     ),
 ]

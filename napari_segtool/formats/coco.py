@@ -587,8 +587,15 @@ def load_coco(path: str | Path) -> tuple[list[CocoImage], Ontology]:
     return parse_coco(read_json_file(path), str(path))
 
 
-def parse_coco(data: Any, source: str | None = None) -> tuple[list[CocoImage], Ontology]:
-    """Label images and documents from a parsed COCO dict (see the module docstring)."""
+def parse_coco(
+    data: Any, source: str | None = None, *, only_images: Container[int] | None = None
+) -> tuple[list[CocoImage], Ontology]:
+    """Label images and documents from a parsed COCO dict (see the module docstring).
+
+    ``only_images`` (positions in the ``images`` list) builds only those label
+    images, for batch tools that give each image its own task; the whole file is
+    checked all the same.
+    """
     if not is_coco(data):
         raise CocoError(
             source,
@@ -636,7 +643,8 @@ def parse_coco(data: Any, source: str | None = None) -> tuple[list[CocoImage], O
         _build_image(
             images[image_id], by_image[image_id], ontology, class_of_category, source, free
         )
-        for image_id in images
+        for position, image_id in enumerate(images)
+        if only_images is None or position in only_images
     ]
     for image in results:
         image.document.source[CATEGORIES_SOURCE] = copy.deepcopy(category_extra)

@@ -93,12 +93,18 @@ def claim_coco(path: str | Path) -> Any:
 
 
 def read_coco_file(
-    path: str | Path, *, claim: Any = None, max_pixels: int | None = PILLOW_LIMIT, **_options
+    path: str | Path,
+    *,
+    claim: Any = None,
+    max_pixels: int | None = PILLOW_LIMIT,
+    unit: int | None = None,
+    **_options,
 ) -> ReadResult:
     """Per COCO image: the image (when found), its labels and document, and its boxes.
 
     ``claim`` is what :func:`claim_coco` returned (the parsed data, saving a
-    second parse). Everything is parsed and loaded before anything is
+    second parse). ``unit`` reads only the image at that position of the
+    ``images`` list (see :func:`count_images`). Everything is parsed and loaded before anything is
     returned; :class:`~.coco.CocoError` names the file and the problem.
     """
     path = str(path)
@@ -106,7 +112,7 @@ def read_coco_file(
     notes: list[str] = []
     items: list[Item] = []
     with collected_notes(CocoWarning, notes):
-        images, _ = parse_coco(data, path)
+        images, _ = parse_coco(data, path, only_images=None if unit is None else {unit})
         json_file = Path(path).resolve()
         missing: list[str] = []
         for image in images:
@@ -131,6 +137,13 @@ def read_coco_file(
                 stacklevel=2,
             )
     return ReadResult(tuple(items), tuple(notes))
+
+
+def count_images(path: str | Path, claim: Any = None) -> int:
+    """How many images the COCO file lists (each one a :func:`read_coco_file` ``unit``)."""
+    data = claim if isinstance(claim, dict) else read_json_file(path)
+    images = data.get("images") if isinstance(data, dict) else None
+    return len(images) if isinstance(images, list) else 1
 
 
 def box_shapes(document: Document, name: str) -> ShapesItem | None:
@@ -364,6 +377,22 @@ def _file_name(
     stem = Path(external).stem or image.name
     name = _unique(_safe_name(f"{stem}.png"), used)
     return name, None, folder / name
+
+
+def planned_image(
+    entry: LabelsItem, image: ImageItem | None, folder: Path
+) -> tuple[str, Path | None, Path | None]:
+    """What :func:`write_coco_file` would do with ``entry``'s image in ``folder``:
+    ``file_name``, the image's file on disk, and where it would be copied (``None``: nowhere).
+
+    For tools that write the JSON themselves (a merge of many files).
+    """
+    return _file_name(entry, image, folder, set())
+
+
+def unique_file_name(name: str, used: set[str]) -> str:
+    """``name``, or ``name-2``, ``name-3`` ... when ``used`` (casefolded) holds it."""
+    return _unique(name, used)
 
 
 def _safe_name(name: str) -> str:

@@ -39,6 +39,10 @@ class FileFormat:
     reader: Callable[..., ReadResult]
     #: ``write(path, labels, images, **options) -> WriteResult``
     writer: Callable[..., WriteResult]
+    #: ``units(path, claim) -> int``: how many data rows / images the file holds, each
+    #: read alone by ``read(path, unit=k)`` (batch tools give each its own task);
+    #: ``None``: the file is read whole
+    units: Callable[[str, Any], int] | None = None
 
     def can_read(self, path: str | Path) -> bool:
         return self.claim(str(path)) is not None
@@ -46,6 +50,16 @@ class FileFormat:
     def read(self, path: str | Path, *, claim: Any = None, **options) -> ReadResult:
         """Everything in the file; the format's error (naming the file) if it is damaged."""
         return self.reader(str(path), claim=claim, **options)
+
+    def count_units(self, path: str | Path, claim: Any = None) -> int:
+        """How many separately readable data rows / images ``path`` holds (1 if not split)."""
+        return 1 if self.units is None else self.units(str(path), claim)
+
+    def read_unit(self, path: str | Path, unit: int, *, claim: Any = None, **options):
+        """Data row / image ``unit`` of ``path`` (the whole file when the format is not split)."""
+        if self.units is None:
+            return self.read(path, claim=claim, **options)
+        return self.read(path, claim=claim, unit=unit, **options)
 
     def write(
         self,
@@ -63,8 +77,14 @@ class FileFormat:
         return f"{self.display_name} ({' '.join('*' + e for e in self.extensions)})"
 
 
-def _read_labelbox(path: str, *, claim: Any = None, **options) -> ReadResult:
+def _read_labelbox(path: str, *, claim: Any = None, unit: int | None = None, **options):
+    if unit is not None:
+        options["rows"] = [unit]
     return labelbox_v1.read_result(path, **options)
+
+
+def _count_labelbox_rows(path: str, claim: Any = None) -> int:
+    return labelbox_v1.count_rows(path)
 
 
 def _claim_labelbox(path: str) -> bool | None:
@@ -83,6 +103,7 @@ _BUILT_IN = (
         claim=_claim_labelbox,
         reader=_read_labelbox,
         writer=labelbox_v1.write_items,
+        units=_count_labelbox_rows,
     ),
     FileFormat(
         name="coco",
@@ -91,6 +112,7 @@ _BUILT_IN = (
         claim=coco_files.claim_coco,
         reader=coco_files.read_coco_file,
         writer=coco_files.write_coco_file,
+        units=coco_files.count_images,
     ),
     FileFormat(
         name="labelbox-ndjson",

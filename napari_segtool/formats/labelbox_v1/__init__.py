@@ -110,6 +110,7 @@ from napari_segtool.formats.labelbox_v1.paths import (
 )
 from napari_segtool.formats.labelbox_v1.reader import (
     DataRow,
+    count_rows,
     is_v1_export,
     read_export,
     read_result,
@@ -130,6 +131,7 @@ __all__ = [
     "OtherObject",
     "Progress",
     "answers_to_v1",
+    "count_rows",
     "derived_cuid",
     "is_v1_export",
     "labeled_data_for",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import urllib.request
+import warnings
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,8 +126,14 @@ def read_export(
     allow_download: bool = False,
     max_pixels: int | None = -1,
     progress: Progress | None = None,
+    rows: Collection[int] | None = None,
 ) -> list[DataRow]:
     """Read a v1 export: one :class:`DataRow` per data row with a known image size.
+
+    ``rows`` (positions in the JSON list) reads only those data rows' masks and
+    images, for batch tools that give each data row its own task; the ontology
+    is built from every row all the same, so each subset reads the same classes
+    and options.
 
     The ontology is ``ontology`` if given, else the first of
     :func:`ontology_candidates`, else rebuilt from the objects (titles,
@@ -153,7 +161,13 @@ def read_export(
     json_path = Path(path)
     progress = progress or _no_progress
     reader = _Reader(json_path, allow_download, max_pixels, progress)
-    return reader.read(ontology)
+    return reader.read(ontology, None if rows is None else set(rows))
+
+
+def count_rows(path: str | Path) -> int:
+    """How many data rows the export's JSON list holds (each one a :func:`read_export` subset)."""
+    reader = _Reader(Path(path), False, -1, _no_progress)
+    return len(reader._load_json())
 
 
 def read_result(path: str | Path, **options) -> ReadResult:
@@ -267,7 +281,7 @@ class _Reader:
         return LabelboxFormatError(f"{self.json_path}: {problem}")
 
     # -- top level ---------------------------------------------------------------
-    def read(self, ontology: Ontology | None) -> list[DataRow]:
+    def read(self, ontology: Ontology | None, wanted: set[int] | None = None) -> list[DataRow]:
         rows = self._load_json()
         builder = _OntologyBuilder(self._base_ontology(ontology), self.json_path)
         unsupported = {n: _unsupported(row) for n, row in enumerate(rows)}
@@ -275,11 +289,18 @@ class _Reader:
             for obj in _objects(row) if unsupported[n] is None else ():
                 if is_mask_object(obj) or any(key in obj for key in OTHER_TOOLS):
                     builder.class_for(obj, f"row {n}")
+        if wanted is not None:  # the options and questions the other rows' answers add
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", LabelboxFormatWarning)
+                for n, row in enumerate(rows):
+                    if n not in wanted and unsupported[n] is None:
+                        self._grow_ontology(n, row, builder)
+        chosen = [n for n in range(len(rows)) if wanted is None or n in wanted]
         total = sum(
             1
-            for n, row in enumerate(rows)
+            for n in chosen
             if unsupported[n] is None
-            for obj in _objects(row)
+            for obj in _objects(rows[n])
             if is_mask_object(obj)
         )
         results: list[DataRow] = []
@@ -287,7 +308,8 @@ class _Reader:
         #: why each unopened row was not opened
         unopened: dict[int, str] = {}
         with _progress_bar(self.progress, total, "Reading Labelbox masks") as self._tick:
-            for n, row in enumerate(rows):
+            for n in chosen:
+                row = rows[n]
                 if unsupported[n] is not None:
                     unopened[n] = unsupported[n]
                     continue
@@ -399,6 +421,18 @@ class _Reader:
             + "; ".join(lines)
             + ". These rows are kept as they are and written back unchanged on save"
         )
+
+    def _grow_ontology(self, n: int, row: dict[str, Any], builder: _OntologyBuilder) -> None:
+        """What reading row ``n`` adds to the ontology, without its masks or image."""
+        where = f"row {n}"
+        label = row["Label"] if isinstance(row["Label"], dict) else {}
+        for obj in label.get("objects", []):
+            if is_mask_object(obj):
+                cls_ = builder.class_for(obj, where)
+                builder.answers(cls_.questions, obj.get("classifications", []), where)
+        others = [o for o in label.get("objects", []) if not is_mask_object(o)]
+        self._other_objects(where, others, builder)
+        builder.answers(builder.ontology.questions, label.get("classifications", []), where)
 
     # -- one data row --------------------------------------------------------------
     def _read_row(self, n: int, row: dict[str, Any], builder: _OntologyBuilder) -> DataRow | str:

@@ -1,0 +1,123 @@
+"""The files a batch command works on: files, folders (searched below) and globs; and
+the data rows / images inside each (the units one task reads)."""
+
+from __future__ import annotations
+
+import glob
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from napari_segtool.formats import registry
+from napari_segtool.formats.result import ReadResult
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A file to work on and the folder its output names are relative to."""
+
+    path: Path
+    root: Path
+
+    @property
+    def relative(self) -> Path:
+        return self.path.relative_to(self.root)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One data row / image of a file (or the whole file): what one task reads."""
+
+    path: Path
+    format_name: str
+    #: position in the file, ``None`` for the whole file
+    index: int | None
+    #: how many units the file holds
+    count: int = 1
+
+    def read(self) -> ReadResult:
+        with warnings.catch_warnings():  # collected in the result's notes
+            warnings.simplefilter("ignore")
+            entry = registry.get(self.format_name)
+            if self.index is None:
+                return entry.read(self.path)
+            return entry.read_unit(self.path, self.index)
+
+    def __str__(self) -> str:
+        return str(self.path) if self.index is None else f"{self.path} [{self.index}]"
+
+
+def readable_extensions() -> tuple[str, ...]:
+    return tuple(sorted({ext.lower() for entry in registry.formats() for ext in entry.extensions}))
+
+
+def is_ontology_file(path: Path) -> bool:
+    """An ontology beside an export (``x.ontology.json``, ``ontology.json``): not an input."""
+    return "ontology" in path.name.lower()
+
+
+def expand_inputs(arguments: Iterable[str]) -> tuple[list[InputFile], list[tuple[str, str]]]:
+    """The files named by ``arguments`` and ``(argument, problem)`` for those naming nothing.
+
+    A folder gives every file below it whose name ends like a registered format's
+    files (ontology files aside); a glob (``exports/*.json``, ``**``) the files it
+    matches. A file named directly is always an input, whatever it holds.
+    """
+    found: dict[Path, InputFile] = {}
+    missing: list[tuple[str, str]] = []
+    endings = readable_extensions()
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            root = path
+            candidates = [
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and p.name.lower().endswith(endings) and not is_ontology_file(p)
+            ]
+        elif path.is_file():
+            root, candidates = path.parent, [path]
+        elif glob.has_magic(argument):
+            matches = sorted(Path(m) for m in glob.glob(argument, recursive=True))
+            candidates = [m for m in matches if m.is_file()]
+            root = Path(_static_prefix(argument))
+            if not candidates:
+                missing.append((argument, "no file matches"))
+        else:
+            missing.append((argument, "no such file or folder"))
+            continue
+        for candidate in candidates:
+            key = candidate.resolve()
+            if key not in found:
+                found[key] = InputFile(
+                    candidate, root if candidate.is_relative_to(root) else candidate.parent
+                )
+    return list(found.values()), missing
+
+
+def _static_prefix(pattern: str) -> str:
+    """The folder part of a glob before its first wildcard (``exports`` of ``exports/*/x.json``)."""
+    parts = Path(pattern).parts
+    static = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        static.append(part)
+    return str(Path(*static)) if static else "."
+
+
+def scan(path: Path) -> list[Unit]:
+    """The units of ``path``: one per data row / image when its format reads them one by one."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        entry, claim = registry.claimed_format(path)
+        count = entry.count_units(path, claim)
+    if entry.units is None or count <= 1:
+        return [Unit(path, entry.name, None, 1)]
+    return [Unit(path, entry.name, n, count) for n in range(count)]
+
+
+def named(message: str, path: Path | str) -> str:
+    """``message`` with the file's name in front, unless it names the file already."""
+    return message if str(path) in message or Path(path).name in message else f"{path}: {message}"

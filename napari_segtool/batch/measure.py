@@ -1,0 +1,247 @@
+"""One table row per instance: where it is, how big, how bright, and its answers.
+
+scikit-image's ``regionprops_table`` runs on each instance's bounding box
+(:func:`scipy.ndimage.find_objects` finds them all in one pass), so the cost
+follows the instances' size, not the image's, and a lazily loaded image is
+read only where instances are.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from napari_segtool.batch import engine
+from napari_segtool.batch.inputs import Unit, expand_inputs, named, scan
+from napari_segtool.formats.result import ImageItem, LabelsItem, ReadResult
+from napari_segtool.formats.toolkit.atomic import atomic_path
+from napari_segtool.model.answers import walk_answers
+from napari_segtool.model.document import Document
+
+#: separator of nested question names in answer columns ("Species/Count")
+ANSWER_SEPARATOR = "/"
+#: prefix of image-level answer columns
+IMAGE_ANSWER_PREFIX = "image" + ANSWER_SEPARATOR
+TABLE_SUFFIXES = (".csv", ".parquet")
+_SHAPE_2D = ("perimeter", "eccentricity", "solidity")
+_INTENSITY = ("intensity_mean", "intensity_min", "intensity_max")
+
+
+def measure_labels(
+    labels: np.ndarray,
+    document: Document,
+    image: Any = None,
+    *,
+    scale: Sequence[float] | None = None,
+    unit: str | None = None,
+    source: str = "",
+    image_name: str = "",
+) -> pd.DataFrame:
+    """The table of one label image: one row per instance of ``document`` with pixels.
+
+    Columns: ``source``, ``image``, ``class``, ``featureId``, ``label_id``,
+    ``area`` (``volume`` for 3-D) in pixels and, with ``scale`` (pixel size per
+    axis), in ``unit`` too; ``centroid-k`` and ``bbox-k`` (pixels, scikit-image's
+    layout); ``intensity_mean/min/max`` (``-c`` per channel) when ``image`` has the
+    labels' shape (plus a channel axis); ``perimeter``, ``eccentricity`` and
+    ``solidity`` for 2-D; then one column per answered question
+    (``question/sub-question``, image-level ones under ``image/``).
+    """
+    from scipy import ndimage
+    from skimage.measure import regionprops_table
+
+    labels = np.asarray(labels)
+    ndim = labels.ndim
+    intensity = _intensity_image(image, labels.shape)
+    properties = ["area", "centroid", "bbox"]
+    if ndim == 2:
+        properties += _SHAPE_2D
+    if intensity is not None:
+        properties += _INTENSITY
+    image_columns = _answer_columns(document.ontology.questions, document.image_answers)
+    image_columns = {IMAGE_ANSWER_PREFIX + k: v for k, v in image_columns.items()}
+    boxes = ndimage.find_objects(labels) if labels.size and labels.max() > 0 else []
+    rows: list[dict[str, Any]] = []
+    for label_id in sorted(document.instances):
+        if label_id <= 0 or label_id > len(boxes) or boxes[label_id - 1] is None:
+            continue  # no pixels
+        box = boxes[label_id - 1]
+        crop = (labels[box] == label_id).astype(np.uint8)
+        values = regionprops_table(
+            crop,
+            intensity_image=None if intensity is None else np.asarray(intensity[box]),
+            properties=properties,
+        )
+        instance = document.instances[label_id]
+        cls_ = document.ontology.class_by_id(instance.schema_id)
+        row: dict[str, Any] = {
+            "source": source,
+            "image": image_name,
+            "class": cls_.name if cls_ else "",
+            "featureId": instance.feature_id,
+            "label_id": label_id,
+        }
+        for column, value in values.items():
+            number = value[0].item()
+            if column.startswith("centroid-"):
+                number += box[int(column.split("-")[1])].start
+            elif column.startswith("bbox-"):
+                number += box[int(column.split("-")[1]) % ndim].start
+            row[column] = number
+        if ndim != 2:
+            row["volume"] = row.pop("area")
+        if scale is not None:
+            size = "area" if ndim == 2 else "volume"
+            row[f"{size} [{unit or 'unit'}{'²' if ndim == 2 else '³'}]"] = row[size] * float(
+                np.prod(np.asarray(scale, dtype=float)[-ndim:])
+            )
+        row.update(_answer_columns(cls_.questions if cls_ else [], instance.answers))
+        row.update(image_columns)
+        rows.append(row)
+    return _ordered(pd.DataFrame(rows))
+
+
+def measure_result(
+    result: ReadResult,
+    source: str,
+    scale: Sequence[float] | None = None,
+    unit: str | None = None,
+) -> pd.DataFrame:
+    """:func:`measure_labels` for every label image of a reader's result."""
+    tables = []
+    for item in result.labels:
+        image = _image_for(item, result.images)
+        item_scale = scale if scale is not None else getattr(image, "scale", None)
+        item_unit = unit if unit is not None else getattr(image, "unit", None)
+        tables.append(
+            measure_labels(
+                item.data,
+                item.document,
+                None if image is None else image.data,
+                scale=item_scale,
+                unit=item_unit,
+                source=source,
+                image_name=item.document.source.get("image_name") or image_name_of(item),
+            )
+        )
+    return combine(tables)
+
+
+def image_name_of(item: LabelsItem) -> str:
+    return item.name.removesuffix(" segmentation")
+
+
+def combine(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """One table from many: columns in their order of first appearance."""
+    tables = [t for t in tables if len(t.columns)]
+    if not tables:
+        return _ordered(pd.DataFrame())
+    return _ordered(pd.concat(tables, ignore_index=True, sort=False))
+
+
+def save_table(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``table`` as CSV or Parquet (by the name's ending), atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise ValueError(
+            f"{path}: a table is saved as .csv or .parquet, not {suffix or 'no ending'}"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        if suffix == ".csv":
+            table.to_csv(tmp, index=False)
+        else:
+            table.to_parquet(tmp, index=False)
+    return path
+
+
+# -- the batch command ------------------------------------------------------------------
+class _MeasureUnit:
+    """A picklable task: the table of one unit."""
+
+    def __init__(self, scale, unit):
+        self.scale, self.unit = scale, unit
+
+    def __call__(self, unit: Unit) -> pd.DataFrame:
+        return measure_result(unit.read(), str(unit.path), self.scale, self.unit)
+
+
+def measure(
+    inputs: Sequence[str],
+    out: str | Path,
+    options: engine.RunOptions = engine.DEFAULT_OPTIONS,
+    *,
+    scale: Sequence[float] | None = None,
+    unit: str | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Measure every instance of every input and save the table to ``out``.
+
+    Returns the table and the failures (one line each, naming the file).
+    """
+    if Path(out).suffix.lower() not in TABLE_SUFFIXES:
+        raise ValueError(f"{out}: a table is saved as .csv or .parquet")
+    files, missing = expand_inputs(inputs)
+    failures = [f"{argument}: {problem}" for argument, problem in missing]
+    scanned = engine.run(scan, [f.path for f in files], options, "Scanning")
+    units: list[Unit] = []
+    for outcome in scanned:
+        if outcome.ok:
+            units.extend(outcome.value)
+        else:
+            failures.append(named(outcome.error, outcome.item))
+    measured = engine.run(_MeasureUnit(scale, unit), units, options, "Measuring")
+    tables = []
+    for outcome in measured:
+        if outcome.ok:
+            tables.append(outcome.value)
+        else:
+            failures.append(named(outcome.error, outcome.item.path))
+    table = combine(tables)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        save_table(table, out)
+    return table, failures
+
+
+# -- helpers ----------------------------------------------------------------------------
+def _intensity_image(image: Any, shape: tuple[int, ...]):
+    if image is None:
+        return None
+    image_shape = tuple(np.shape(image))
+    if image_shape == shape or (len(image_shape) == len(shape) + 1 and image_shape[:-1] == shape):
+        return image
+    return None
+
+
+def _image_for(item: LabelsItem, images: Sequence[ImageItem]) -> ImageItem | None:
+    wanted = item.document.source.get("image_name")
+    for image in images:
+        if image.name in (wanted, image_name_of(item)):
+            return image
+    return images[0] if len(images) == 1 else None
+
+
+def _answer_columns(questions, answers) -> dict[str, str]:
+    columns: dict[str, str] = {}
+    for step in walk_answers(questions, answers):
+        if not step.answered:
+            continue
+        name = ANSWER_SEPARATOR.join([*(q.name for q, _ in step.parents), step.question.name])
+        value = step.text if step.text is not None else "; ".join(o.label for o in step.options)
+        columns[name] = f"{columns[name]}; {value}" if name in columns else value
+    return columns
+
+
+_FIRST = ("source", "image", "class", "featureId", "label_id", "area", "volume")
+
+
+def _ordered(table: pd.DataFrame) -> pd.DataFrame:
+    first = [c for c in _FIRST if c in table.columns]
+    first += [c for c in table.columns if c.startswith(("area [", "volume ["))]
+    return table[first + [c for c in table.columns if c not in first]]
