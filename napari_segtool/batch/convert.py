@@ -144,15 +144,16 @@ def convert(
     files, missing = expand_inputs(inputs)
     report = ConvertReport(target)
     report.failures += [f"{argument}: {problem}" for argument, problem in missing]
-    if merge:
-        _convert_merged(files, out_dir, merged_name, options, report)
-        return report
-    jobs = _jobs(files, out_dir, entry.extensions[0], report)
-    for outcome in engine.run(_ConvertFile(target), jobs, options, "Converting"):
-        if outcome.ok:
-            report.outputs.append(outcome.value)
-        else:
-            report.failures.append(named(outcome.error, outcome.item[0]))
+    with engine.Session(options) as session:
+        if merge:
+            _convert_merged(files, out_dir, merged_name, session, report)
+            return report
+        jobs = _jobs(files, out_dir, entry.extensions[0], report)
+        for outcome in session.run(_ConvertFile(target), jobs, "Converting"):
+            if outcome.ok:
+                report.outputs.append(outcome.value)
+            else:
+                report.failures.append(named(outcome.error, outcome.item[0]))
     return report
 
 
@@ -216,16 +217,16 @@ class _CocoFragment:
         return fragments
 
 
-def _convert_merged(files, out_dir: Path, merged_name: str, options, report: ConvertReport):
+def _convert_merged(files, out_dir: Path, merged_name: str, session, report: ConvertReport):
     out = out_dir / f"{merged_name}{registry.get(MERGE_FORMAT).extensions[0]}"
     units: list[Unit] = []
-    for outcome in engine.run(scan, [f.path for f in files], options, "Scanning"):
+    for outcome in session.run(scan, [f.path for f in files], "Scanning"):
         if outcome.ok:
             units.extend(outcome.value)
         else:
             report.failures.append(named(outcome.error, outcome.item))
     fragments: list[tuple[str, dict[str, Any]]] = []
-    for outcome in engine.run(_CocoFragment(out_dir), units, options, "Converting"):
+    for outcome in session.run(_CocoFragment(out_dir), units, "Converting"):
         if outcome.ok:
             fragments += [(str(outcome.item.path), f) for f in outcome.value]
         else:

@@ -60,24 +60,91 @@ def guarded(func: Callable[[Any], Any], item: Any) -> Outcome:
         )
 
 
+class Session:
+    """The workers of one command: a process pool or a dask.distributed client, kept open
+    across its runs (scanning, then the work) and closed at the end."""
+
+    def __init__(self, options: RunOptions | None = None):
+        self.options = options or DEFAULT_OPTIONS
+        self._pool = self._client = self._cluster = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        if self._pool is not None:
+            self._pool.shutdown()
+
+    def run(self, func: Callable[[Any], Any], items: Sequence[Any], description: str = ""):
+        """:func:`guarded` ``func`` over ``items`` (results in the order of ``items``)."""
+        items = list(items)
+        if not items:
+            return []
+        bar = progress_bar(len(items), description, self.options.quiet)
+        try:
+            if self.options.scheduler is None:
+                return self._run_local(func, items, bar)
+            return self._run_distributed(func, items, bar)
+        finally:
+            bar.close()
+
+    def _run_local(self, func, items: list[Any], bar) -> list[Outcome]:
+        import dask
+        from dask.callbacks import Callback
+
+        class _Ticks(Callback):
+            def _posttask(self, key, result, dsk, state, worker_id):
+                bar.update(1)
+
+        tasks = [dask.delayed(guarded, pure=False)(func, item) for item in items]
+        count = worker_count(self.options.workers)
+        if count == 1:
+            scheduler: dict[str, Any] = {"scheduler": "sync"}
+        else:  # the formats' work holds the GIL (JSON, PNG, Python loops): processes
+            if self._pool is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(count, mp_context=context)
+            scheduler = {"scheduler": "processes", "pool": self._pool}
+        with _Ticks():
+            return list(dask.compute(*tasks, **scheduler))
+
+    def _run_distributed(self, func, items: list[Any], bar) -> list[Outcome]:
+        from distributed import Client, LocalCluster, as_completed
+
+        if self._client is None:
+            if self.options.scheduler == LOCAL_CLUSTER:
+                self._cluster = LocalCluster(
+                    host="127.0.0.1",
+                    n_workers=worker_count(self.options.workers),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
+                self._client = Client(self._cluster)
+            else:
+                self._client = Client(self.options.scheduler)
+        futures = self._client.map(guarded, [func] * len(items), items, pure=False)
+        for _ in as_completed(futures):
+            bar.update(1)
+        return self._client.gather(futures)
+
+
 def run(
     func: Callable[[Any], Any],
     items: Sequence[Any],
     options: RunOptions | None = None,
     description: str = "",
 ) -> list[Outcome]:
-    """:func:`guarded` ``func`` over ``items`` (results in the order of ``items``)."""
-    options = options or DEFAULT_OPTIONS
-    items = list(items)
-    if not items:
-        return []
-    bar = progress_bar(len(items), description, options.quiet)
-    try:
-        if options.scheduler is None:
-            return _run_local(func, items, options.workers, bar)
-        return _run_distributed(func, items, options, bar)
-    finally:
-        bar.close()
+    """One :meth:`Session.run` in a session of its own."""
+    with Session(options) as session:
+        return session.run(func, items, description)
 
 
 def progress_bar(total: int, description: str, quiet: bool):
@@ -91,48 +158,3 @@ def progress_bar(total: int, description: str, quiet: bool):
 
 def worker_count(workers: int | None) -> int:
     return max(1, workers if workers else (os.cpu_count() or 1))
-
-
-def _run_local(func, items: list[Any], workers: int | None, bar) -> list[Outcome]:
-    import dask
-    from dask.callbacks import Callback
-
-    count = worker_count(workers)
-
-    class _Ticks(Callback):
-        def _posttask(self, key, result, dsk, state, worker_id):
-            bar.update(1)
-
-    tasks = [dask.delayed(guarded, pure=False)(func, item) for item in items]
-    if count == 1:
-        scheduler: dict[str, Any] = {"scheduler": "sync"}
-    else:  # the formats' work holds the GIL (JSON, PNG, Python loops): processes
-        scheduler = {"scheduler": "processes", "num_workers": min(count, len(items))}
-    with _Ticks():
-        return list(dask.compute(*tasks, **scheduler))
-
-
-def _run_distributed(func, items: list[Any], options: RunOptions, bar) -> list[Outcome]:
-    from distributed import Client, LocalCluster, as_completed
-
-    cluster = None
-    if options.scheduler == LOCAL_CLUSTER:
-        cluster = LocalCluster(
-            host="127.0.0.1",
-            n_workers=worker_count(options.workers),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-        )
-        client = Client(cluster)
-    else:
-        client = Client(options.scheduler)
-    try:
-        futures = client.map(guarded, [func] * len(items), items, pure=False)
-        for _ in as_completed(futures):
-            bar.update(1)
-        return client.gather(futures)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()

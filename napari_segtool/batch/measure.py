@@ -188,14 +188,15 @@ def measure(
         raise ValueError(f"{out}: a table is saved as .csv or .parquet")
     files, missing = expand_inputs(inputs)
     failures = [f"{argument}: {problem}" for argument, problem in missing]
-    scanned = engine.run(scan, [f.path for f in files], options, "Scanning")
-    units: list[Unit] = []
-    for outcome in scanned:
-        if outcome.ok:
-            units.extend(outcome.value)
-        else:
-            failures.append(named(outcome.error, outcome.item))
-    measured = engine.run(_MeasureUnit(scale, unit), units, options, "Measuring")
+    with engine.Session(options) as session:
+        scanned = session.run(scan, [f.path for f in files], "Scanning")
+        units: list[Unit] = []
+        for outcome in scanned:
+            if outcome.ok:
+                units.extend(outcome.value)
+            else:
+                failures.append(named(outcome.error, outcome.item))
+        measured = session.run(_MeasureUnit(scale, unit), units, "Measuring")
     tables = []
     for outcome in measured:
         if outcome.ok:

@@ -131,7 +131,12 @@ def validate(
     files, missing = expand_inputs(inputs)
     report = ValidateReport(files=len(files))
     report.issues += [Issue(argument, "missing-file", problem) for argument, problem in missing]
-    scanned = engine.run(scan, [f.path for f in files], options, "Scanning")
+    with engine.Session(options) as session:
+        return _validate(files, session, report)
+
+
+def _validate(files, session: engine.Session, report: ValidateReport) -> ValidateReport:
+    scanned = session.run(scan, [f.path for f in files], "Scanning")
     units: list[Unit] = []
     for outcome in scanned:
         if outcome.ok:
@@ -143,7 +148,7 @@ def validate(
             report.issues.append(Issue(str(outcome.item), kind, named(outcome.error, outcome.item)))
     report.units = len(units)
     seen: set[tuple[str, str, str]] = set()
-    for outcome in engine.run(check_unit, units, options, "Validating"):
+    for outcome in session.run(check_unit, units, "Validating"):
         found = (
             outcome.value
             if outcome.ok
