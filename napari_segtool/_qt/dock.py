@@ -48,6 +48,7 @@ from napari_segtool._napari.session import session_for
 from napari_segtool._qt.fit import ContentWidthScrollArea, fit_to_rows
 from napari_segtool._qt.forms import ClassificationPanel
 from napari_segtool._qt.instance_table import CLASS_COLUMN, COLUMNS, InstanceTableModel
+from napari_segtool._qt.measure_panel import MeasureButton
 from napari_segtool._qt.ontology_panel import OntologyPanel
 from napari_segtool._qt.pen_panel import PenPanel
 from napari_segtool._qt.recovery_banner import RecoveryBanner
@@ -199,6 +200,9 @@ class SegmentationDock(QWidget):
         self.file_buttons = QHBoxLayout()
         self.file_buttons.addWidget(self.save_button)
         self.file_buttons.addWidget(self.open_button)
+        self.measure_button = MeasureButton(self)
+        self.measurement_table = None  # the last table the Measure button showed
+        self.file_buttons.addWidget(self.measure_button)
         file_layout.addLayout(self.file_buttons)
         file_layout.addWidget(self.download_box)
         polygon_row = QHBoxLayout()
