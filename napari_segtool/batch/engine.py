@@ -111,7 +111,8 @@ class Session:
 
                 context = multiprocessing.get_context("spawn")
                 self._pool = ProcessPoolExecutor(count, mp_context=context)
-            scheduler = {"scheduler": "processes", "pool": self._pool}
+            # one task at a time: a task is a whole image, batching them starves workers
+            scheduler = {"scheduler": "processes", "pool": self._pool, "chunksize": 1}
         with _Ticks():
             return list(dask.compute(*tasks, **scheduler))
 

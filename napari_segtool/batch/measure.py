@@ -1,9 +1,8 @@
 """One table row per instance: where it is, how big, how bright, and its answers.
 
-scikit-image's ``regionprops_table`` runs on each instance's bounding box
-(:func:`scipy.ndimage.find_objects` finds them all in one pass), so the cost
-follows the instances' size, not the image's, and a lazily loaded image is
-read only where instances are.
+scikit-image's ``regionprops_table`` measures every instance on its own
+bounding box (it finds them all in one pass), so the cost follows the
+instances' size; the batch commands hold one image and its labels per task.
 """
 
 from __future__ import annotations
@@ -52,58 +51,53 @@ def measure_labels(
     ``solidity`` for 2-D; then one column per answered question
     (``question/sub-question``, image-level ones under ``image/``).
     """
-    from scipy import ndimage
     from skimage.measure import regionprops_table
 
     labels = np.asarray(labels)
     ndim = labels.ndim
     intensity = _intensity_image(image, labels.shape)
-    properties = ["area", "centroid", "bbox"]
+    properties = ["label", "area", "centroid", "bbox"]
     if ndim == 2:
         properties += _SHAPE_2D
     if intensity is not None:
         properties += _INTENSITY
+    values = regionprops_table(
+        labels,
+        intensity_image=None if intensity is None else np.asarray(intensity),
+        properties=properties,
+    )
+    table = pd.DataFrame(values).rename(columns={"label": "label_id"})
+    # painted ids without a class are no instance
+    table = table[table["label_id"].isin(list(document.instances))].reset_index(drop=True)
+    if ndim != 2:
+        table = table.rename(columns={"area": "volume"})
+    size = "area" if ndim == 2 else "volume"
+    if scale is not None:
+        pixel = float(np.prod(np.asarray(scale, dtype=float)[-ndim:]))
+        table[f"{size} [{unit or 'unit'}{'²' if ndim == 2 else '³'}]"] = table[size] * pixel
     image_columns = _answer_columns(document.ontology.questions, document.image_answers)
-    image_columns = {IMAGE_ANSWER_PREFIX + k: v for k, v in image_columns.items()}
-    boxes = ndimage.find_objects(labels) if labels.size and labels.max() > 0 else []
-    rows: list[dict[str, Any]] = []
-    for label_id in sorted(document.instances):
-        if label_id <= 0 or label_id > len(boxes) or boxes[label_id - 1] is None:
-            continue  # no pixels
-        box = boxes[label_id - 1]
-        crop = (labels[box] == label_id).astype(np.uint8)
-        values = regionprops_table(
-            crop,
-            intensity_image=None if intensity is None else np.asarray(intensity[box]),
-            properties=properties,
-        )
+    described = []
+    for label_id in table["label_id"].tolist():
         instance = document.instances[label_id]
         cls_ = document.ontology.class_by_id(instance.schema_id)
-        row: dict[str, Any] = {
+        row = {
             "source": source,
             "image": image_name,
             "class": cls_.name if cls_ else "",
             "featureId": instance.feature_id,
-            "label_id": label_id,
         }
-        for column, value in values.items():
-            number = value[0].item()
-            if column.startswith("centroid-"):
-                number += box[int(column.split("-")[1])].start
-            elif column.startswith("bbox-"):
-                number += box[int(column.split("-")[1]) % ndim].start
-            row[column] = number
-        if ndim != 2:
-            row["volume"] = row.pop("area")
-        if scale is not None:
-            size = "area" if ndim == 2 else "volume"
-            row[f"{size} [{unit or 'unit'}{'²' if ndim == 2 else '³'}]"] = row[size] * float(
-                np.prod(np.asarray(scale, dtype=float)[-ndim:])
-            )
         row.update(_answer_columns(cls_.questions if cls_ else [], instance.answers))
-        row.update(image_columns)
-        rows.append(row)
-    return _ordered(pd.DataFrame(rows))
+        row.update({IMAGE_ANSWER_PREFIX + k: v for k, v in image_columns.items()})
+        described.append(row)
+    info = pd.DataFrame(described, index=table.index, columns=_columns_of(described))
+    return _ordered(pd.concat([info, table], axis=1))
+
+
+def _columns_of(rows: list[dict[str, Any]]) -> list[str]:
+    columns = ["source", "image", "class", "featureId"]
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    return columns
 
 
 def measure_result(
