@@ -62,6 +62,8 @@ class Converted:
     written: tuple[str, ...]
     lost: Counter[str]
     notes: tuple[str, ...]
+    #: whether the output was read back (a format the plugin only writes is not)
+    checked: bool = True
 
 
 @dataclass
@@ -108,14 +110,19 @@ class _ConvertFile:
             target = registry.get(self.target)
             out.parent.mkdir(parents=True, exist_ok=True)
             written = target.write(out, result.labels, result.images)
-            back = target.read(out)
+            try:
+                back = target.read(out)
+            except (ValueError, OSError):  # a format written for another tool (NDJSON import)
+                back = None
         lost = content_counts(result)
-        lost.subtract(content_counts(back))
+        if back is not None:
+            lost.subtract(content_counts(back))
         return Converted(
             str(source),
             tuple(str(p) for p in written.written),
-            lost,
+            Counter() if back is None else lost,
             tuple(result.notes) + tuple(written.notes),
+            checked=back is not None,
         )
 
 

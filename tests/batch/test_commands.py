@@ -329,3 +329,17 @@ def test_to_choices_come_from_the_registry(restore_registry):
     )
     assert list(to.choices) == [entry.name for entry in registry.formats()]
     assert "toy" in to.choices
+
+
+def test_convert_to_a_format_written_only_says_it_was_not_checked(reference_copy, tmp_path, capsys):
+    out = tmp_path / "ndjson"
+    args = ["convert", str(reference_copy), "--to", "labelbox-ndjson", "--out", str(out)]
+    assert main([*args, "--quiet", "--workers", "1"]) == 0
+    assert "Not checked for losses" in capsys.readouterr().out
+    single = tmp_path / "single.ndjson"
+    result = _read(reference_copy / "export_v1.fish.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        registry.get("labelbox-ndjson").write(single, result.labels, result.images)
+    batch_lines = (out / "export_v1.fish.ndjson").read_text().splitlines()
+    assert len(batch_lines) == len(single.read_text().splitlines()) > 0
