@@ -25,27 +25,32 @@ class InputFile:
         return self.path.relative_to(self.root)
 
 
+#: a file is split into at most this many tasks: each task parses the file's JSON, so
+#: a file of 10,000 data rows gives tasks of 40 rows, not 10,000 parses of it
+MAX_TASKS_PER_FILE = 256
+
+
 @dataclass(frozen=True)
 class Unit:
-    """One data row / image of a file (or the whole file): what one task reads."""
+    """Data rows / images of a file (or the whole file): what one task reads."""
 
     path: Path
     format_name: str
-    #: position in the file, ``None`` for the whole file
-    index: int | None
-    #: how many units the file holds
+    #: positions in the file, ``None`` for the whole file
+    indices: tuple[int, ...] | None
+    #: how many data rows / images the file holds
     count: int = 1
 
     def read(self) -> ReadResult:
         with warnings.catch_warnings():  # collected in the result's notes
             warnings.simplefilter("ignore")
             entry = registry.get(self.format_name)
-            if self.index is None:
+            if self.indices is None:
                 return entry.read(self.path)
-            return entry.read_unit(self.path, self.index)
+            return entry.read_units(self.path, self.indices)
 
     def __str__(self) -> str:
-        return str(self.path) if self.index is None else f"{self.path} [{self.index}]"
+        return str(self.path) if self.indices is None else f"{self.path} {list(self.indices)}"
 
 
 def readable_extensions() -> tuple[str, ...]:
@@ -108,14 +113,19 @@ def _static_prefix(pattern: str) -> str:
 
 
 def scan(path: Path) -> list[Unit]:
-    """The units of ``path``: one per data row / image when its format reads them one by one."""
+    """The units of ``path``: one per data row / image when its format reads them one by
+    one (a few consecutive ones per unit beyond :data:`MAX_TASKS_PER_FILE`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         entry, claim = registry.claimed_format(path)
         count = entry.count_units(path, claim)
     if entry.units is None or count <= 1:
         return [Unit(path, entry.name, None, 1)]
-    return [Unit(path, entry.name, n, count) for n in range(count)]
+    size = -(-count // MAX_TASKS_PER_FILE)
+    return [
+        Unit(path, entry.name, tuple(range(start, min(start + size, count))), count)
+        for start in range(0, count, size)
+    ]
 
 
 def named(message: str, path: Path | str) -> str:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -97,13 +97,13 @@ def read_coco_file(
     *,
     claim: Any = None,
     max_pixels: int | None = PILLOW_LIMIT,
-    unit: int | None = None,
+    units: Collection[int] | None = None,
     **_options,
 ) -> ReadResult:
     """Per COCO image: the image (when found), its labels and document, and its boxes.
 
     ``claim`` is what :func:`claim_coco` returned (the parsed data, saving a
-    second parse). ``unit`` reads only the image at that position of the
+    second parse). ``units`` reads only the images at those positions of the
     ``images`` list (see :func:`count_images`). Everything is parsed and loaded before anything is
     returned; :class:`~.coco.CocoError` names the file and the problem.
     """
@@ -112,7 +112,7 @@ def read_coco_file(
     notes: list[str] = []
     items: list[Item] = []
     with collected_notes(CocoWarning, notes):
-        images, _ = parse_coco(data, path, only_images=None if unit is None else {unit})
+        images, _ = parse_coco(data, path, only_images=None if units is None else set(units))
         json_file = Path(path).resolve()
         missing: list[str] = []
         for image in images:
@@ -140,7 +140,7 @@ def read_coco_file(
 
 
 def count_images(path: str | Path, claim: Any = None) -> int:
-    """How many images the COCO file lists (each one a :func:`read_coco_file` ``unit``)."""
+    """How many images the COCO file lists (positions for :func:`read_coco_file`'s ``units``)."""
     data = claim if isinstance(claim, dict) else read_json_file(path)
     images = data.get("images") if isinstance(data, dict) else None
     return len(images) if isinstance(images, list) else 1

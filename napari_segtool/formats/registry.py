@@ -39,8 +39,8 @@ class FileFormat:
     reader: Callable[..., ReadResult]
     #: ``write(path, labels, images, **options) -> WriteResult``
     writer: Callable[..., WriteResult]
-    #: ``units(path, claim) -> int``: how many data rows / images the file holds, each
-    #: read alone by ``read(path, unit=k)`` (batch tools give each its own task);
+    #: ``units(path, claim) -> int``: how many data rows / images the file holds, read
+    #: alone or a few together by ``read(path, units=[k, ...])`` (batch tools' tasks);
     #: ``None``: the file is read whole
     units: Callable[[str, Any], int] | None = None
 
@@ -55,11 +55,14 @@ class FileFormat:
         """How many separately readable data rows / images ``path`` holds (1 if not split)."""
         return 1 if self.units is None else self.units(str(path), claim)
 
-    def read_unit(self, path: str | Path, unit: int, *, claim: Any = None, **options):
-        """Data row / image ``unit`` of ``path`` (the whole file when the format is not split)."""
+    def read_units(
+        self, path: str | Path, units: Sequence[int], *, claim: Any = None, **options
+    ) -> ReadResult:
+        """Data rows / images ``units`` (positions) of ``path``; the whole file when the
+        format is not split."""
         if self.units is None:
             return self.read(path, claim=claim, **options)
-        return self.read(path, claim=claim, unit=unit, **options)
+        return self.read(path, claim=claim, units=list(units), **options)
 
     def write(
         self,
@@ -77,9 +80,9 @@ class FileFormat:
         return f"{self.display_name} ({' '.join('*' + e for e in self.extensions)})"
 
 
-def _read_labelbox(path: str, *, claim: Any = None, unit: int | None = None, **options):
-    if unit is not None:
-        options["rows"] = [unit]
+def _read_labelbox(path: str, *, claim: Any = None, units=None, **options) -> ReadResult:
+    if units is not None:
+        options["rows"] = units
     return labelbox_v1.read_result(path, **options)
 
 

@@ -232,7 +232,7 @@ def test_one_file_with_many_rows_is_read_one_row_per_task(reference_copy, tmp_pa
     three = [dict(rows[0], ID=f"ck0fishlabel000000000000{n}") for n in range(3)]
     export.write_text(json.dumps(three))
     units = scan(export)
-    assert [u.index for u in units] == [0, 1, 2]
+    assert [u.indices for u in units] == [(0,), (1,), (2,)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         whole = labelbox_v1.read_export(export)
@@ -242,6 +242,16 @@ def test_one_file_with_many_rows_is_read_one_row_per_task(reference_copy, tmp_pa
         assert alone.document.ontology.to_dict() == row.document.ontology.to_dict()
     coco_units = scan(registry_data("realworld/labelbox-python/coco/instances.json"))
     assert len(coco_units) > 1 and len(coco_units[1].read().labels) == 1
+
+
+def test_a_file_of_many_rows_is_split_into_a_bounded_number_of_tasks(tmp_path, monkeypatch):
+    from napari_segtool.batch import inputs
+
+    monkeypatch.setattr(inputs, "MAX_TASKS_PER_FILE", 4)
+    export = tmp_path / "many.json"
+    export.write_text(json.dumps([{"Label": {}, "Labeled Data": ""} for _ in range(10)]))
+    units = scan(export)
+    assert [u.indices for u in units] == [(0, 1, 2), (3, 4, 5), (6, 7, 8), (9,)]
 
 
 def test_bad_inputs_are_named_and_the_rest_completes(batch, tmp_path, capsys):
