@@ -213,18 +213,19 @@ class LayerBinding:
         layer = self.layer
         return int(layer.selected_label) if layer is not None else 0
 
-    def start_instance(self, schema_id: str | None = None) -> int:
+    def start_instance(self, schema_id: str | None = None, *, switch_mode: bool = True) -> int:
         """Select a class and hand out a fresh label id for its next instance.
 
-        The layer goes to paint mode with that id selected; the instance is
-        created when the id gets pixels. An id handed out and never painted is
-        reused, so picking a class twice does not burn ids.
+        The layer goes to paint mode (unless ``switch_mode`` is False) with
+        that id selected; the instance is created when the id gets pixels. An
+        id handed out and never painted is reused, so picking a class twice
+        does not burn ids.
         """
         layer = self.layer
         pending = self.workflow.pick_class(schema_id)
         if layer is not None:
             layer.selected_label = pending
-            if layer.mode not in ("paint", "fill", "polygon"):
+            if switch_mode and layer.mode not in ("paint", "fill", "polygon"):
                 layer.mode = "paint"
         self._update_colour(pending)
         self.current_changed.emit()
@@ -446,6 +447,7 @@ class LayerBinding:
         entries[position] = self.document.instance(label_id).to_dict()
         for key, value in self.document.feature_row(label_id).items():
             features.iloc[row, features.columns.get_loc(key)] = value
+        layer.events.features()  # changed in place: the status bar reads them again
         return True
 
     def _sync_features(self) -> None:

@@ -15,10 +15,12 @@ What is protected
     An instance that is locked itself or whose class is locked, and, while it
     is hidden (itself or its class), any hidden instance: the labeler cannot
     see what a stroke would destroy, so a hidden object is as safe as a locked
-    one. Protection covers the *pixels* of those instances: a protected
-    instance never loses a pixel and none of its pixels takes another value.
-    Painting *with* a locked instance's id onto unprotected pixels is allowed
-    (a new instance of a locked class must be drawable). A class change
+    one. A protected instance does not change at all: it never loses a pixel,
+    none of its pixels takes another value, and it gains none either, so a
+    brush dab, fill, line or polygon *with* a protected id is refused whole
+    (:attr:`LockGuard.tally` records it; the session tells the labeler). A
+    new instance of a locked class is still drawable: its fresh id is no
+    instance, hence not locked, until its first stroke ends. A class change
     touches no pixel, so it is for the dock to refuse one on a protected
     instance (:meth:`LockGuard.is_protected`); likewise a delete or merge
     should be refused up front rather than leave the document without an
@@ -30,8 +32,8 @@ What is protected
     painter (:mod:`~napari_segtool._napari.painter`), which applies locks
     itself and writes through the hook; scripts may still call
     ``data_setitem``, so the guard wraps it too: indices holding protected
-    pixels are dropped before napari writes. Code that must write anyway
-    unlocks first.
+    pixels, or given a protected id, are dropped before napari writes. Code
+    that must write anyway unlocks first.
 
 Private API
     The hook is napari internals; :mod:`~napari_segtool._napari.compat` owns
@@ -53,7 +55,9 @@ from __future__ import annotations
 
 import warnings
 import weakref
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -107,6 +111,29 @@ class ProtectedLabels:
         return np.zeros(values.shape, dtype=bool)
 
 
+@dataclass
+class StrokeTally:
+    """What the rules kept from the edits since the last report (see ``_napari/feedback.py``)."""
+
+    #: pixels that changed
+    changed: int = 0
+    #: protected label id -> its pixels an edit covered and the guard kept
+    kept: Counter = field(default_factory=Counter)
+    #: pixels draw to back kept
+    kept_behind: int = 0
+    #: protected label ids an edit tried to paint with (refused whole)
+    refused: set[int] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.kept or self.kept_behind or self.refused)
+
+    def note_kept(self, values: np.ndarray) -> None:
+        """Count the protected pixels (their current ``values``) an edit was kept off."""
+        labels, counts = np.unique(np.asarray(values), return_counts=True)
+        for label_id, count in zip(labels.tolist(), counts.tolist(), strict=True):
+            self.kept[int(label_id)] += int(count)
+
+
 class LockGuard:
     """Keeps a layer's protected pixels unchanged; made by :func:`install_lock_guard`."""
 
@@ -120,6 +147,10 @@ class LockGuard:
         self._installed = False
         #: what compat.unwrap_paint_paths needs to give napari its paths back
         self._patches: dict[str, Any] = {}
+        #: what locks and draw to back kept since the last report (the feedback reads it)
+        self.tally = StrokeTally()
+        #: called with the label id when an edit with a protected id is first refused
+        self.on_refused: Callable[[int], None] | None = None
         self._signals = (
             document.instance_added,
             document.instance_removed,
@@ -138,6 +169,18 @@ class LockGuard:
 
     def is_protected(self, label_id: int) -> bool:
         return int(label_id) in self.protected.ids
+
+    def take_tally(self) -> StrokeTally:
+        """What was kept since the last call, and start counting afresh."""
+        tally, self.tally = self.tally, StrokeTally()
+        return tally
+
+    def refuse(self, label_id: int) -> None:
+        """Record an edit with protected ``label_id`` that was refused whole."""
+        first = label_id not in self.tally.refused
+        self.tally.refused.add(int(label_id))
+        if first and self.on_refused is not None:
+            self.on_refused(int(label_id))
 
     def writable_mask(self, values: np.ndarray) -> np.ndarray:
         """True where a pixel holding ``values`` may be changed."""
@@ -191,20 +234,35 @@ class LockGuard:
 
     # -- the wrappers -----------------------------------------------------------
     def _make_guarded_apply(self, call_original):
-        # The brush calls this once per dab: one table look-up, two C counts.
+        # The brush calls this once per dab: one table look-up, two C counts
+        # (and one comparison while draw to back is on, to say what it kept).
         guard = self
         count = np.count_nonzero
 
         def guarded_apply(data, mask, new_label, volume_slice):
             protected = guard._active
+            tally = guard.tally
             if protected is not None:
+                if new_label in protected.ids:
+                    guard.refuse(new_label)  # a protected instance gains no pixel
+                    return None
                 lut = protected._lut
                 blocked = lut.take(data, mode="clip") if lut is not None else protected.mask(data)
                 if count(blocked):
+                    kept = mask & blocked
+                    if count(kept):
+                        tally.note_kept(data[kept])
                     mask = mask & ~blocked
                     if not count(mask):
                         return None  # napari's "nothing painted"
-            return call_original(data, mask, new_label, volume_slice)
+            layer = guard._layer_ref()
+            if layer is not None and layer.preserve_labels:
+                source = compat.preserve_labels_source(layer, new_label)
+                tally.kept_behind += int(count(mask & (data != source) & (data != new_label)))
+            painted = call_original(data, mask, new_label, volume_slice)
+            if painted is not None:
+                tally.changed += int(count(painted))
+            return painted
 
         return guarded_apply
 
@@ -213,14 +271,20 @@ class LockGuard:
 
         def guarded_setitem(indices, value, refresh=True):
             layer = guard._layer_ref()
-            if guard._active is not None and layer is not None:
+            protected = guard._active
+            if protected is not None and layer is not None:
                 arrays = np.broadcast_arrays(*(np.asarray(i) for i in indices))
                 current = np.asarray(layer.data[tuple(arrays)])
                 keep = guard.writable_mask(current)
+                values = np.broadcast_to(np.asarray(value), current.shape)
+                # as for the mask tools: no pixel may take a protected id either
+                keep &= ~protected.mask(values)
                 if not keep.all():
+                    for label_id in set(np.unique(values[~keep]).tolist()) & protected.ids:
+                        guard.refuse(label_id)
                     indices = tuple(a[keep] for a in arrays)
                     if np.ndim(value) > 0:
-                        value = np.broadcast_to(np.asarray(value), current.shape)[keep]
+                        value = values[keep]
             return call_original(indices, value, refresh)
 
         return guarded_setitem

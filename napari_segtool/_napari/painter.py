@@ -6,8 +6,9 @@ rules for every tool:
 
 Locks
     A pixel of a protected instance (locked, of a locked class, or hidden:
-    see :mod:`~napari_segtool._napari.lock_guard`) never changes. Painting
-    *with* a protected id onto other pixels is allowed, as with the brush.
+    see :mod:`~napari_segtool._napari.lock_guard`) never changes, and an edit
+    *with* a protected id is refused whole (all its pixels count as kept), as
+    napari's brush is: a locked instance does not grow either.
 
 Draw to back (``layer.preserve_labels``, napari's key B)
     napari's own rule, mirrored: painting a label changes only background
@@ -27,7 +28,10 @@ Undo
 
 :func:`paint` returns a :class:`PaintResult` saying how many pixels changed
 and how many each rule kept, so the UI can tell the user why a stroke did
-less than asked. :func:`preview` computes the same without writing.
+less than asked; what :func:`paint` kept is also added to the layer's
+:attr:`LockGuard.tally <napari_segtool._napari.lock_guard.LockGuard.tally>`,
+from which the session's feedback (:mod:`~napari_segtool._napari.feedback`)
+tells the labeler. :func:`preview` computes the same without writing.
 """
 
 from __future__ import annotations
@@ -78,7 +82,7 @@ def paint(layer: Labels, edits: ProposedEdit | Iterable[ProposedEdit | None]) ->
     with layer.block_history():
         # one edit at a time: a later one sees what an earlier one wrote
         for edit in edits:
-            mask, result = _effective_mask(layer, edit)
+            mask, result = _effective_mask(layer, edit, record=True)
             total += result
             if result.changed:
                 compat.write_regions(layer, [(edit.region, mask, edit.label)])
@@ -109,20 +113,35 @@ def _check_fits(layer: Labels, edit: ProposedEdit) -> None:
         raise ValueError(f"label {edit.label} does not fit the layer's {dtype} pixels")
 
 
-def _effective_mask(layer: Labels, edit: ProposedEdit) -> tuple[np.ndarray, PaintResult]:
-    """The pixels of ``edit`` that change, and how many each rule kept."""
+def _effective_mask(
+    layer: Labels, edit: ProposedEdit, record: bool = False
+) -> tuple[np.ndarray, PaintResult]:
+    """The pixels of ``edit`` that change, and how many each rule kept.
+
+    ``record``: add what the rules kept to the guard's tally (real edits, not previews).
+    """
     values = np.asarray(layer.data[edit.region])
     mask = edit.mask & (values != edit.label)
     if edit.replaces is not None:
         mask &= np.isin(values, np.fromiter(edit.replaces, dtype=np.int64))
     kept_locked = kept_behind = 0
     guard = guard_of(layer)
+    if guard is not None and guard.is_protected(edit.label) and mask.any():
+        if record:
+            guard.refuse(edit.label)
+        refused = int(np.count_nonzero(mask))
+        return np.zeros_like(mask), PaintResult(0, refused, 0)
     if guard is not None and guard.protected and mask.any():
         writable = guard.writable_mask(values)
-        kept_locked = int(np.count_nonzero(mask & ~writable))
+        kept = mask & ~writable
+        kept_locked = int(np.count_nonzero(kept))
+        if record and kept_locked:
+            guard.tally.note_kept(values[kept])
         mask &= writable
     if layer.preserve_labels and edit.replaces is None and mask.any():
         allowed = values == compat.preserve_labels_source(layer, edit.label)
         kept_behind = int(np.count_nonzero(mask & ~allowed))
         mask &= allowed
+        if record and guard is not None:
+            guard.tally.kept_behind += kept_behind
     return mask, PaintResult(int(np.count_nonzero(mask)), kept_locked, kept_behind)

@@ -9,6 +9,7 @@ gets while it is there:
 - its binding (document, colours, instance workflow), which installs the lock guard;
 - the pen (Shift+click lines, hold Alt to erase);
 - the canvas keys (Ctrl+1..9, N);
+- its status-bar feedback (what a stroke kept; the instance under the cursor);
 - its autosaver.
 
 When the layer leaves, its autosave is flushed and stopped and the pen and keys
@@ -51,6 +52,7 @@ from napari_segtool._napari.binding import (
 )
 from napari_segtool._napari.close_guard import LayerListGuard, install_layer_guard
 from napari_segtool._napari.compat import qt_window
+from napari_segtool._napari.feedback import attach_feedback, detach_feedback
 from napari_segtool._napari.keys import install_instance_keys, remove_instance_keys
 from napari_segtool._napari.pen import Pen, attach_pen, pen_of
 
@@ -125,6 +127,7 @@ class Session:
         binding = binding_of(layer)
         services = self._services.get(layer)
         autosaver = attach_autosave(binding, viewer)  # follows a re-bind
+        attach_feedback(layer, viewer)  # likewise (it listens to the binding's lock guard)
         if services is not None and services.autosaver is autosaver:
             return services
         if pen_of(layer) is None:
@@ -148,6 +151,7 @@ class Session:
         if pen is not None:
             pen.detach()  # napari's own brush back
         remove_instance_keys(layer)
+        detach_feedback(layer)
 
     def _on_inserted(self, event) -> None:
         self.start(event.value)

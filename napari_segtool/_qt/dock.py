@@ -8,6 +8,7 @@ ontology; any other layer leaves the dock on the last segmentation layer.
 from __future__ import annotations
 
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,6 +121,7 @@ class SegmentationDock(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(CLASS_COLUMN, QHeaderView.ResizeMode.Stretch)
         self.table.clicked.connect(self._on_row_clicked)
+        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         self.table.doubleClicked.connect(lambda index: self.centre_on(self._id_at(index.row())))
 
         self.new_instance_button = QPushButton("New instance")
@@ -304,6 +306,7 @@ class SegmentationDock(QWidget):
             return
         if self.binding is not None:
             self.binding.counts_changed.disconnect(self._update_summary)
+            self.binding.counts_changed.disconnect(self._show_current_row)
             self.binding.current_changed.disconnect(self._show_current_row)
             self.binding.instance_created.disconnect(self._on_instance_created)
         self.binding = binding
@@ -317,14 +320,16 @@ class SegmentationDock(QWidget):
         self.pen_panel.update_hints()
         if binding is not None:
             binding.counts_changed.connect(self._update_summary)
+            # a stroke's new row is selected once it exists
+            binding.counts_changed.connect(self._show_current_row)
             binding.current_changed.connect(self._show_current_row)
             binding.instance_created.connect(self._on_instance_created)
             self.layer_label.setText(f"Layer: <b>{binding.layer.name}</b>")
         else:
             self.layer_label.setText("No segmentation layer: open the sample or a Labels layer")
-        for widget in (self.table, self.new_instance_button, self.delete_button):
-            widget.setEnabled(binding is not None)
         self._update_summary()
+        self._show_current_row()
+        self._update_buttons()
 
     def attach_ontology(self, ontology: Ontology | None) -> None:
         """Make the active plain Labels layer a segmentation layer."""
@@ -377,17 +382,46 @@ class SegmentationDock(QWidget):
     def _on_row_clicked(self, index) -> None:
         if self.binding is None:
             return
+        if not self.table.selectionModel().isRowSelected(index.row()):
+            return  # Ctrl+click took the row out of the selection: nothing to paint with
         label_id = self._id_at(index.row())
         self.binding.select_instance(label_id)
 
-    def _show_current_row(self) -> None:
-        """Keep the table's selection on the label napari paints with."""
+    def _show_current_row(self, _changed=None) -> None:
+        """Keep the table's selection on the label napari paints with.
+
+        An instance row is selected (a multi-selection that holds it stays);
+        a fresh id that has no row yet leaves no row selected.
+        """
         if self.binding is None:
             return
         row = self.table_model.row_of(self.binding.current_label_id)
-        selected = [index.row() for index in self.table.selectionModel().selectedRows()]
-        if row is not None and row not in selected:
+        selection = self.table.selectionModel()
+        if row is None:
+            if selection.hasSelection():
+                selection.clearSelection()
+        elif not selection.isRowSelected(row):
             self.table.selectRow(row)
+            self.table.scrollTo(self.table_model.index(row, 0))
+        self._update_buttons()
+
+    def _update_buttons(self, *_args) -> None:
+        """Buttons that act on the layer or on selected rows are enabled only when they can."""
+        has_layer = self.binding is not None
+        selected = len(self.table.selectionModel().selectedRows()) if has_layer else 0
+        for widget in (
+            self.table,
+            self.new_instance_button,
+            self.save_button,
+            self.coco_button,
+            self.to_polygons_button,
+            self.from_polygons_button,
+            self.polygon_mode,
+        ):
+            widget.setEnabled(has_layer)
+        for button in (self.centre_button, self.delete_button, self.class_button):
+            button.setEnabled(selected >= 1)
+        self.merge_button.setEnabled(selected >= 2)
 
     def _id_at(self, row: int) -> int:
         return self.table_model.label_id_at(row)
@@ -407,10 +441,20 @@ class SegmentationDock(QWidget):
 
     # -- table actions ------------------------------------------------------------
     def delete_selected(self) -> None:
+        if self.binding is None:
+            return
+        painting_with = self.binding.current_label_id
+        deleted = []
         for label_id in self._selected_ids():
-            self._run(self.binding.delete_instance, label_id)
+            if self._run(self.binding.delete_instance, label_id):
+                deleted.append(label_id)
+        if painting_with in deleted:
+            # the next stroke starts a new object instead of reviving the deleted one
+            self._run(partial(self.binding.start_instance, None, switch_mode=False))
 
     def merge_selected(self) -> None:
+        if self.binding is None:
+            return
         ids = self._selected_ids()
         if len(ids) < 2:
             show_warning("Select two or more instances of one class to merge.")
@@ -418,6 +462,8 @@ class SegmentationDock(QWidget):
         self._run(self.binding.merge_instances, ids[0], ids[1:])
 
     def change_class_of_selected(self, schema_id: str) -> None:
+        if self.binding is None:
+            return
         for label_id in self._selected_ids():
             if label_id in self.binding.document:
                 self._run(self.binding.change_class, label_id, schema_id)
@@ -465,11 +511,13 @@ class SegmentationDock(QWidget):
         self.viewer.scene.camera.center = tuple(centre)
         self.binding.select_instance(label_id)
 
-    def _run(self, action, *args) -> None:
+    def _run(self, action, *args) -> bool:
         try:
             action(*args)
         except DocumentError as err:
             show_warning(str(err))
+            return False
+        return True
 
     def _update_summary(self, _changed=None) -> None:
         binding = self.binding

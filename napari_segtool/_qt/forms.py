@@ -604,6 +604,7 @@ class ClassificationPanel(QWidget):
             for signal, slot in (
                 (binding.instance_created, self._on_instance_created),
                 (binding.current_changed, self._on_current_changed),
+                (binding.counts_changed, self._on_counts_changed),
                 (document.instance_changed, self._on_instance_changed),
                 (document.instance_added, self._on_instances_changed),
                 (document.instance_removed, self._on_instance_removed),
@@ -615,15 +616,20 @@ class ClassificationPanel(QWidget):
         self._prune_forms()
         self._rebuild_image_form()
         current = binding.current_label_id if binding is not None else 0
-        self.show_instance(current if binding is not None and current in binding.document else None)
+        self.show_instance(current if self._exists(current) else None)
         if self._report_requested:
             self._refresh_report()
 
     def show_instance(self, label_id: int | None) -> None:
-        """Show the form of instance ``label_id`` with its answers (None: no instance)."""
+        """Show the form of instance ``label_id`` with its answers (None: no instance).
+
+        Only an instance on the canvas has a form: one without pixels (deleted,
+        undone, its stroke cancelled) shows none, though the document keeps it
+        for napari's undo.
+        """
         self._flush()  # typing still pending belongs to the instance shown so far
         document = self.document
-        if label_id is None or document is None or label_id not in document:
+        if label_id is None or not self._exists(label_id):
             self.label_id = None
             self._form = None
             self._show_message(
@@ -646,6 +652,16 @@ class ClassificationPanel(QWidget):
             self._form.set_value(document.instance(label_id).answers)
             self.forms.setCurrentWidget(self._form)
         self._update_header()
+
+    def _exists(self, label_id: int | None) -> bool:
+        """Whether ``label_id`` is an instance with pixels on the canvas."""
+        binding = self.binding
+        return (
+            binding is not None
+            and label_id is not None
+            and label_id in binding.document
+            and binding.pixel_counts.get(label_id, 0) > 0
+        )
 
     def check_required(self) -> list[tuple[int | None, str]]:
         """List (and return) every unanswered required question of the layer."""
@@ -759,8 +775,16 @@ class ClassificationPanel(QWidget):
         label_id = binding.current_label_id
         # A fresh id that is not drawn yet keeps the last form on screen, so the
         # labeler can still answer it while starting the next object.
-        if label_id in binding.document and label_id != self.label_id:
+        if self._exists(label_id) and label_id != self.label_id:
             self.show_instance(label_id)
+
+    def _on_counts_changed(self, label_ids) -> None:
+        """The form follows what is on the canvas: it goes with its instance's last pixel."""
+        binding = self.binding
+        if binding is None:
+            return
+        if self.label_id in label_ids and not self._exists(self.label_id):
+            self.show_instance(None)  # pending typing is kept: undo brings the object back
 
     def _on_instance_changed(self, label_id: int) -> None:
         self._schedule_report()

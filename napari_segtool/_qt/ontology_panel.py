@@ -231,7 +231,12 @@ class OntologyPanel(QWidget):
             stack.extend(item.child(i) for i in range(item.childCount()))
 
     def _show_current_class(self) -> None:
-        """Bold the class the next stroke paints."""
+        """Bold and highlight the class the next stroke paints.
+
+        One notion of "current": a shortcut, a table click or napari's pick
+        tool move the tree's highlighted row too, unless the highlight is on a
+        question or option of that class (being edited).
+        """
         binding = self._binding
         current = binding.current_class_id if binding else None
         ontology = self.ontology
@@ -248,7 +253,18 @@ class OntologyPanel(QWidget):
             font = item.font(NAME_COLUMN)
             font.setBold(is_current)
             item.setFont(NAME_COLUMN, font)
+            if is_current and not self._is_within(self.tree.currentItem(), item):
+                self.tree.setCurrentItem(item)
         self.tree.blockSignals(False)
+
+    @staticmethod
+    def _is_within(item: QTreeWidgetItem | None, top: QTreeWidgetItem) -> bool:
+        """Whether ``item`` is ``top`` or lies under it."""
+        while item is not None:
+            if item is top:
+                return True
+            item = item.parent()
+        return False
 
     def class_item(self, schema_id: str) -> QTreeWidgetItem | None:
         ontology = self.ontology

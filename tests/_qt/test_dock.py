@@ -38,6 +38,18 @@ def click_class(dock: SegmentationDock, name: str) -> None:
     tree.itemClicked.emit(item, NAME_COLUMN)
 
 
+def click_row(dock: SegmentationDock, label_id: int, column: int = 0, modifier=None) -> None:
+    """Click a cell of the instance table with the mouse, as the labeler does."""
+    from qtpy.QtTest import QTest
+
+    table = dock.table
+    index = dock.table_model.index(dock.table_model.row_of(label_id), column)
+    table.scrollTo(index)
+    centre = table.visualRect(index).center()
+    modifiers = modifier if modifier is not None else Qt.KeyboardModifier.NoModifier
+    QTest.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, modifiers, centre)
+
+
 def table_rows(dock: SegmentationDock) -> list[tuple[int, str, int]]:
     model = dock.table_model
     return [
@@ -341,7 +353,7 @@ def test_table_follows_napari_label_selection(sample):
     assert binding_of(layer).current_class_id == document_of(layer).instance(a).schema_id
     selected = [i.row() for i in dock.table.selectionModel().selectedRows()]
     assert selected == [dock.table_model.row_of(a)]
-    dock.table.clicked.emit(dock.table_model.index(dock.table_model.row_of(b), 0))
+    click_row(dock, b)
     assert layer.selected_label == b
 
 
