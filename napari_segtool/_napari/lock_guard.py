@@ -113,25 +113,57 @@ class ProtectedLabels:
 
 @dataclass
 class StrokeTally:
-    """What the rules kept from the edits since the last report (see ``_napari/feedback.py``)."""
+    """What the rules kept from the edits since the last report (see ``_napari/feedback.py``).
 
-    #: pixels that changed
+    Kept pixels are remembered by position, so the overlapping dabs of one
+    brush stroke count each pixel once.
+    """
+
+    #: pixels that changed (dabs may overlap: zero or not is what counts)
     changed: int = 0
-    #: protected label id -> its pixels an edit covered and the guard kept
-    kept: Counter = field(default_factory=Counter)
-    #: pixels draw to back kept
-    kept_behind: int = 0
     #: protected label ids an edit tried to paint with (refused whole)
     refused: set[int] = field(default_factory=set)
+    _kept_at: list[np.ndarray] = field(default_factory=list)
+    _kept_labels: list[np.ndarray] = field(default_factory=list)
+    _behind_at: list[np.ndarray] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.kept or self.kept_behind or self.refused)
+        return bool(self._kept_at or self._behind_at or self.refused)
 
-    def note_kept(self, values: np.ndarray) -> None:
-        """Count the protected pixels (their current ``values``) an edit was kept off."""
-        labels, counts = np.unique(np.asarray(values), return_counts=True)
-        for label_id, count in zip(labels.tolist(), counts.tolist(), strict=True):
-            self.kept[int(label_id)] += int(count)
+    def note_kept(self, region, kept: np.ndarray, values: np.ndarray, shape) -> None:
+        """Protected pixels an edit was kept off: ``kept`` within ``region``, holding ``values``."""
+        self._kept_at.append(_flat_positions(region, kept, shape))
+        self._kept_labels.append(np.asarray(values)[kept].astype(np.int64, copy=False))
+
+    def note_behind(self, region, kept: np.ndarray, shape) -> None:
+        """Labelled pixels (``kept`` within ``region``) draw to back kept."""
+        self._behind_at.append(_flat_positions(region, kept, shape))
+
+    @property
+    def kept(self) -> Counter:
+        """Protected label id -> how many of its pixels were kept."""
+        if not self._kept_at:
+            return Counter()
+        positions, first = np.unique(np.concatenate(self._kept_at), return_index=True)
+        labels = np.concatenate(self._kept_labels)[first]
+        ids, counts = np.unique(labels, return_counts=True)
+        return Counter(dict(zip(ids.tolist(), counts.tolist(), strict=True)))
+
+    @property
+    def kept_behind(self) -> int:
+        """How many labelled pixels draw to back kept."""
+        if not self._behind_at:
+            return 0
+        return int(np.unique(np.concatenate(self._behind_at)).size)
+
+
+def _flat_positions(region, mask: np.ndarray, shape) -> np.ndarray:
+    """Flat indices into an array of ``shape`` of the True pixels of ``mask`` at ``region``."""
+    mask = np.asarray(mask)
+    local = np.nonzero(mask)
+    starts = [(s.start or 0) for s in region][-mask.ndim :]
+    full = tuple(index + start for index, start in zip(local, starts, strict=True))
+    return np.ravel_multi_index(full, tuple(shape)[-mask.ndim :])
 
 
 class LockGuard:
@@ -169,6 +201,10 @@ class LockGuard:
 
     def is_protected(self, label_id: int) -> bool:
         return int(label_id) in self.protected.ids
+
+    def _data_shape(self) -> tuple[int, ...]:
+        layer = self._layer_ref()
+        return tuple(layer.data.shape) if layer is not None else ()
 
     def take_tally(self) -> StrokeTally:
         """What was kept since the last call, and start counting afresh."""
@@ -251,14 +287,16 @@ class LockGuard:
                 if count(blocked):
                     kept = mask & blocked
                     if count(kept):
-                        tally.note_kept(data[kept])
+                        tally.note_kept(volume_slice, kept, data, guard._data_shape())
                     mask = mask & ~blocked
                     if not count(mask):
                         return None  # napari's "nothing painted"
             layer = guard._layer_ref()
             if layer is not None and layer.preserve_labels:
                 source = compat.preserve_labels_source(layer, new_label)
-                tally.kept_behind += int(count(mask & (data != source) & (data != new_label)))
+                behind = mask & (data != source) & (data != new_label)
+                if count(behind):
+                    tally.note_behind(volume_slice, behind, layer.data.shape)
             painted = call_original(data, mask, new_label, volume_slice)
             if painted is not None:
                 tally.changed += int(count(painted))

@@ -136,12 +136,13 @@ def _effective_mask(
         kept = mask & ~writable
         kept_locked = int(np.count_nonzero(kept))
         if record and kept_locked:
-            guard.tally.note_kept(values[kept])
+            guard.tally.note_kept(edit.region, kept, values, layer.data.shape)
         mask &= writable
     if layer.preserve_labels and edit.replaces is None and mask.any():
         allowed = values == compat.preserve_labels_source(layer, edit.label)
-        kept_behind = int(np.count_nonzero(mask & ~allowed))
+        behind = mask & ~allowed
+        kept_behind = int(np.count_nonzero(behind))
         mask &= allowed
-        if record and guard is not None:
-            guard.tally.kept_behind += kept_behind
+        if record and guard is not None and kept_behind:
+            guard.tally.note_behind(edit.region, behind, layer.data.shape)
     return mask, PaintResult(int(np.count_nonzero(mask)), kept_locked, kept_behind)

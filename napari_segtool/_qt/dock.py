@@ -280,6 +280,7 @@ class SegmentationDock(QWidget):
         self.viewer.layers.selection.events.active.connect(self._on_active_layer)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self._on_active_layer()
+        self._update_buttons()  # no layer yet: set_binding(None) changes nothing
 
     # -- following the viewer ---------------------------------------------------
     def _on_active_layer(self, _event=None) -> None:
