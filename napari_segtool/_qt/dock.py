@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from napari.layers import Labels, Shapes
-from napari.utils.notifications import show_error, show_warning
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QItemSelectionModel, Qt, QTimer
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -365,6 +365,13 @@ class SegmentationDock(QWidget):
         layer = self.binding.layer
         if self.viewer.layers.selection.active is not layer:
             self.viewer.layers.selection.active = layer
+        document = self.binding.document
+        if self.binding.current_class_id in document.locked_classes:
+            name = document.ontology.class_by_id(self.binding.current_class_id).name
+            show_info(
+                f"{name} is locked: a new {name} can be drawn in one stroke and is locked "
+                "after it. Untick the class's Lock to draw it in several strokes."
+            )
         return label_id
 
     def _on_instance_created(self, _label_id: int) -> None:

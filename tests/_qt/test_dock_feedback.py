@@ -74,7 +74,13 @@ def test_a_locked_instance_refuses_brush_fill_lines_and_polygon(sample, notifica
     layer.mode = "fill"
     press(layer, (300, 400))  # fill the background
     release(layer, (300, 400))
-    layer.paint_polygon([(250, 10), (250, 60), (300, 60)], layer.selected_label)
+    layer.mode = "polygon"  # napari's polygon tool: click the corners, Enter completes
+    feedback_of(layer).last_message = ""
+    for corner in [(250, 10), (250, 60), (300, 60)]:
+        press(layer, corner)
+        release(layer, corner)
+    key_press(viewer, "Enter")
+    assert "is locked: nothing painted" in feedback_of(layer).last_message
     np.testing.assert_array_equal(np.asarray(layer.data), before)
     assert len(layer._undo_history) == history  # nothing to undo: nothing happened
 
@@ -87,9 +93,14 @@ def test_a_locked_instance_refuses_brush_fill_lines_and_polygon(sample, notifica
     np.testing.assert_array_equal(np.asarray(layer.data), before)
     assert "unlock its class" in feedback_of(layer).last_message
 
-    # a new instance of the locked class is still drawable (a fresh id is no instance yet)
+    # a new instance of the locked class is still drawable (a fresh id is no instance yet),
+    # in one stroke: picking the class says so
     fresh = draw(dock, layer, "Cell", [(330, 330), (330, 360)])
     assert fresh not in (nucleus, other) and (np.asarray(layer.data) == fresh).any()
+    assert any("Cell is locked: a new Cell" in str(n.message) for n in notifications)
+    drawn = np.asarray(layer.data).copy()
+    stroke(layer, [(340, 330), (340, 360)])
+    np.testing.assert_array_equal(np.asarray(layer.data), drawn)
 
     # unlocked, the instance grows again
     dock.select_rows([nucleus])
