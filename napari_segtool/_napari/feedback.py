@@ -47,16 +47,18 @@ def _why_protected(document, label_id: int) -> str:
 def clip_message(tally: StrokeTally, document) -> str:
     """One sentence for what ``tally`` kept ('' when nothing was kept)."""
     parts = []
-    for position, (label_id, pixels) in enumerate(tally.kept.most_common()):
+    kept = tally.kept.most_common()  # worked out once: the dabs are merged by position
+    for position, (label_id, pixels) in enumerate(kept):
         if position == NAMED_LIMIT:
-            rest = sum(n for _, n in tally.kept.most_common()[NAMED_LIMIT:])
-            parts.append(f"{rest} of {len(tally.kept) - NAMED_LIMIT} more protected")
+            rest = sum(n for _, n in kept[NAMED_LIMIT:])
+            parts.append(f"{rest} of {len(kept) - NAMED_LIMIT} more protected")
             break
         name = instance_name(document, label_id)
         what = f"{_why_protected(document, label_id)} {name}"
         parts.append(f"{pixels} pixels of {what}" if position == 0 else f"{pixels} of {what}")
-    if tally.kept_behind:
-        parts.append(f"{tally.kept_behind} labelled pixels (draw to back)")
+    behind = tally.kept_behind
+    if behind:
+        parts.append(f"{behind} labelled pixels (draw to back)")
     if not parts:
         return ""
     head = "Stroke clipped" if tally.changed else "Stroke changed nothing"
@@ -116,6 +118,7 @@ class StrokeFeedback:
         guard = guard_of(layer) if layer is not None else None
         if guard is not None:
             guard.on_refused = self._on_refused
+            guard.start_tally()
 
     def detach(self) -> None:
         layer = self.layer
@@ -129,6 +132,7 @@ class StrokeFeedback:
         guard = guard_of(layer)
         if guard is not None and guard.on_refused == self._on_refused:
             guard.on_refused = None
+            guard.tally = None  # nobody reports it any more
 
     # -- strokes -------------------------------------------------------------------
     def report(self, _event=None) -> str:

@@ -115,46 +115,51 @@ class ProtectedLabels:
 class StrokeTally:
     """What the rules kept from the edits since the last report (see ``_napari/feedback.py``).
 
-    Kept pixels are remembered by position, so the overlapping dabs of one
-    brush stroke count each pixel once.
+    A brush dab only appends its region and masks (the hot path); the counts
+    are worked out when asked, by pixel position, so the overlapping dabs of
+    one stroke count each pixel once.
     """
 
-    #: pixels that changed (dabs may overlap: zero or not is what counts)
+    #: edits that changed pixels (zero or not is what counts)
     changed: int = 0
     #: protected label ids an edit tried to paint with (refused whole)
     refused: set[int] = field(default_factory=set)
-    _kept_at: list[np.ndarray] = field(default_factory=list)
-    _kept_labels: list[np.ndarray] = field(default_factory=list)
-    _behind_at: list[np.ndarray] = field(default_factory=list)
+    #: (region, kept mask, values of the region): protected pixels kept
+    _kept: list[tuple] = field(default_factory=list)
+    #: (region, kept mask): labelled pixels draw to back kept
+    _behind: list[tuple] = field(default_factory=list)
+    #: the shape of the layer's data (for positions)
+    shape: tuple[int, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self._kept_at or self._behind_at or self.refused)
+        return bool(self._kept or self._behind or self.refused)
 
-    def note_kept(self, region, kept: np.ndarray, values: np.ndarray, shape) -> None:
+    def note_kept(self, region, kept: np.ndarray, values: np.ndarray) -> None:
         """Protected pixels an edit was kept off: ``kept`` within ``region``, holding ``values``."""
-        self._kept_at.append(_flat_positions(region, kept, shape))
-        self._kept_labels.append(np.asarray(values)[kept].astype(np.int64, copy=False))
+        self._kept.append((region, kept, values))
 
-    def note_behind(self, region, kept: np.ndarray, shape) -> None:
+    def note_behind(self, region, kept: np.ndarray) -> None:
         """Labelled pixels (``kept`` within ``region``) draw to back kept."""
-        self._behind_at.append(_flat_positions(region, kept, shape))
+        self._behind.append((region, kept))
 
     @property
     def kept(self) -> Counter:
         """Protected label id -> how many of its pixels were kept."""
-        if not self._kept_at:
+        if not self._kept:
             return Counter()
-        positions, first = np.unique(np.concatenate(self._kept_at), return_index=True)
-        labels = np.concatenate(self._kept_labels)[first]
-        ids, counts = np.unique(labels, return_counts=True)
+        positions = [_flat_positions(r, m, self.shape) for r, m, _ in self._kept]
+        labels = [np.asarray(v)[m].astype(np.int64, copy=False) for _, m, v in self._kept]
+        _, first = np.unique(np.concatenate(positions), return_index=True)
+        ids, counts = np.unique(np.concatenate(labels)[first], return_counts=True)
         return Counter(dict(zip(ids.tolist(), counts.tolist(), strict=True)))
 
     @property
     def kept_behind(self) -> int:
         """How many labelled pixels draw to back kept."""
-        if not self._behind_at:
+        if not self._behind:
             return 0
-        return int(np.unique(np.concatenate(self._behind_at)).size)
+        positions = [_flat_positions(r, m, self.shape) for r, m in self._behind]
+        return int(np.unique(np.concatenate(positions)).size)
 
 
 def _flat_positions(region, mask: np.ndarray, shape) -> np.ndarray:
@@ -163,7 +168,8 @@ def _flat_positions(region, mask: np.ndarray, shape) -> np.ndarray:
     local = np.nonzero(mask)
     starts = [(s.start or 0) for s in region][-mask.ndim :]
     full = tuple(index + start for index, start in zip(local, starts, strict=True))
-    return np.ravel_multi_index(full, tuple(shape)[-mask.ndim :])
+    # clip: a region recorded before the data was replaced by a smaller array
+    return np.ravel_multi_index(full, tuple(shape)[-mask.ndim :], mode="clip")
 
 
 class LockGuard:
@@ -179,8 +185,8 @@ class LockGuard:
         self._installed = False
         #: what compat.unwrap_paint_paths needs to give napari its paths back
         self._patches: dict[str, Any] = {}
-        #: what locks and draw to back kept since the last report (the feedback reads it)
-        self.tally = StrokeTally()
+        #: what locks and draw to back kept since the last report (None: nobody reports it)
+        self.tally: StrokeTally | None = None
         #: called with the label id when an edit with a protected id is first refused
         self.on_refused: Callable[[int], None] | None = None
         self._signals = (
@@ -202,19 +208,29 @@ class LockGuard:
     def is_protected(self, label_id: int) -> bool:
         return int(label_id) in self.protected.ids
 
-    def _data_shape(self) -> tuple[int, ...]:
-        layer = self._layer_ref()
-        return tuple(layer.data.shape) if layer is not None else ()
+    def start_tally(self) -> None:
+        """Count what the rules keep from now on (the session's feedback reads it)."""
+        if self.tally is None:
+            self.tally = self._new_tally()
 
     def take_tally(self) -> StrokeTally:
-        """What was kept since the last call, and start counting afresh."""
-        tally, self.tally = self.tally, StrokeTally()
+        """What was kept since the last call, and start counting afresh (if counting)."""
+        tally = self.tally
+        if tally is None:
+            return self._new_tally()
+        self.tally = self._new_tally()
         return tally
+
+    def _new_tally(self) -> StrokeTally:
+        layer = self._layer_ref()
+        return StrokeTally(shape=tuple(layer.data.shape) if layer is not None else ())
 
     def refuse(self, label_id: int) -> None:
         """Record an edit with protected ``label_id`` that was refused whole."""
-        first = label_id not in self.tally.refused
-        self.tally.refused.add(int(label_id))
+        tally = self.tally
+        first = tally is None or label_id not in tally.refused
+        if tally is not None:
+            tally.refused.add(int(label_id))
         if first and self.on_refused is not None:
             self.on_refused(int(label_id))
 
@@ -277,7 +293,7 @@ class LockGuard:
 
         def guarded_apply(data, mask, new_label, volume_slice):
             protected = guard._active
-            tally = guard.tally
+            tally = guard.tally  # None while no one reports (no session)
             if protected is not None:
                 if new_label in protected.ids:
                     guard.refuse(new_label)  # a protected instance gains no pixel
@@ -285,21 +301,19 @@ class LockGuard:
                 lut = protected._lut
                 blocked = lut.take(data, mode="clip") if lut is not None else protected.mask(data)
                 if count(blocked):
-                    kept = mask & blocked
-                    if count(kept):
-                        tally.note_kept(volume_slice, kept, data, guard._data_shape())
+                    if tally is not None:
+                        tally.note_kept(volume_slice, mask & blocked, data)
                     mask = mask & ~blocked
                     if not count(mask):
                         return None  # napari's "nothing painted"
-            layer = guard._layer_ref()
-            if layer is not None and layer.preserve_labels:
-                source = compat.preserve_labels_source(layer, new_label)
-                behind = mask & (data != source) & (data != new_label)
-                if count(behind):
-                    tally.note_behind(volume_slice, behind, layer.data.shape)
+            if tally is not None:
+                layer = guard._layer_ref()
+                if layer is not None and layer.preserve_labels:
+                    source = compat.preserve_labels_source(layer, new_label)
+                    tally.note_behind(volume_slice, mask & (data != source) & (data != new_label))
             painted = call_original(data, mask, new_label, volume_slice)
-            if painted is not None:
-                tally.changed += int(count(painted))
+            if painted is not None and tally is not None:
+                tally.changed += 1
             return painted
 
         return guarded_apply

@@ -135,14 +135,14 @@ def _effective_mask(
         writable = guard.writable_mask(values)
         kept = mask & ~writable
         kept_locked = int(np.count_nonzero(kept))
-        if record and kept_locked:
-            guard.tally.note_kept(edit.region, kept, values, layer.data.shape)
+        if record and kept_locked and guard.tally is not None:
+            guard.tally.note_kept(edit.region, kept, values)
         mask &= writable
     if layer.preserve_labels and edit.replaces is None and mask.any():
         allowed = values == compat.preserve_labels_source(layer, edit.label)
         behind = mask & ~allowed
         kept_behind = int(np.count_nonzero(behind))
         mask &= allowed
-        if record and guard is not None and kept_behind:
-            guard.tally.note_behind(edit.region, behind, layer.data.shape)
+        if record and kept_behind and guard is not None and guard.tally is not None:
+            guard.tally.note_behind(edit.region, behind)
     return mask, PaintResult(int(np.count_nonzero(mask)), kept_locked, kept_behind)
