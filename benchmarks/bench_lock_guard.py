@@ -6,8 +6,9 @@ events, crossing the image and dozens of instances, locked ones included) is
 timed on one layer with the lock guard installed (counting what it kept, as
 for the status bar, which is worked out after the stroke and timed too) and,
 in the same run, with it uninstalled (the unguarded layer). Each round
-strokes unguarded, guarded and unguarded again, in rotating order; every stroke is undone (untimed) before
-the next. Times are CPU time of this process (``time.process_time``).
+strokes unguarded, guarded and unguarded again, in rotating order; every
+stroke is undone (untimed) before the next. Times are CPU time of this
+process (``time.process_time``).
 
 The number held to the target (<= 1.10) is the median over rounds of
 guarded / unguarded within a round (the two strokes ran next to each other,
