@@ -495,6 +495,8 @@ class ClassificationPanel(QWidget):
         self.image_form: AnswerForm | None = None
         self._connections: list[tuple[Any, Any]] = []
         self._report_requested = False
+        #: the instance whose form went with its last pixel (undo), until it comes back
+        self._vanished_id: int | None = None
 
         layout = _compact(QVBoxLayout(self), (4, 4, 4, 4), spacing=6)
 
@@ -784,7 +786,13 @@ class ClassificationPanel(QWidget):
         if binding is None:
             return
         if self.label_id in label_ids and not self._exists(self.label_id):
+            self._vanished_id = self.label_id
             self.show_instance(None)  # pending typing is kept: undo brings the object back
+        elif self.label_id is None and self._vanished_id in label_ids:
+            # redo brought the object back: its form returns if napari still paints with it
+            returned, self._vanished_id = self._vanished_id, None
+            if returned == binding.current_label_id and self._exists(returned):
+                self.show_instance(returned)
 
     def _on_instance_changed(self, label_id: int) -> None:
         self._schedule_report()

@@ -277,6 +277,7 @@ def test_the_new_users_walkthrough(
     key_press(viewer, "z", ("Control", "Shift"))
     np.testing.assert_array_equal(np.asarray(layer.data), before_undo)
     assert crossing in [row[0] for row in table_rows(dock)]
+    assert panel.label_id == crossing  # its form is back with it
 
     # save through File > IO Utilities: written, said so, no longer unsaved
     export = tmp_path / "cells.json"
