@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from napari.layers import Shapes
 from napari.utils.notifications import NotificationSeverity, notification_manager
 from qtpy.QtCore import QPoint, Qt
 from qtpy.QtTest import QTest
@@ -305,7 +306,7 @@ def test_the_new_users_walkthrough(
 
     # polygons: instances to a Shapes layer, one polygon back as a new Debris instance
     click(dock.to_polygons_button)
-    shapes = next(lay for lay in viewer.layers if lay._type_string == "shapes")
+    shapes = next(lay for lay in viewer.layers if isinstance(lay, Shapes))
     # one polygon per connected part: the erased gap and the clipped strokes split some
     assert set(shapes.features["label_id"]) == {row[0] for row in table_rows(dock)}
     shapes.add_polygons([np.array([[20, 400], [20, 440], [60, 440], [60, 400]])])
