@@ -290,6 +290,8 @@ NAPARI_SESSION = """
             {"document": binding.document.to_dict(), "layer_name": layer.name}))
 
     def on_saved(path):
+        if not (out / "expected.json").exists() or saver.has_pending:
+            return  # an idle save while the annotation was still being made (a loaded machine)
         if mode == "idle" or (out / "second").exists():
             (out / "saved").write_text(str(path))
             return
