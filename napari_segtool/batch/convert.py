@@ -62,8 +62,6 @@ class Converted:
     written: tuple[str, ...]
     lost: Counter[str]
     notes: tuple[str, ...]
-    #: whether the output was read back (a format the plugin only writes is not)
-    checked: bool = True
 
 
 @dataclass
@@ -110,19 +108,14 @@ class _ConvertFile:
             target = registry.get(self.target)
             out.parent.mkdir(parents=True, exist_ok=True)
             written = target.write(out, result.labels, result.images)
-            try:
-                back = target.read(out)
-            except (ValueError, OSError):  # a format written for another tool (NDJSON import)
-                back = None
+            back = target.read(out)  # every format reads what it writes: losses are measured
         lost = content_counts(result)
-        if back is not None:
-            lost.subtract(content_counts(back))
+        lost.subtract(content_counts(back))
         return Converted(
             str(source),
             tuple(str(p) for p in written.written),
-            Counter() if back is None else lost,
+            lost,
             tuple(result.notes) + tuple(written.notes),
-            checked=back is not None,
         )
 
 

@@ -33,12 +33,6 @@ def convert_lines(report: ConvertReport, out_dir: str, verbose: bool = False) ->
         lines.append(f"Not kept ({target} cannot hold them):")
         for kind, (count, files) in sorted(losses.items()):
             lines.append(f"  {count} {kind} from {len(set(files))} file(s): {_files(files)}")
-    unchecked = [output.source for output in report.outputs if not output.checked]
-    if unchecked:
-        lines.append(
-            f"Not checked for losses ({target} is written, not read, by this plugin): "
-            f"{len(unchecked)} file(s)"
-        )
     notes = Counter(note for output in report.outputs for note in output.notes)
     if notes and verbose:
         lines.append("Notes:")

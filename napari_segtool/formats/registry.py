@@ -95,7 +95,7 @@ def _claim_labelbox(path: str) -> bool | None:
 
 
 def _claim_labelbox_ndjson(path: str) -> bool | None:
-    return True if labelbox_ndjson.is_v2_export(path) else None
+    return True if labelbox_ndjson.is_labelbox_ndjson(path) else None
 
 
 _BUILT_IN = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,6 +18,11 @@ from napari_segtool.formats.labelbox_ndjson.answers_in import (
     v1_entries,
 )
 from napari_segtool.formats.labelbox_ndjson.download import LABELBOX_HOSTS, Fetcher, FetchError
+from napari_segtool.formats.labelbox_ndjson.import_in import (
+    LINE_KEY,
+    ImportLineError,
+    export_rows,
+)
 from napari_segtool.formats.labelbox_ndjson.masks_in import (
     CompositeError,
     decode_composite,
@@ -91,19 +98,44 @@ def is_v2_export(path: str | Path) -> bool:
 
     The first 64 KiB must start with ``{`` and hold ``"data_row"``: NDJSON of
     other tools (and Labelbox's annotation-import files, which say
-    ``"dataRow"``) is declined, so other readers get it. A damaged file that
+    ``"dataRow"``, see :func:`is_import_file`) is declined. A damaged file that
     passes gets a clear error from :func:`read_export`.
     """
+    return _sniff(path) == "export"
+
+
+def is_import_file(path: str | Path) -> bool:
+    """A cheap sniff: an ``.ndjson`` / ``.jsonl`` annotation import (lines name a ``dataRow``)."""
+    return _sniff(path) == "import"
+
+
+def is_labelbox_ndjson(path: str | Path) -> bool:
+    """An export v2 or an annotation import (what the ``labelbox-ndjson`` format reads)."""
+    return _sniff(path) is not None
+
+
+def _sniff(path: str | Path) -> str | None:
+    """``"export"``, ``"import"`` or ``None``, from the first 64 KiB (other NDJSON declined)."""
     path = Path(path)
     if path.suffix.lower() not in EXTENSIONS or not path.is_file():
-        return False
+        return None
     try:
         with open(path, "rb") as handle:
             head = handle.read(_SNIFF_BYTES).decode("utf-8", errors="ignore")
     except OSError:
-        return False
+        return None
     head = head.lstrip("\ufeff \t\r\n")
-    return head.startswith("{") and '"data_row"' in head
+    if not head.startswith("{"):
+        return None
+    first = head.split("\n", 1)[0]
+    export, imported = first.find('"data_row"'), first.find('"dataRow"')
+    if export < 0 and imported < 0:  # a first line longer than the sniff: the whole head
+        export, imported = head.find('"data_row"'), head.find('"dataRow"')
+    if export < 0 and imported < 0:
+        return None
+    if imported < 0 or 0 <= export < imported:
+        return "export"
+    return "import"
 
 
 def read_export(
@@ -116,7 +148,9 @@ def read_export(
     max_pixels: int | None = -1,
     progress: Progress | None = None,
 ) -> list[DataRow]:
-    """Read an export v2: one :class:`DataRow` per line, one layer per label in it.
+    """Read an export v2 (one :class:`DataRow` per line, one layer per label in it) or an
+    annotation import (its lines grouped by data row, one layer per data row; see
+    :mod:`.import_in`).
 
     The ontology is ``ontology`` if given, else the ontology file beside the
     export (as for v1: ``<name>.ontology.json``, ``ontology.json``, the only
@@ -204,6 +238,8 @@ class _Reader:
         self.limit = limit
         self.progress = progress
         self.feature_ids: set[str] = set()
+        #: reading an annotation import rather than an export
+        self.importing = False
 
     def fail(self, problem: str) -> LabelboxFormatError:
         return LabelboxFormatError(f"{self.json_path}: {problem}")
@@ -211,6 +247,11 @@ class _Reader:
     # -- top level -------------------------------------------------------------------
     def read(self, ontology: Ontology | None) -> list[DataRow]:
         rows = self._load_lines()
+        if self.importing:
+            try:
+                rows = export_rows(rows)
+            except ImportLineError as err:
+                raise self.fail(str(err)) from None
         labels = {line: self._labels_of(line, row) for line, row in rows}
         builder = _OntologyBuilder(self._base_ontology(ontology), self.json_path)
         for found in labels.values():  # classes and questions in export order, before answers
@@ -273,8 +314,14 @@ class _Reader:
             except (RecursionError, ValueError) as err:
                 raise self.fail(f"line {number} is not valid JSON ({err})") from None
             if not isinstance(row, dict):
-                raise self.fail(f"line {number}: a data row is a JSON object, not {kind_of(row)}")
-            if not isinstance(row.get("data_row"), dict):
+                raise self.fail(f"line {number}: a line is a JSON object, not {kind_of(row)}")
+            if not rows:  # the first line tells export rows from import lines
+                self.importing = "dataRow" in row and "data_row" not in row
+            if self.importing and not isinstance(row.get("dataRow"), dict):
+                raise self.fail(
+                    f"line {number}: no dataRow object; not a line of a Labelbox annotation import"
+                )
+            if not self.importing and not isinstance(row.get("data_row"), dict):
                 raise self.fail(
                     f"line {number}: no data_row object; not a row of a Labelbox export v2"
                 )
@@ -285,7 +332,7 @@ class _Reader:
 
     def _labels_of(self, line: int, row: dict[str, Any]) -> list[_Label]:
         """The labels of a row, every container checked, so later code can trust the shapes."""
-        where = f"line {line} (data row {shown_text(_row_name(row['data_row']))})"
+        where = self._row_where(line, row)
         projects = row.get("projects", {})
         if not isinstance(projects, dict):
             raise self.fail(f"{where}: projects must be an object, not {kind_of(projects)}")
@@ -309,7 +356,11 @@ class _Reader:
                 for m, obj in enumerate(annotations.get("objects") or []):
                     if not isinstance(obj, dict):
                         raise self.fail(f"{where}: {at}.annotations.objects[{m}] must be an object")
-                label_where = f"{where} label {shown_text(label.get('id') or at)}"
+                label_where = (
+                    where
+                    if self.importing
+                    else f"{where} label {shown_text(label.get('id') or at)}"
+                )
                 found.append(
                     _Label(line, label_where, str(project_id), project, label, n + 1, len(labels))
                 )
@@ -341,7 +392,7 @@ class _Reader:
         self, line: int, row: dict[str, Any], labels: list[_Label], builder: _OntologyBuilder
     ) -> DataRow | None:
         data_row = row["data_row"]
-        where = f"line {line} (data row {shown_text(_row_name(data_row))})"
+        where = self._row_where(line, row)
         size = self._media_size(where, row)
         image_path, image = self._image(where, data_row.get("row_data"), size)
         if size is None and image is not None:
@@ -358,10 +409,12 @@ class _Reader:
             layer, size = self._read_label(item, size, builder, row, image_path, name, several)
             layers.append(layer)
         if size is None:
-            _warn(
-                f"{self.json_path.name} {where}: skipped: no media_attributes, no local image "
-                "and no masks, so its size is unknown"
+            why = (
+                "no image file named by its global key beside the file and no masks"
+                if self.importing
+                else "no media_attributes, no local image and no masks"
             )
+            _warn(f"{self.json_path.name} {where}: skipped: {why}, so its size is unknown")
             return None
         if not labels:  # a row not labelled yet: an empty layer to annotate
             source = self._source(row, None, None, image_path, name)
@@ -372,8 +425,18 @@ class _Reader:
                 layer.labels = _blank(size)
         return DataRow(name, layers, image, image_path)
 
+    def _row_where(self, line: int, row: dict[str, Any]) -> str:
+        name = shown_text(_row_name(row["data_row"]))
+        return (
+            f"data row {name} (from line {line})"
+            if self.importing
+            else f"line {line} (data row {name})"
+        )
+
     def _media_size(self, where: str, row: dict[str, Any]) -> tuple[int, int] | None:
         media = row.get("media_attributes")
+        if media is None and self.importing:  # imports state no size: image or masks tell it
+            return None
         if media is None:
             _warn(
                 f"{self.json_path.name} {where}: no media_attributes; the size is taken "
@@ -416,12 +479,13 @@ class _Reader:
         unknown = [o for o in item.objects if _kind(o) is None]
 
         feature_ids = [self._feature_id(where, obj) for obj in masks]
+        shown = [_shown_object(fid, obj) for fid, obj in zip(feature_ids, masks, strict=True)]
         composites: dict[str, list[int]] = {}  # url -> indices into masks
         singles: list[int] = []
         colours: list[int | None] = [None] * len(masks)
         for index, obj in enumerate(masks):
             composite = obj.get("composite_mask")
-            what = f"{where} object {feature_ids[index]}"
+            what = f"{where} object {shown[index]}"
             if composite is not None:  # preferred: one decode for the whole label
                 if not isinstance(composite, dict) or not isinstance(composite.get("url"), str):
                     raise self.fail(f"{what}: composite_mask must be an object with a url")
@@ -429,8 +493,10 @@ class _Reader:
                 composites.setdefault(composite["url"], []).append(index)
             else:
                 mask = obj.get("mask")
-                if not isinstance(mask, dict) or not isinstance(mask.get("url"), str):
-                    raise self.fail(f"{what}: mask must be an object with a url")
+                if not isinstance(mask, dict) or not (
+                    isinstance(mask.get("url"), str) or isinstance(mask.get("png"), str)
+                ):
+                    raise self.fail(f"{what}: mask must be an object with a url or a png")
                 singles.append(index)
         for url, indices in composites.items():
             seen: dict[int, int] = {}
@@ -438,7 +504,7 @@ class _Reader:
                 other = seen.setdefault(colours[index], index)
                 if other != index:
                     raise self.fail(
-                        f"{where}: objects {feature_ids[other]} and {feature_ids[index]} share "
+                        f"{where}: objects {shown[other]} and {shown[index]} share "
                         f"the colour {shown_colour(colours[index])} in the composite mask "
                         f"{shown_text(url)}; their pixels cannot be told apart"
                     )
@@ -447,7 +513,7 @@ class _Reader:
         labels: np.ndarray | None = None
         areas = [0] * len(masks)
         for url, indices in composites.items():
-            packed = self._composite(where, url, [feature_ids[i] for i in indices], size)
+            packed = self._composite(where, url, [shown[i] for i in indices], size)
             size = (int(packed.shape[0]), int(packed.shape[1]))
             painted = paint_composite(
                 packed, [colours[i] for i in indices], [label_ids[i] for i in indices]
@@ -470,10 +536,9 @@ class _Reader:
             labels = _blank(size)
         overlaps: list[str] = []
         for index in singles:
-            what = f"{where} object {feature_ids[index]}"
-            url = masks[index]["mask"]["url"]
+            what = f"{where} object {shown[index]}"
             try:
-                data, name = self.fetcher.read(url, "mask url")
+                data, name = self._mask_bytes(what, masks[index]["mask"])
                 mask = decode_mask_png(data, size, self.limit, name=name)
             except (FetchError, MaskError) as err:
                 raise self.fail(f"{what}: the mask cannot be read: {err}") from None
@@ -500,6 +565,11 @@ class _Reader:
         for index, obj in enumerate(masks):
             if areas[index] <= 0:
                 colour = colours[index]
+                if self.importing and colour:  # the import names a colour its PNG does not hold
+                    raise self.fail(
+                        f"{where} object {shown[index]}: the colour {shown_colour(colour)} is "
+                        "not in its composite mask (a wrong colorRGB or instanceURI)"
+                    )
                 missing.append(
                     feature_ids[index]
                     + (
@@ -552,6 +622,15 @@ class _Reader:
         shapes = self._shapes(where, others, builder, layer_name)
         placeholder = labels if labels is not None else np.zeros((0, 0), dtype=np.uint32)
         return LabelLayer(layer_name, placeholder, document, shapes), size
+
+    def _mask_bytes(self, what: str, mask: dict[str, Any]) -> tuple[bytes, str]:
+        """A single mask's PNG: inline base64 (``png``, imports) or a file or URL (``url``)."""
+        if not isinstance(mask.get("png"), str):
+            return self.fetcher.read(mask["url"], "mask url")
+        try:
+            return base64.b64decode(mask["png"], validate=True), "mask.png"
+        except (binascii.Error, ValueError):
+            raise self.fail(f"{what}: mask.png is not valid base64") from None
 
     def _feature_id(self, where: str, obj: dict[str, Any]) -> str:
         feature_id = obj.get("feature_id")
@@ -624,6 +703,8 @@ class _Reader:
             except FetchError:
                 if row_data.startswith(("gs://", "s3://")):
                     return None, None  # cloud storage: not fetched
+                if self.importing:  # a global key need not be a file name
+                    return None, None
                 _warn(
                     f"{self.json_path.name} {where}: the image {shown_text(row_data)} is not "
                     "a file in the export's folder (or below); opened the segmentation without it"
@@ -677,6 +758,15 @@ class _Reader:
             "media_attributes": row.get("media_attributes"),
             "export_path": str(self.json_path.absolute()),
             "v2_other_objects": others or [],
+            **(self._import_source(label) if self.importing else {}),
+        }
+
+    def _import_source(self, label: dict[str, Any]) -> dict[str, Any]:
+        """What saving the import again needs: the answer lines' uuids, the file."""
+        return {
+            "ndjson_path": str(self.json_path),
+            "import_answer_uuids": dict(label.get("answer_uuids") or {}),
+            "project_id": None,
         }
 
     # -- other tools -------------------------------------------------------------------
@@ -731,6 +821,12 @@ class _Reader:
                 )
             )
         return items
+
+
+def _shown_object(feature_id: str, obj: dict[str, Any]) -> str:
+    """An object in messages: its featureId, and its line in an import file."""
+    line = obj.get(LINE_KEY)
+    return f"{feature_id} (line {line})" if isinstance(line, int) else feature_id
 
 
 def _cell(value: Any) -> str:

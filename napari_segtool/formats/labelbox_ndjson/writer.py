@@ -10,6 +10,8 @@ image-level question of each label image. Pure (numpy, Pillow; no napari).
 
 * ``uuid`` is derived from the instance's featureId, so saving again gives
   the same uuid (Labelbox's import treats a uuid as the annotation's identity).
+  A featureId that is itself a UUID (an import read back: its uuid became the
+  featureId) is written as it is, so reopening and saving keeps the uuids.
 * ``dataRow`` is ``{"id": ...}`` when the document knows the Labelbox data row
   id (``source["data_row_id"]``, set when the layer was read from a Labelbox
   export), else ``{"globalKey": ...}``: ``source["global_key"]``, else the
@@ -39,7 +41,9 @@ image-level question of each label image. Pure (numpy, Pillow; no napari).
      "answer": {"name": "gfp", "schemaId": "c..."}}
 
 Its uuid is derived from the document's label id (``source["label_id"]``,
-made and returned in the sources when missing) and the question.
+made and returned in the sources when missing) and the question, unless the
+document was read from an import: then the uuid its line had
+(``source["import_answer_uuids"]``, by schema id or name).
 
 **Safe to interrupt.** The NDJSON file is replaced in one step (temporary
 file, fsync, rename). Composite PNGs are content-named and written before it,
@@ -126,6 +130,16 @@ class NdjsonExport:
     sources: list[dict[str, Any]] = field(default_factory=list)
     #: every file and folder written, the NDJSON first
     written: list[Path] = field(default_factory=list)
+
+
+def instance_uuid(feature_id: str) -> str:
+    """The import uuid of an instance: its featureId when that is a UUID, else derived."""
+    try:
+        if str(uuid.UUID(feature_id)) == feature_id.lower():
+            return feature_id.lower()
+    except (ValueError, AttributeError, TypeError):
+        pass
+    return stable_uuid(feature_id)
 
 
 def stable_uuid(*parts: str) -> str:
@@ -320,7 +334,7 @@ def _row_lines(
             instance = document.instances[label_id]
             cls_ = document.ontology.class_by_id(instance.schema_id)
             line = {
-                "uuid": stable_uuid(instance.feature_id),
+                "uuid": instance_uuid(instance.feature_id),
                 "dataRow": data_row,
                 **feature_reference(cls_.name, cls_.feature_schema_id, schema_ids),
                 "classifications": answers_to_import(
@@ -337,7 +351,12 @@ def _row_lines(
     for question, entry in answers_by_question(
         document.ontology.questions, document.image_answers, schema_ids=schema_ids
     ):
-        line_uuid = stable_uuid(source["label_id"], question.feature_schema_id)
+        known = source.get("import_answer_uuids") or {}
+        line_uuid = (
+            known.get(question.feature_schema_id)
+            or known.get(question.name)
+            or stable_uuid(source["label_id"], question.feature_schema_id)
+        )
         lines.append({"uuid": line_uuid, "dataRow": data_row, **entry})
     source["ndjson_path"] = str(path)
     written = [line_id for line_id in label_ids if line_id not in empty]
