@@ -1,8 +1,8 @@
-"""npe2 reader for Labelbox export v2 (NDJSON): layer data out of the ``labelbox-ndjson`` entry
-of the format registry (:mod:`napari_segtool.formats.labelbox_ndjson` does the work).
+"""npe2 reader for Labelbox NDJSON (export v2 and annotation imports): layer data out of the
+``labelbox-ndjson`` entry of the format registry (:mod:`napari_segtool.formats.labelbox_ndjson`
+does the work).
 
-Other NDJSON (other tools' files, Labelbox annotation imports) is declined, so
-napari offers it to other readers. File > Open never downloads; the dock's
+Other NDJSON (other tools' files) is declined, so napari offers it to other readers. File > Open never downloads; the dock's
 Files section has a box for web masks (see :func:`napari_segtool._napari.io_hooks.open_file`).
 """
 
@@ -16,7 +16,7 @@ LABELBOX_NDJSON = "labelbox-ndjson"
 
 
 def get_reader(path: str | list[str]):
-    """npe2 reader hook: our reader for an export v2 file, ``None`` for anything else."""
+    """npe2 reader hook: our reader for an export v2 or import file, ``None`` for anything else."""
     if isinstance(path, list):
         if len(path) != 1:
             return None

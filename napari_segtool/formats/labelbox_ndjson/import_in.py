@@ -5,6 +5,8 @@ An import file has one line per annotation, not per data row::
     {"uuid": ..., "dataRow": {"globalKey": ...} | {"id": ...}, "name": ..., "schemaId": ...,
      "classifications": [...], "mask": {"png": <base64>} | {"instanceURI", "colorRGB"}}
 
+(``instanceURI`` without ``colorRGB``: a binary PNG of the object alone, the
+older shape)
 (or ``bbox``, ``polygon``, ``point``, ``line`` instead of ``mask``), and one
 line per answered image-level question (``answer`` instead of a geometry).
 The lines are grouped by data row and put in the shape of an export v2 row,
@@ -84,8 +86,10 @@ def _object(number: int, line: dict[str, Any]) -> dict[str, Any]:
             raise ImportLineError(f"line {number}: mask must be an object, not {kind_of(mask)}")
         if "png" in mask:
             obj["mask"] = {"png": mask["png"]}
-        elif "instanceURI" in mask:
-            obj["composite_mask"] = {"url": mask["instanceURI"], "color_rgb": mask.get("colorRGB")}
+        elif "instanceURI" in mask and "colorRGB" in mask:  # one colour of a composite PNG
+            obj["composite_mask"] = {"url": mask["instanceURI"], "color_rgb": mask["colorRGB"]}
+        elif "instanceURI" in mask:  # the older shape: a PNG of this object alone
+            obj["mask"] = {"url": mask["instanceURI"]}
         else:
             raise ImportLineError(f"line {number}: mask holds neither png nor instanceURI")
         return obj

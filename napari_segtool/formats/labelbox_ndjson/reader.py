@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,9 @@ from napari_segtool.model.ontology import Ontology, OntologyError
 
 EXTENSIONS = NDJSON_EXTENSIONS
 _SNIFF_BYTES = 65536
+#: the key that starts an export row / an import line (as a key, not a value)
+_EXPORT_KEY = re.compile(r'"data_row"\s*:')
+_IMPORT_KEY = re.compile(r'"dataRow"\s*:')
 #: the geometry key of each v2 object of another tool, and the v1 key the shapes code reads
 _GEOMETRY_KEYS = {"bounding_box": "bbox", "polygon": "polygon", "line": "line", "point": "point"}
 
@@ -127,13 +131,11 @@ def _sniff(path: str | Path) -> str | None:
     head = head.lstrip("\ufeff \t\r\n")
     if not head.startswith("{"):
         return None
-    first = head.split("\n", 1)[0]
-    export, imported = first.find('"data_row"'), first.find('"dataRow"')
-    if export < 0 and imported < 0:  # a first line longer than the sniff: the whole head
-        export, imported = head.find('"data_row"'), head.find('"dataRow"')
-    if export < 0 and imported < 0:
+    first = head.split("\n", 1)[0]  # the first line tells (the whole head if it is longer)
+    export, imported = _EXPORT_KEY.search(first), _IMPORT_KEY.search(first)
+    if export is None and imported is None:
         return None
-    if imported < 0 or 0 <= export < imported:
+    if imported is None or (export is not None and export.start() < imported.start()):
         return "export"
     return "import"
 
@@ -280,6 +282,11 @@ class _Reader:
             _warn(
                 f"{self.json_path.name}: the ontology lacked {builder.describe_added()} used in "
                 "the export; they were added"
+            )
+        if not results and self.importing:
+            raise self.fail(
+                "no data row could be opened: no line has a mask that gives its size, and no "
+                "image file named by its global key is beside the file"
             )
         if not results:
             raise self.fail("no data row could be opened (no image size known for any row)")
