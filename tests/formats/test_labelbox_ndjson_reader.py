@@ -135,8 +135,8 @@ def test_a_jsonl_name_is_read_too(folder):
 @pytest.mark.parametrize(
     "content",
     [
-        '{"uuid": "1", "dataRow": {"globalKey": "a"}, "name": "cat", "mask": {"png": "x"}}\n',
         '{"text": "a sentence", "label": 3}\n{"text": "another", "label": 1}\n',
+        '{"text": "data_row", "note": "dataRow"}\n',
         '[{"data_row": {}}]\n',
         "",
         "\x00\x01binary",
@@ -156,9 +156,9 @@ def test_a_v2_row_under_another_extension_is_not_claimed(tmp_path):
     assert not labelbox_v1.is_v1_export(path)
 
 
-def test_the_entry_writes_imports_and_does_not_claim_them(tmp_path):
-    """One entry: it reads exports and writes imports; an import (``dataRow``, one line per
-    object) is not an export, so opening one says no format reads it."""
+def test_the_entry_writes_imports_and_reads_them_back(tmp_path):
+    """One entry: it reads exports, writes imports and reads those back; an import
+    (``dataRow``, one line per object) is told from an export by its first line."""
     entry = registry.writer_for(tmp_path / "out.ndjson")
     assert entry is registry.get("labelbox-ndjson") and entry.writer is labelbox_ndjson.write_items
     (row,) = read_export(REFERENCE / EXPORT)
@@ -173,8 +173,13 @@ def test_the_entry_writes_imports_and_does_not_claim_them(tmp_path):
         "it moved during the exposure"
     )
     assert not is_v2_export(tmp_path / "out.ndjson")
-    with pytest.raises(registry.UnknownFormatError):
-        registry.format_for(tmp_path / "out.ndjson")
+    assert labelbox_ndjson.is_import_file(tmp_path / "out.ndjson")
+    assert registry.format_for(tmp_path / "out.ndjson") is entry
+    (back,) = entry.read(tmp_path / "out.ndjson").labels
+    np.testing.assert_array_equal(back.data, layer.labels)
+    assert [i.feature_id for i in back.document.instances.values()] == [
+        labelbox_ndjson.stable_uuid(f) for f in FEATURES
+    ]
 
 
 # -- the ontology ---------------------------------------------------------------------

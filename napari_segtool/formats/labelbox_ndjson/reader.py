@@ -321,7 +321,8 @@ class _Reader:
             except (RecursionError, ValueError) as err:
                 raise self.fail(f"line {number} is not valid JSON ({err})") from None
             if not isinstance(row, dict):
-                raise self.fail(f"line {number}: a line is a JSON object, not {kind_of(row)}")
+                what = "an import line" if self.importing else "a data row"
+                raise self.fail(f"line {number}: {what} is a JSON object, not {kind_of(row)}")
             if not rows:  # the first line tells export rows from import lines
                 self.importing = "dataRow" in row and "data_row" not in row
             if self.importing and not isinstance(row.get("dataRow"), dict):
