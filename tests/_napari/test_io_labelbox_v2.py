@@ -164,6 +164,6 @@ def test_a_bad_import_adds_no_layer(make_napari_viewer, folder):
     lines[2]["mask"]["png"] = "%%%"
     saved.write_text("".join(json.dumps(line) + "\n" for line in lines))
     again = make_napari_viewer()
-    with pytest.raises(ValueError, match="line 3.*not valid base64"):
+    with pytest.raises(ValueError, match=r"line 3.*not valid base64"):
         again.open(str(saved), plugin=READER)
     assert len(again.layers) == 0

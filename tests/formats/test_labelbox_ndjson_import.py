@@ -267,7 +267,7 @@ def test_a_truncated_file_names_its_last_line(tmp_path):
     path, _, _ = save(tmp_path, "png")
     text = path.read_text()
     path.write_text(text[: len(text) - 40])
-    with pytest.raises(LabelboxFormatError, match="line 4 is not valid JSON.*cut short"):
+    with pytest.raises(LabelboxFormatError, match=r"line 4 is not valid JSON.*cut short"):
         read(path)
 
 
