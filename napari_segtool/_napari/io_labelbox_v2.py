@@ -3,7 +3,8 @@
 does the work).
 
 Other NDJSON (other tools' files) is declined, so napari offers it to other readers.
-File > Open never downloads; the dock's Files section has a box for web masks (see :func:`napari_segtool._napari.io_hooks.open_file`).
+File > Open never downloads; the dock's Files section has a box for web masks
+(see :func:`napari_segtool._napari.io_hooks.open_file`).
 """
 
 from __future__ import annotations
