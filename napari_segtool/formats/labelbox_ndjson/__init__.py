@@ -1,6 +1,6 @@
 """Labelbox NDJSON, one JSON object a line: export v2 (what Labelbox exports today) read into
 napari, and the annotation import Labelbox takes (model-assisted labelling and ground truth)
-written from it.
+written from it and read back (:mod:`.import_in`: lines grouped by data row).
 
 Pure (numpy, Pillow; no Qt, no napari). The napari hooks are
 ``napari_segtool._napari.io_labelbox_v2`` (reader) and
@@ -31,7 +31,8 @@ and ``annotations.classifications[]``, ``label_details`` and
   folder and must lie in it; web masks are downloaded only when asked, with
   the Labelbox API key (:mod:`.download`).
 
-**Modules.** ``reader`` (rows, labels, layers), ``masks_in`` (composite
+**Modules.** ``reader`` (rows, labels, layers), ``import_in`` (import lines as
+export rows, so the same reader reads them), ``masks_in`` (composite
 masks), ``answers_in`` (nested answers in), ``download`` (files and URLs);
 ``writer`` (the import file: one line per instance and per image-level
 answer, masks as base64 PNGs or one composite PNG per image, the atomic
