@@ -158,3 +158,28 @@ def test_a_web_image_is_downloaded_when_enabled(server, folder):
     path.write_text(json.dumps(row) + "\n")
     (read,) = read_from(path, api_key=KEY)
     assert read.image is not None and read.image.shape == (96, 128, 3)
+
+
+def test_an_import_s_web_composite_is_downloaded_as_an_export_s(server, folder):
+    """An import line's ``instanceURI`` + ``colorRGB`` follows the same download rule."""
+    row = json.loads((REFERENCE / EXPORT).read_text())
+    objects = row["projects"]["ck0fishproject0000000001"]["labels"][0]["annotations"]["objects"]
+    lines = [
+        {
+            "uuid": f"00000000-0000-4000-8000-00000000000{n}",
+            "dataRow": {"globalKey": "tank.png"},
+            "name": obj["name"],
+            "schemaId": obj["feature_schema_id"],
+            "mask": {
+                "instanceURI": f"{server.url}/masks/1",
+                "colorRGB": obj["composite_mask"]["color_rgb"],
+            },
+        }
+        for n, obj in enumerate(objects)
+    ]
+    path = folder / "tank.ndjson"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (row,) = read_from(path, api_key=KEY)
+    assert row.image is not None  # the global key names the image beside the file
+    assert np.bincount(row.layers[0].labels.ravel()).tolist()[1:] == AREAS
+    assert server.seen == [("/masks/1", f"Bearer {KEY}")]
