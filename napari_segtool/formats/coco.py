@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import hashlib
 import json
 import math
 import warnings
@@ -115,6 +116,16 @@ CATEGORY_KEYS = frozenset(("id", "name", "featureSchemaId", "color"))
 BOXES_SOURCE = "coco_boxes"
 IMAGE_SOURCE = "coco_image"
 CATEGORIES_SOURCE = "coco_categories"
+#: per instance read (by featureId): the annotation's own segmentation, area, bbox, id and
+#: file position, and a digest of its pixels as they ended up in the layer; an instance
+#: whose pixels still match is written back with what the file said, not re-encoded
+ORIGINALS_SOURCE = "coco_originals"
+#: annotations empty or entirely covered by later ones: kept as they were, written back
+COVERED_SOURCE = "coco_covered"
+#: the file's top-level keys other than the lists it is made of (``info``, ``licenses``...)
+FILE_SOURCE = "coco_file"
+#: the top-level keys the reader models (every other one is kept in ``FILE_SOURCE``)
+TOP_KEYS = frozenset(("images", "annotations", "categories", ONTOLOGY_KEY))
 _PATH_SEPARATOR = " > "
 #: 13 five-bit chunks hold a 64-bit run length: the most ``pycocotools`` decodes
 _RLE_MAX_SHIFT = 60
@@ -380,7 +391,9 @@ def build_coco(
     ]
     coco_images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    for image_id, entry in enumerate(images, 1):
+    wanted_ids: list[Any] = []  # per annotation, the id it was read with
+    image_ids = _assign_ids([entry.document.source.get("coco_image_id") for entry in images])
+    for image_id, entry in zip(image_ids, images, strict=True):
         labels = np.asarray(entry.labels)
         if labels.ndim != 2:
             raise CocoError(None, f"{entry.file_name}: COCO needs 2D labels, got {labels.ndim}D")
@@ -412,14 +425,28 @@ def build_coco(
                 CocoWarning,
                 stacklevel=2,
             )
+        originals = document.source.get(ORIGINALS_SOURCE)
+        originals = originals if isinstance(originals, dict) else {}
+        placed: list[tuple[float, int, Any, dict[str, Any]]] = []  # (position, n, id, annotation)
         for label_id in sorted(set(boxes) & set(document.instances)):
             instance = document.instances[label_id]
             rows, cols = boxes[label_id]
             crop = labels[rows, cols] == label_id
+            record = originals.get(instance.feature_id)
+            record = record if isinstance(record, dict) else {}
+            original = record.get("annotation")
+            original = original if isinstance(original, dict) else {}
+            unchanged = bool(original) and (
+                record.get("digest")
+                == pixels_digest(crop, [rows.start, cols.start, rows.stop, cols.stop])
+                and instance.crowd == _is_crowd(original)
+            )
             cls_ = document.ontology.class_by_id(instance.schema_id)
-            if instance.crowd:  # COCO's crowd regions are uncompressed RLE
+            if unchanged:
+                segm: Any = copy.deepcopy(original.get("segmentation"))
+            elif instance.crowd:  # COCO's crowd regions are uncompressed RLE
                 counts = rle_counts(crop, (rows.start, cols.start), (height, width))
-                segm: Any = {"size": [height, width], "counts": counts}
+                segm = {"size": [height, width], "counts": counts}
             elif segmentation == "rle":
                 counts = rle_counts(crop, (rows.start, cols.start), (height, width))
                 segm = {"size": [height, width], "counts": compress_counts(counts)}
@@ -431,29 +458,59 @@ def build_coco(
                 readable_answers(cls_.questions if cls_ else [], instance.answers),
                 instance.extra.get("attributes"),
             )
-            attributes.update(label_id=label_id, featureId=instance.feature_id)
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": category_of[instance.schema_id],
-                    "segmentation": segm,
-                    "area": int(np.count_nonzero(crop)),
-                    "bbox": [
-                        float(cols.start),
-                        float(rows.start),
-                        float(cols.stop - cols.start),
-                        float(rows.stop - rows.start),
-                    ],
-                    "iscrowd": 1 if instance.crowd else 0,
-                    "attributes": attributes,
-                    **extra,
-                    **instance_flags(instance),
-                }
+            # another tool's annotation gets none of our keys (it did not have them)
+            if not original or record.get("reserved"):
+                attributes.update(label_id=label_id, featureId=instance.feature_id)
+            annotation: dict[str, Any] = {
+                "id": None,
+                "image_id": image_id,
+                "category_id": category_of[instance.schema_id],
+                "segmentation": segm,
+                "area": int(np.count_nonzero(crop)),
+                "bbox": [
+                    float(cols.start),
+                    float(rows.start),
+                    float(cols.stop - cols.start),
+                    float(rows.stop - rows.start),
+                ],
+                "iscrowd": 1 if instance.crowd else 0,
+                **({"attributes": attributes} if attributes or record.get("attributes", 1) else {}),
+                **extra,
+                **instance_flags(instance),
+            }
+            if unchanged:
+                annotation.pop("iscrowd")
+                annotation.update(
+                    {
+                        k: copy.deepcopy(original[k])
+                        for k in ("area", "bbox", "iscrowd")
+                        if k in original
+                    }
+                )
+            position = record.get("position")
+            placed.append(
+                (
+                    position if is_int(position) else math.inf,
+                    label_id,
+                    original.get("id"),
+                    annotation,
+                )
             )
-        annotations.extend(
-            _kept_boxes(document, image_id, category_of, len(annotations), entry.file_name)
-        )
+        for covered in _kept_annotations(
+            document, COVERED_SOURCE, image_id, category_of, entry.file_name, "covered"
+        ):
+            placed.append((covered[0], 0, covered[1], covered[2]))
+        for kept in _kept_annotations(
+            document, BOXES_SOURCE, image_id, category_of, entry.file_name, "box"
+        ):
+            placed.append((math.inf, math.inf, kept[1], kept[2]))  # after the masks, in order
+        # file order: where annotations overlap, the later one wins again on the next read
+        for _, _, wanted_id, annotation in sorted(placed, key=lambda p: p[:2]):
+            annotations.append(annotation)
+            wanted_ids.append(wanted_id)
+    for annotation, annotation_id in zip(annotations, _assign_ids(wanted_ids), strict=True):
+        annotation["id"] = annotation_id
+    kept_keys = merge_file_keys([entry.document.source.get(FILE_SOURCE) for entry in images])
     now = _dt.datetime.now(_dt.UTC)
     return {
         "info": {
@@ -464,6 +521,7 @@ def build_coco(
             "date_created": now.isoformat(timespec="seconds"),
         },
         "licenses": [],
+        **kept_keys,
         "images": coco_images,
         "annotations": annotations,
         "categories": categories,
@@ -471,34 +529,82 @@ def build_coco(
     }
 
 
-def _kept_boxes(
+def merge_file_keys(kept: Sequence[Any]) -> dict[str, Any]:
+    """The top-level keys of the files read (``FILE_SOURCE`` of each document) as one:
+    the first file's value of a key wins, except ``licenses``, united by ``id``."""
+    merged: dict[str, Any] = {}
+    for keys in kept:
+        for key, value in (keys if isinstance(keys, dict) else {}).items():
+            if key in TOP_KEYS:
+                continue
+            if key not in merged:
+                merged[key] = copy.deepcopy(value)
+            elif key == "licenses" and isinstance(value, list) and isinstance(merged[key], list):
+                known = [_license_key(v) for v in merged[key]]
+                merged[key] += [copy.deepcopy(v) for v in value if _license_key(v) not in known]
+    return merged
+
+
+def _license_key(license_: Any) -> Any:
+    if isinstance(license_, dict) and "id" in license_:
+        return ("id", json.dumps(license_["id"], sort_keys=True))
+    return ("value", json.dumps(license_, sort_keys=True, default=str))
+
+
+def _assign_ids(wanted: Sequence[Any]) -> list[int]:
+    """The ids asked for where they are integers used once; fresh ones (above all) for the rest."""
+    taken: set[int] = set()
+    claimed: list[int | None] = []
+    for value in wanted:
+        if is_int(value) and value not in taken:
+            taken.add(value)
+            claimed.append(value)
+        else:
+            claimed.append(None)
+    next_id = max(taken, default=0) + 1
+    assigned: list[int] = []
+    for value in claimed:
+        if value is None:
+            value, next_id = next_id, next_id + 1
+        assigned.append(value)
+    return assigned
+
+
+def _kept_annotations(
     document: Document,
+    key: str,
     image_id: int,
     category_of: dict[str, int],
-    first_id: int,
     file_name: str,
-) -> list[dict[str, Any]]:
-    """The box-only annotations the document was read with, as they were (new ids)."""
-    kept = document.source.get(BOXES_SOURCE)
-    written: list[dict[str, Any]] = []
+    what: str,
+) -> list[tuple[float, Any, dict[str, Any]]]:
+    """The annotations the document kept as read (``key`` of its source), as they were:
+    ``(position in the file, id read, annotation)``; the id is set by the caller."""
+    kept = document.source.get(key)
+    written: list[tuple[float, Any, dict[str, Any]]] = []
     lost = 0
-    for box in kept if isinstance(kept, list) else []:
-        annotation = box.get("annotation") if isinstance(box, dict) else None
-        category_id = category_of.get(box.get("schema_id")) if isinstance(box, dict) else None
+    for entry in kept if isinstance(kept, list) else []:
+        annotation = entry.get("annotation") if isinstance(entry, dict) else None
+        category_id = category_of.get(entry.get("schema_id")) if isinstance(entry, dict) else None
         if not isinstance(annotation, dict) or category_id is None:
             lost += 1
             continue
+        position = entry.get("position")
         written.append(
-            {
-                **copy.deepcopy(annotation),
-                "id": first_id + len(written) + 1,
-                "image_id": image_id,
-                "category_id": category_id,
-            }
+            (
+                position if is_int(position) else math.inf,
+                annotation.get("id"),
+                {
+                    **copy.deepcopy(annotation),
+                    "id": None,
+                    "image_id": image_id,
+                    "category_id": category_id,
+                },
+            )
         )
     if lost:
         warnings.warn(
-            f"{file_name}: {lost} box annotation(s) whose class is no longer in the ontology "
+            f"{file_name}: {lost} {what} annotation(s) whose class is no longer in the ontology "
             "are not exported",
             CocoWarning,
             stacklevel=3,
@@ -646,8 +752,10 @@ def parse_coco(
         for position, image_id in enumerate(images)
         if only_images is None or position in only_images
     ]
+    top_level = {k: v for k, v in data.items() if k not in TOP_KEYS}
     for image in results:
         image.document.source[CATEGORIES_SOURCE] = copy.deepcopy(category_extra)
+        image.document.source[FILE_SOURCE] = copy.deepcopy(top_level)
     if free:
         warnings.warn(
             f"{source}: attributes {_short(list(free))} match no question of the ontology and "
@@ -755,14 +863,16 @@ def _build_image(
     ontology = Ontology.from_dict(ontology.to_dict())  # each document owns its ontology
     boxes: list[dict[str, Any]] = []
     masks: list[dict[str, Any]] = []
+    positions: list[int] = []  # each mask's place among the image's annotations
     pixels: list[tuple[np.ndarray, np.ndarray]] = []
-    for index, annotation in annotations:
+    for position, (index, annotation) in enumerate(annotations):
         path = f"annotations[{index}]"
         if _is_box_only(annotation, source, path):
             schema_id = class_of_category[annotation["category_id"]]
             boxes.append({"schema_id": schema_id, "annotation": copy.deepcopy(annotation)})
         else:
             masks.append(annotation)
+            positions.append(position)
             pixels.append(_annotation_pixels(annotation, (height, width), source, path))
     label_ids = _choose_label_ids(masks)
     largest = max(label_ids, default=0)
@@ -793,15 +903,27 @@ def _build_image(
     if hidden:
         warnings.warn(
             f"{source}: image {image['id']}: annotations {_short(hidden)} are empty or entirely "
-            "covered by later ones and are left out",
+            "covered by later ones; they are not in the layer but are kept and written back "
+            "unchanged on save",
             CocoWarning,
             stacklevel=3,
         )
     instances: list[Instance] = []
     feature_ids: set[str] = set()
     mapping: dict[Any, int] = {}
-    for annotation, label_id in zip(masks, label_ids, strict=True):
+    originals: dict[str, dict[str, Any]] = {}
+    covered: list[dict[str, Any]] = []
+    for annotation, label_id, position, (rows, cols) in zip(
+        masks, label_ids, positions, pixels, strict=True
+    ):
         if label_id not in present:
+            covered.append(
+                {
+                    "schema_id": class_of_category[annotation["category_id"]],
+                    "position": position,
+                    "annotation": copy.deepcopy(annotation),
+                }
+            )
             continue
         schema_id = class_of_category[annotation["category_id"]]
         attributes = annotation.get("attributes")
@@ -824,6 +946,7 @@ def _build_image(
         )
         instances.append(read_instance_flags(instance, annotation))
         mapping[annotation.get("id")] = label_id
+        originals[feature_id] = _original(annotation, position, labels, label_id, rows, cols)
     image_attributes = image.get("attributes")
     image_answers: Answers = {}
     image_extra = {k: copy.deepcopy(v) for k, v in image.items() if k not in IMAGE_KEYS}
@@ -844,10 +967,50 @@ def _build_image(
             "external_id": file_name,
             "coco_image_id": image["id"],
             IMAGE_SOURCE: image_extra,
+            ORIGINALS_SOURCE: originals,
             **({BOXES_SOURCE: boxes} if boxes else {}),
+            **({COVERED_SOURCE: covered} if covered else {}),
         },
     )
     return CocoImage(image["id"], file_name, width, height, labels, document, mapping)
+
+
+def _original(
+    annotation: dict[str, Any],
+    position: int,
+    labels: np.ndarray,
+    label_id: int,
+    rows: np.ndarray,
+    cols: np.ndarray,
+) -> dict[str, Any]:
+    """What :func:`build_coco` needs to write ``annotation`` back as it was, if unchanged."""
+    # the box of the pixels the instance kept (overlaps may have taken some of its own)
+    kept = labels[rows, cols] == label_id
+    rows, cols = rows[kept], cols[kept]
+    box = [int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1]
+    crop = labels[box[0] : box[2], box[1] : box[3]] == label_id
+    attributes = annotation.get("attributes")
+    return {
+        "position": position,
+        "digest": pixels_digest(crop, box),
+        "annotation": {
+            k: copy.deepcopy(annotation[k])
+            for k in ("id", "segmentation", "area", "bbox", "iscrowd")
+            if k in annotation
+        },
+        # attributes the file did not have are not added to it (ours: label_id, featureId)
+        "attributes": isinstance(attributes, dict),
+        "reserved": isinstance(attributes, dict)
+        and any(k in attributes for k in RESERVED_ATTRIBUTES),
+    }
+
+
+def pixels_digest(crop: np.ndarray, box: Sequence[int]) -> str:
+    """A digest of an instance's boolean crop and where it lies (``[r0, c0, r1, c1]``)."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.asarray(box, dtype=np.int64).tobytes())
+    digest.update(np.packbits(np.ascontiguousarray(crop, dtype=bool)).tobytes())
+    return digest.hexdigest()
 
 
 def _answers_and_free(
