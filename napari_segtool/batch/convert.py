@@ -205,6 +205,7 @@ class _CocoFragment:
                         "annotations": built["annotations"],
                         "categories": built["categories"],
                         "ontology": built[coco.ONTOLOGY_KEY],
+                        "file": item.document.source.get(coco.FILE_SOURCE),
                         "image_file": str(image_file) if copy_to is not None else None,
                         "counts": counts,
                         "notes": [*result.notes, *notes],
@@ -279,6 +280,8 @@ def merge_fragments(
         for n, cls_ in enumerate(ontology.classes, 1)
     ]
     merged[coco.ONTOLOGY_KEY] = ontology.to_dict()
+    # info, licenses and other top-level keys of the files read: first wins, licenses united
+    merged.update(coco.merge_file_keys([f.get("file") for f in fragments]))
     used: set[str] = set()
     copies: dict[str, str] = {}
     kept: list[int] = []
