@@ -22,8 +22,14 @@ The file
   ``attributes``: the answers as a readable dict (see
   :func:`readable_answers`) plus ``label_id`` and ``featureId`` (reserved keys).
   What another tool wrote that is no answer is written back as it was read:
-  free attributes, other annotation, image and category keys, and annotations
-  with a ``bbox`` but no segmentation (after the instances of their image).
+  free attributes, other annotation, image, category and top-level keys
+  (``info``, ``licenses``: the first file's value wins, licenses united by
+  ``id``), annotations with a ``bbox`` but no segmentation (after the
+  instances of their image), annotations empty or covered by later ones (in
+  file order), and the ``segmentation``, ``area``, ``bbox``, ``iscrowd`` and
+  ``id`` of every instance whose pixels are those it was read with (a digest
+  over its bounding box, :data:`ORIGINALS_SOURCE`); an edited instance is
+  written from its pixels. Image and annotation ids read are kept when unique.
 * ``labelbox_ontology``: the full Labelbox ontology JSON, so nested questions,
   colours and ids survive a round trip (COCO readers ignore unknown keys).
 * ``napari_segtool`` on an annotation or an image: its locks and hidden flags,
@@ -44,7 +50,8 @@ order, crowd regions (``iscrowd`` 1) first: where they overlap the later one
 wins, with a :class:`CocoWarning`. Attributes that match a question become
 answers, the others are kept in ``Instance.extra`` (one warning names them);
 annotations with a ``bbox`` and no segmentation are kept in the document's
-``source`` (the reader shows them as rectangles). Panoptic COCO is refused by
+``source`` (the reader shows them as rectangles), as are annotations without
+a pixel of their own in the layer (empty or covered), with a warning. Panoptic COCO is refused by
 name. Bad input raises :class:`CocoError` naming the file and the problem,
 before anything is built.
 """
