@@ -372,6 +372,9 @@ def _file_name(
     if image is None:
         # nothing written: name the image the segmentation was made on
         remembered = Path(str(source.get("image_path") or "")).name
+        if external and external.isprintable() and external.strip(" .") == external:
+            # nothing is written under this name: kept as the other tool wrote it
+            return _unique(external, used), None, None
         name = external or remembered or f"{source.get('image_name') or entry.name}.png"
         return _unique(_safe_name(name), used), None, None
     stem = Path(external).stem or image.name
