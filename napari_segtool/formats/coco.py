@@ -11,7 +11,8 @@ The file
 --------
 * ``images``: ``id``, ``file_name`` (relative to the JSON's folder), ``width``,
   ``height``; ``attributes`` holds the image-level answers when there are any.
-* ``categories``: the ontology's classes in order, ids ``1..n``: ``name``,
+* ``categories``: the ontology's classes in order, ids ``1..n`` (or those they
+  were read with): ``name``,
   ``supercategory`` (``"object"``), and Labelbox's ``featureSchemaId`` and
   ``color``.
 * ``annotations``: one per instance with pixels: ``id``, ``image_id``,
@@ -29,7 +30,8 @@ The file
   file order), and the ``segmentation``, ``area``, ``bbox``, ``iscrowd`` and
   ``id`` of every instance whose pixels are those it was read with (a digest
   over its bounding box, :data:`ORIGINALS_SOURCE`); an edited instance is
-  written from its pixels. Image and annotation ids read are kept when unique.
+  written from its pixels. Image, annotation and category ids read are kept
+  when unique.
 * ``labelbox_ontology``: the full Labelbox ontology JSON, so nested questions,
   colours and ids survive a round trip (COCO readers ignore unknown keys).
 * ``napari_segtool`` on an annotation or an image: its locks and hidden flags,
@@ -123,6 +125,8 @@ CATEGORY_KEYS = frozenset(("id", "name", "featureSchemaId", "color"))
 BOXES_SOURCE = "coco_boxes"
 IMAGE_SOURCE = "coco_image"
 CATEGORIES_SOURCE = "coco_categories"
+#: the category id each class was read with (``featureSchemaId -> id``), kept on writing
+CATEGORY_IDS_SOURCE = "coco_category_ids"
 #: per instance read (by featureId): the annotation's own segmentation, area, bbox, id and
 #: file position, and a digest of its pixels as they ended up in the layer; an instance
 #: whose pixels still match is written back with what the file said, not re-encoded
@@ -378,7 +382,15 @@ def build_coco(
             f"segmentation must be one of {', '.join(SEGMENTATION_KINDS)}, not {segmentation!r}",
         )
     ontology = merge_ontologies([entry.document.ontology for entry in images])
-    category_of = {cls_.feature_schema_id: n for n, cls_ in enumerate(ontology.classes, 1)}
+    read_ids: dict[str, Any] = {}  # the category id each class was read with
+    for entry in images:
+        kept = entry.document.source.get(CATEGORY_IDS_SOURCE)
+        for schema_id, cat_id in (kept if isinstance(kept, dict) else {}).items():
+            read_ids.setdefault(schema_id, cat_id)
+    category_ids = _assign_ids([read_ids.get(c.feature_schema_id) for c in ontology.classes])
+    category_of = {
+        cls_.feature_schema_id: n for n, cls_ in zip(category_ids, ontology.classes, strict=True)
+    }
     category_extra: dict[str, dict[str, Any]] = {}
     for entry in images:
         kept = entry.document.source.get(CATEGORIES_SOURCE)
@@ -394,7 +406,7 @@ def build_coco(
             "featureSchemaId": cls_.feature_schema_id,
             "color": cls_.color,
         }
-        for n, cls_ in enumerate(ontology.classes, 1)
+        for n, cls_ in zip(category_ids, ontology.classes, strict=True)
     ]
     coco_images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
@@ -760,8 +772,12 @@ def parse_coco(
         if only_images is None or position in only_images
     ]
     top_level = {k: v for k, v in data.items() if k not in TOP_KEYS}
+    category_ids: dict[str, int] = {}
+    for cat_id, schema_id in class_of_category.items():
+        category_ids.setdefault(schema_id, cat_id)
     for image in results:
         image.document.source[CATEGORIES_SOURCE] = copy.deepcopy(category_extra)
+        image.document.source[CATEGORY_IDS_SOURCE] = dict(category_ids)
         image.document.source[FILE_SOURCE] = copy.deepcopy(top_level)
     if free:
         warnings.warn(

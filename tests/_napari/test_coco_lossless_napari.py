@@ -16,7 +16,16 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 coco_api = pytest.importorskip("pycocotools.coco")
 
 CVAT = Path(__file__).parent.parent / "data" / "realworld" / "cvat-SakibAhmedShuva"
-COMPARED = ("id", "image_id", "segmentation", "iscrowd", "attributes", "area", "bbox")
+COMPARED = (
+    "id",
+    "image_id",
+    "category_id",
+    "segmentation",
+    "iscrowd",
+    "attributes",
+    "area",
+    "bbox",
+)
 
 
 def compared(coco: dict) -> dict:

@@ -46,7 +46,7 @@ COCO_FILES = [
 ]
 RLE_FILE = REALWORLD / "labelbox-python/coco/rle.json"
 SAMPLE = REALWORLD / COCO_FILES[0]
-COMPARED = ("id", "segmentation", "iscrowd", "attributes", "area", "bbox")
+COMPARED = ("id", "category_id", "segmentation", "iscrowd", "attributes", "area", "bbox")
 
 
 def quietly(function, *args, **kwargs):
