@@ -376,15 +376,170 @@ def build_coco(
     that the document does not know (no class) are left out with a
     :class:`CocoWarning`; instances without pixels are left out.
     """
+    _check_segmentation(segmentation)
+    parts = [
+        coco_image_part(entry, segmentation=segmentation, tolerance=tolerance) for entry in images
+    ]
+    return assemble_coco(parts, description=description)
+
+
+def _check_segmentation(segmentation: str) -> None:
     if segmentation not in SEGMENTATION_KINDS:
         raise CocoError(
             None,
             f"segmentation must be one of {', '.join(SEGMENTATION_KINDS)}, not {segmentation!r}",
         )
-    ontology = merge_ontologies([entry.document.ontology for entry in images])
+
+
+def coco_image_part(
+    entry: CocoImageInput, *, segmentation: str = "rle", tolerance: float = 0.0
+) -> dict[str, Any]:
+    """What one image contributes to a COCO file, before ids are given (plain values).
+
+    ``image`` (no ``id``), ``placed``: the image's annotations in file order as
+    ``[position, order, id read, schema id, annotation]`` (instances written from
+    their pixels or, when unchanged since reading, as read; annotations kept as
+    read: covered ones and boxes), and what the file keeps of the documents read
+    (ontology, category ids and keys, top-level keys). Holds no pixels, so many
+    images are built apart (one per task) and joined by :func:`assemble_coco`.
+    """
+    _check_segmentation(segmentation)
+    labels = np.asarray(entry.labels)
+    if labels.ndim != 2:
+        raise CocoError(None, f"{entry.file_name}: COCO needs 2D labels, got {labels.ndim}D")
+    height, width = (int(n) for n in labels.shape)
+    document = entry.document
+    image_extra = _without(document.source.get(IMAGE_SOURCE), IMAGE_KEYS)
+    free_image_attributes = image_extra.pop("attributes", None)
+    image: dict[str, Any] = {
+        "file_name": entry.file_name,
+        "width": width,
+        "height": height,
+        **image_extra,
+        **class_flags(document.locked_classes, document.hidden_classes),
+    }
+    image_answers = _with_free(
+        readable_answers(document.ontology.questions, document.image_answers),
+        free_image_attributes,
+    )
+    if image_answers:
+        image["attributes"] = image_answers
+    boxes = bounding_boxes(labels)
+    unknown = sorted(set(boxes) - set(document.instances))
+    if unknown:
+        warnings.warn(
+            f"{entry.file_name}: label ids {_short(unknown)} have no class and are not "
+            "exported; give them a class first",
+            CocoWarning,
+            stacklevel=2,
+        )
+    originals = document.source.get(ORIGINALS_SOURCE)
+    originals = originals if isinstance(originals, dict) else {}
+    placed: list[list[Any]] = []
+    for label_id in sorted(set(boxes) & set(document.instances)):
+        instance = document.instances[label_id]
+        rows, cols = boxes[label_id]
+        crop = labels[rows, cols] == label_id
+        record = originals.get(instance.feature_id)
+        record = record if isinstance(record, dict) else {}
+        original = record.get("annotation")
+        original = original if isinstance(original, dict) else {}
+        unchanged = bool(original) and (
+            record.get("digest")
+            == pixels_digest(crop, [rows.start, cols.start, rows.stop, cols.stop])
+            and instance.crowd == _is_crowd(original)
+        )
+        cls_ = document.ontology.class_by_id(instance.schema_id)
+        if unchanged:
+            segm: Any = copy.deepcopy(original.get("segmentation"))
+        elif instance.crowd:  # COCO's crowd regions are uncompressed RLE
+            counts = rle_counts(crop, (rows.start, cols.start), (height, width))
+            segm = {"size": [height, width], "counts": counts}
+        elif segmentation == "rle":
+            counts = rle_counts(crop, (rows.start, cols.start), (height, width))
+            segm = {"size": [height, width], "counts": compress_counts(counts)}
+        else:
+            polygons = mask_polygons(crop, tolerance, offset=(cols.start, rows.start))
+            segm = [coco_polygon(p) for p in polygons]
+        extra = _without(instance.extra, ANNOTATION_KEYS | {"featureId"})
+        attributes = _with_free(
+            readable_answers(cls_.questions if cls_ else [], instance.answers),
+            instance.extra.get("attributes"),
+        )
+        # another tool's annotation gets none of our keys (it did not have them)
+        if not original or record.get("reserved"):
+            attributes.update(label_id=label_id, featureId=instance.feature_id)
+        annotation: dict[str, Any] = {
+            "id": None,
+            "image_id": None,
+            "category_id": None,
+            "segmentation": segm,
+            "area": int(np.count_nonzero(crop)),
+            "bbox": [
+                float(cols.start),
+                float(rows.start),
+                float(cols.stop - cols.start),
+                float(rows.stop - rows.start),
+            ],
+            "iscrowd": 1 if instance.crowd else 0,
+            **({"attributes": attributes} if attributes or record.get("attributes", 1) else {}),
+            **extra,
+            **instance_flags(instance),
+        }
+        if unchanged:
+            annotation.pop("iscrowd")
+            annotation.update(
+                {
+                    k: copy.deepcopy(original[k])
+                    for k in ("area", "bbox", "iscrowd")
+                    if k in original
+                }
+            )
+        position = record.get("position")
+        placed.append(
+            [
+                position if is_int(position) else math.inf,
+                label_id,
+                original.get("id"),
+                instance.schema_id,
+                annotation,
+            ]
+        )
+    for source_key, what in ((COVERED_SOURCE, "covered"), (BOXES_SOURCE, "box")):
+        for position, read_id, schema_id, annotation in _kept_annotations(
+            document, source_key, entry.file_name, what
+        ):
+            if source_key == BOXES_SOURCE:  # after the masks, in their order
+                placed.append([math.inf, math.inf, read_id, schema_id, annotation])
+            else:
+                placed.append([position, 0, read_id, schema_id, annotation])
+    # file order: where annotations overlap, the later one wins again on the next read
+    placed.sort(key=lambda p: (p[0], p[1]))
+    kept_extra = document.source.get(CATEGORIES_SOURCE)
+    return {
+        "image": image,
+        "image_id": document.source.get("coco_image_id"),
+        "placed": placed,
+        "ontology": document.ontology.to_dict(),
+        "category_ids": copy.deepcopy(document.source.get(CATEGORY_IDS_SOURCE)),
+        "category_extra": {
+            schema_id: copy.deepcopy(extra)
+            for schema_id, extra in (kept_extra if isinstance(kept_extra, dict) else {}).items()
+            if isinstance(extra, dict)
+        },
+        "file_keys": copy.deepcopy(document.source.get(FILE_SOURCE)),
+    }
+
+
+def assemble_coco(
+    parts: Sequence[dict[str, Any]], *, description: str = "napari-segtool export"
+) -> dict[str, Any]:
+    """One COCO dict from :func:`coco_image_part` results, in their order: image,
+    annotation and category ids given here (the ids read where they are free)."""
+    ontology = merge_ontologies([Ontology.from_dict(part["ontology"]) for part in parts])
     read_ids: dict[str, Any] = {}  # the category id each class was read with
-    for entry in images:
-        kept = entry.document.source.get(CATEGORY_IDS_SOURCE)
+    for part in parts:
+        kept = part["category_ids"]
         for schema_id, cat_id in (kept if isinstance(kept, dict) else {}).items():
             read_ids.setdefault(schema_id, cat_id)
     category_ids = _assign_ids([read_ids.get(c.feature_schema_id) for c in ontology.classes])
@@ -392,11 +547,9 @@ def build_coco(
         cls_.feature_schema_id: n for n, cls_ in zip(category_ids, ontology.classes, strict=True)
     }
     category_extra: dict[str, dict[str, Any]] = {}
-    for entry in images:
-        kept = entry.document.source.get(CATEGORIES_SOURCE)
-        for schema_id, extra in (kept if isinstance(kept, dict) else {}).items():
-            if isinstance(extra, dict):
-                category_extra.setdefault(schema_id, extra)
+    for part in parts:
+        for schema_id, extra in part["category_extra"].items():
+            category_extra.setdefault(schema_id, extra)
     categories = [
         {
             "id": n,
@@ -411,125 +564,27 @@ def build_coco(
     coco_images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     wanted_ids: list[Any] = []  # per annotation, the id it was read with
-    image_ids = _assign_ids([entry.document.source.get("coco_image_id") for entry in images])
-    for image_id, entry in zip(image_ids, images, strict=True):
-        labels = np.asarray(entry.labels)
-        if labels.ndim != 2:
-            raise CocoError(None, f"{entry.file_name}: COCO needs 2D labels, got {labels.ndim}D")
-        height, width = (int(n) for n in labels.shape)
-        document = entry.document
-        image_extra = _without(document.source.get(IMAGE_SOURCE), IMAGE_KEYS)
-        free_image_attributes = image_extra.pop("attributes", None)
-        image: dict[str, Any] = {
-            "id": image_id,
-            "file_name": entry.file_name,
-            "width": width,
-            "height": height,
-            **image_extra,
-            **class_flags(document.locked_classes, document.hidden_classes),
-        }
-        image_answers = _with_free(
-            readable_answers(document.ontology.questions, document.image_answers),
-            free_image_attributes,
-        )
-        if image_answers:
-            image["attributes"] = image_answers
-        coco_images.append(image)
-        boxes = bounding_boxes(labels)
-        unknown = sorted(set(boxes) - set(document.instances))
-        if unknown:
+    image_ids = _assign_ids([part["image_id"] for part in parts])
+    for image_id, part in zip(image_ids, parts, strict=True):
+        coco_images.append({"id": image_id, **part["image"]})
+        lost = 0
+        for _, _, read_id, schema_id, annotation in part["placed"]:
+            category_id = category_of.get(schema_id)
+            if category_id is None:
+                lost += 1
+                continue
+            annotations.append({**annotation, "image_id": image_id, "category_id": category_id})
+            wanted_ids.append(read_id)
+        if lost:
             warnings.warn(
-                f"{entry.file_name}: label ids {_short(unknown)} have no class and are not "
-                "exported; give them a class first",
+                f"{part['image']['file_name']}: {lost} annotation(s) whose class is no longer "
+                "in the ontology are not exported",
                 CocoWarning,
                 stacklevel=2,
             )
-        originals = document.source.get(ORIGINALS_SOURCE)
-        originals = originals if isinstance(originals, dict) else {}
-        placed: list[tuple[float, int, Any, dict[str, Any]]] = []  # (position, n, id, annotation)
-        for label_id in sorted(set(boxes) & set(document.instances)):
-            instance = document.instances[label_id]
-            rows, cols = boxes[label_id]
-            crop = labels[rows, cols] == label_id
-            record = originals.get(instance.feature_id)
-            record = record if isinstance(record, dict) else {}
-            original = record.get("annotation")
-            original = original if isinstance(original, dict) else {}
-            unchanged = bool(original) and (
-                record.get("digest")
-                == pixels_digest(crop, [rows.start, cols.start, rows.stop, cols.stop])
-                and instance.crowd == _is_crowd(original)
-            )
-            cls_ = document.ontology.class_by_id(instance.schema_id)
-            if unchanged:
-                segm: Any = copy.deepcopy(original.get("segmentation"))
-            elif instance.crowd:  # COCO's crowd regions are uncompressed RLE
-                counts = rle_counts(crop, (rows.start, cols.start), (height, width))
-                segm = {"size": [height, width], "counts": counts}
-            elif segmentation == "rle":
-                counts = rle_counts(crop, (rows.start, cols.start), (height, width))
-                segm = {"size": [height, width], "counts": compress_counts(counts)}
-            else:
-                polygons = mask_polygons(crop, tolerance, offset=(cols.start, rows.start))
-                segm = [coco_polygon(p) for p in polygons]
-            extra = _without(instance.extra, ANNOTATION_KEYS | {"featureId"})
-            attributes = _with_free(
-                readable_answers(cls_.questions if cls_ else [], instance.answers),
-                instance.extra.get("attributes"),
-            )
-            # another tool's annotation gets none of our keys (it did not have them)
-            if not original or record.get("reserved"):
-                attributes.update(label_id=label_id, featureId=instance.feature_id)
-            annotation: dict[str, Any] = {
-                "id": None,
-                "image_id": image_id,
-                "category_id": category_of[instance.schema_id],
-                "segmentation": segm,
-                "area": int(np.count_nonzero(crop)),
-                "bbox": [
-                    float(cols.start),
-                    float(rows.start),
-                    float(cols.stop - cols.start),
-                    float(rows.stop - rows.start),
-                ],
-                "iscrowd": 1 if instance.crowd else 0,
-                **({"attributes": attributes} if attributes or record.get("attributes", 1) else {}),
-                **extra,
-                **instance_flags(instance),
-            }
-            if unchanged:
-                annotation.pop("iscrowd")
-                annotation.update(
-                    {
-                        k: copy.deepcopy(original[k])
-                        for k in ("area", "bbox", "iscrowd")
-                        if k in original
-                    }
-                )
-            position = record.get("position")
-            placed.append(
-                (
-                    position if is_int(position) else math.inf,
-                    label_id,
-                    original.get("id"),
-                    annotation,
-                )
-            )
-        for covered in _kept_annotations(
-            document, COVERED_SOURCE, image_id, category_of, entry.file_name, "covered"
-        ):
-            placed.append((covered[0], 0, covered[1], covered[2]))
-        for kept in _kept_annotations(
-            document, BOXES_SOURCE, image_id, category_of, entry.file_name, "box"
-        ):
-            placed.append((math.inf, math.inf, kept[1], kept[2]))  # after the masks, in order
-        # file order: where annotations overlap, the later one wins again on the next read
-        for _, _, wanted_id, annotation in sorted(placed, key=lambda p: p[:2]):
-            annotations.append(annotation)
-            wanted_ids.append(wanted_id)
     for annotation, annotation_id in zip(annotations, _assign_ids(wanted_ids), strict=True):
         annotation["id"] = annotation_id
-    kept_keys = merge_file_keys([entry.document.source.get(FILE_SOURCE) for entry in images])
+    kept_keys = merge_file_keys([part["file_keys"] for part in parts])
     now = _dt.datetime.now(_dt.UTC)
     return {
         "info": {
@@ -590,22 +645,17 @@ def _assign_ids(wanted: Sequence[Any]) -> list[int]:
 
 
 def _kept_annotations(
-    document: Document,
-    key: str,
-    image_id: int,
-    category_of: dict[str, int],
-    file_name: str,
-    what: str,
-) -> list[tuple[float, Any, dict[str, Any]]]:
+    document: Document, key: str, file_name: str, what: str
+) -> list[tuple[float, Any, Any, dict[str, Any]]]:
     """The annotations the document kept as read (``key`` of its source), as they were:
-    ``(position in the file, id read, annotation)``; the id is set by the caller."""
+    ``(position in the file, id read, class schema id, annotation)``; ids, image and
+    category are set when the parts are joined."""
     kept = document.source.get(key)
-    written: list[tuple[float, Any, dict[str, Any]]] = []
+    written: list[tuple[float, Any, Any, dict[str, Any]]] = []
     lost = 0
     for entry in kept if isinstance(kept, list) else []:
         annotation = entry.get("annotation") if isinstance(entry, dict) else None
-        category_id = category_of.get(entry.get("schema_id")) if isinstance(entry, dict) else None
-        if not isinstance(annotation, dict) or category_id is None:
+        if not isinstance(annotation, dict):
             lost += 1
             continue
         position = entry.get("position")
@@ -613,18 +663,14 @@ def _kept_annotations(
             (
                 position if is_int(position) else math.inf,
                 annotation.get("id"),
-                {
-                    **copy.deepcopy(annotation),
-                    "id": None,
-                    "image_id": image_id,
-                    "category_id": category_id,
-                },
+                entry.get("schema_id"),
+                {**copy.deepcopy(annotation), "id": None},
             )
         )
     if lost:
         warnings.warn(
-            f"{file_name}: {lost} {what} annotation(s) whose class is no longer in the ontology "
-            "are not exported",
+            f"{file_name}: {lost} {what} annotation(s) kept from reading are damaged and "
+            "not exported",
             CocoWarning,
             stacklevel=3,
         )

@@ -28,6 +28,7 @@ decompression bomb is refused unread).
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 from collections.abc import Collection, Sequence
@@ -42,7 +43,9 @@ from napari_segtool.formats.coco import (
     CocoImage,
     CocoImageInput,
     CocoWarning,
+    assemble_coco,
     build_coco,
+    coco_image_part,
     parse_coco,
     read_json_file,
     sniff_coco_file,
@@ -66,6 +69,7 @@ from napari_segtool.formats.toolkit.images import (
     decode_image,
 )
 from napari_segtool.model.document import Document, Instance
+from napari_segtool.model.ids import new_cuid
 from napari_segtool.model.label_store import label_store
 from napari_segtool.model.ontology import ObjectClass, Ontology
 
@@ -74,6 +78,8 @@ COCO_EXTENSION = ".coco.json"
 PLAIN_CLASS = ObjectClass(name="object", color="#9E9E9E", feature_schema_id="napari-segtool-object")
 #: what :func:`claim_coco` answers for a ``.coco.json`` file: ours, read it when asked
 OWN_EXTENSION = "own extension"
+#: ending of an image encoded for a COCO file that is not assembled yet
+_STAGED_IMAGE = ".saving.png"
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -391,6 +397,80 @@ def planned_image(
     For tools that write the JSON themselves (a merge of many files).
     """
     return _file_name(entry, image, folder, set())
+
+
+def write_image_part(
+    path: str | Path,
+    entry: LabelsItem,
+    image: ImageItem | None,
+    *,
+    segmentation: str = "rle",
+    tolerance: float = 0.0,
+) -> dict[str, Any]:
+    """What :func:`write_coco_file` would write to ``path`` for one labels item, as a part
+    for :func:`assemble_coco_file` (plain values, no pixels).
+
+    An image known only by its pixels is encoded here, under a staged name beside
+    ``path`` that the assembly moves into place; one on disk is copied there.
+    """
+    path = Path(path)
+    folder = path.resolve().parent
+    name, on_disk, target = _file_name(entry, image, folder, set())
+    staged = None
+    if image is not None and target is not None and on_disk is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        staged = folder / f".{path.name}.{new_cuid()}{_STAGED_IMAGE}"
+        if not _write_image(ImageItem(image.data, image.name, None), staged, str(path)):
+            staged = None
+    part = coco_image_part(
+        CocoImageInput(np.asarray(entry.data), entry.document, name),
+        segmentation=segmentation,
+        tolerance=tolerance,
+    )
+    part["name_fixed"] = on_disk is not None and target is None and on_disk.is_relative_to(folder)
+    part["image_copy"] = str(on_disk) if target is not None and on_disk is not None else None
+    part["image_staged"] = str(staged) if staged is not None else None
+    return part
+
+
+def assemble_coco_file(path: str | Path, parts: Sequence[dict[str, Any]]) -> list[Path]:
+    """Write the COCO file of :func:`write_image_part` results (in their order): image
+    names made unique as :func:`write_coco_file` makes them, images put beside it, the
+    JSON last and atomically. Returns the files written."""
+    path = Path(path)
+    if not parts:
+        raise CocoError(str(path), "nothing to export: no label image")
+    folder = path.resolve().parent
+    used: set[str] = set()
+    named = []
+    for part in parts:
+        name = part["image"]["file_name"]
+        if not part["name_fixed"]:
+            name = _unique(name, used)
+        used.add(name.casefold())
+        named.append({**part, "image": {**part["image"], "file_name": name}})
+    try:
+        coco = assemble_coco(named)
+    except CocoError as err:
+        raise CocoError(str(path), err.problem) from None
+    written = [path]
+    for part in named:
+        target = folder / part["image"]["file_name"]
+        if part["image_staged"] is not None:
+            os.replace(part["image_staged"], target)
+            written.append(target)
+        elif part["image_copy"] is not None and Path(part["image_copy"]).resolve() != target:
+            with atomic_path(target) as tmp:
+                shutil.copyfile(part["image_copy"], tmp)
+            written.append(target)
+    write_coco_json(path, coco)
+    return written
+
+
+def discard_image_part(part: dict[str, Any]) -> None:
+    """Remove what :func:`write_image_part` staged (the file was not assembled)."""
+    if part.get("image_staged"):
+        Path(part["image_staged"]).unlink(missing_ok=True)
 
 
 def unique_file_name(name: str, used: set[str]) -> str:
