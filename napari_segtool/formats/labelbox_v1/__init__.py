@@ -117,7 +117,15 @@ from napari_segtool.formats.labelbox_v1.reader import (
     row_items,
 )
 from napari_segtool.formats.labelbox_v1.save_files import mask_file_name
-from napari_segtool.formats.labelbox_v1.writer import ExportResult, write_export, write_items
+from napari_segtool.formats.labelbox_v1.writer import (
+    ExportResult,
+    assemble_export,
+    export_timestamp,
+    prepare_export,
+    write_export,
+    write_items,
+    write_row_part,
+)
 
 __all__ = [
     "DOWNLOAD_SCHEMES",
@@ -143,6 +151,10 @@ __all__ = [
     "read_export",
     "read_result",
     "row_items",
+    "assemble_export",
+    "export_timestamp",
+    "prepare_export",
     "write_export",
+    "write_row_part",
     "write_items",
 ]

@@ -151,27 +151,13 @@ def write_export(
             result.unanswered.append(document.unanswered_report(written_ids))
             result.sources.append(_source_after_write(document, row, json_path, other))
         _warn_unanswered(json_path, rows, result.unanswered)
-        masks.keep(_mask_folder_files(export, mask_dir.name))
-        masks.sync()
-        if ontology_path is not None:
-            ontologies = {json.dumps(d.ontology.to_dict(), sort_keys=True) for _, d in rows}
-            if len(ontologies) > 1:
-                _warn(f"{json_path}: the data rows use different ontologies; wrote the first")
-            ontology_swap.replace((rows[0][1].ontology.to_json() + "\n").encode("utf-8"))
-        text = json.dumps(export, indent=2, ensure_ascii=False) + "\n"
-        staged_json = atomic.write_temporary(json_path, text.encode("utf-8"), _STAGED)
-        try:
-            _commit(staged_json, json_path)
-        finally:
-            staged_json.unlink(missing_ok=True)
+        ontologies = [d.ontology.to_dict() for _, d in rows]
+        _commit_export(json_path, export, ontologies, masks, ontology_swap)
     except BaseException:
         ontology_swap.undo()
         masks.discard()
         raise
-    # committed: the new JSON is in place and names only files that are on disk
-    atomic.fsync_dir(json_path.parent)
-    masks.prune()
-    _remove_stale_temporaries(json_path, ontology_path)
+    _after_commit(json_path, masks, ontology_path)
     result.written = [json_path, mask_dir] + ([ontology_path] if ontology_path else [])
     return result
 
@@ -236,6 +222,128 @@ def write_items(
         notes=tuple(notes),
         details=result,
     )
+
+
+def prepare_export(path: str | Path) -> None:
+    """Check and make the places of an export written row by row (:func:`write_row_part`)."""
+    json_path = Path(path)
+    _check_old_mask_dir(mask_dir_for(json_path))
+    mask_dir_for(json_path).mkdir(parents=True, exist_ok=True)
+
+
+def write_row_part(
+    path: str | Path,
+    labels: np.ndarray,
+    document: Document,
+    *,
+    now: str,
+    mask_mode: str = "RGBA",
+    compress_level: int = 6,
+    mask_base_url: str | None = None,
+    image_base_url: str | None = None,
+    seconds_to_label: float = 0.0,
+    polygons: str = "none",
+    polygon_tolerance: float = 0.0,
+) -> dict[str, Any]:
+    """One data row of the export at ``path``: its masks written into the mask folder
+    (content-named, so nothing the current JSON names changes), its rows returned as
+    plain values for :func:`assemble_export`. ``now`` is the export's one timestamp
+    (:func:`export_timestamp`); the options are :func:`write_export`'s.
+    """
+    json_path = Path(path)
+    if polygons not in POLYGON_MODES:
+        raise ValueError(f"polygons must be one of {POLYGON_MODES}, not {polygons!r}")
+    _check_rows(json_path, [(labels, document)])
+    masks = _MaskFiles(mask_dir_for(json_path))
+    row, written_ids, _empty = _write_row(
+        json_path,
+        labels,
+        document,
+        masks,
+        mask_mode=mask_mode,
+        compress_level=compress_level,
+        mask_base_url=mask_base_url,
+        image_base_url=image_base_url,
+        seconds=seconds_to_label,
+        now=now,
+        progress=_no_progress,
+        polygons=polygons,
+        polygon_tolerance=polygon_tolerance,
+    )
+    masks.sync()
+    return {
+        "rows": [
+            *_kept_rows(document.source.get("rows_before")),
+            row,
+            *_kept_rows(document.source.get("rows_after")),
+        ],
+        "masks": sorted(masks.named),
+        "mask_count": 0 if polygons == "instead" else len(written_ids),
+        "feature_ids": [i.feature_id for i in document.instances.values()],
+        "unanswered": _unanswered_lines(document, document.unanswered_report(written_ids)),
+        "ontology": document.ontology.to_dict(),
+    }
+
+
+def assemble_export(
+    path: str | Path, parts: Sequence[dict[str, Any]], *, write_ontology: bool = True
+) -> list[Path]:
+    """Commit the export of :func:`write_row_part` results (in their order): the ontology,
+    then the JSON in one step; masks no row names are removed. Returns what was written."""
+    json_path = Path(path)
+    if not parts:
+        raise LabelboxFormatError(f"{json_path}: nothing to write (no label images)")
+    seen: dict[str, int] = {}
+    for n, part in enumerate(parts):
+        for feature_id in part["feature_ids"]:
+            if feature_id in seen:
+                raise LabelboxFormatError(
+                    f"{json_path}: featureId {feature_id} is used twice (rows {seen[feature_id]} "
+                    f"and {n}); an export needs unique featureIds"
+                )
+            seen[feature_id] = n
+    mask_dir = mask_dir_for(json_path)
+    ontology_path = ontology_path_for(json_path) if write_ontology else None
+    _warn_unanswered_lines(json_path, [line for part in parts for line in part["unanswered"]])
+    masks = _MaskFiles(mask_dir)
+    masks.keep({name for part in parts for name in part["masks"]})
+    ontology_swap = _OntologySwap(ontology_path)
+    export = [row for part in parts for row in part["rows"]]
+    try:
+        _commit_export(json_path, export, [part["ontology"] for part in parts], masks, ontology_swap)
+    except BaseException:
+        ontology_swap.undo()
+        raise
+    _after_commit(json_path, masks, ontology_path)
+    return [json_path, mask_dir] + ([ontology_path] if ontology_path else [])
+
+
+def export_timestamp() -> str:
+    """The ``Updated At`` of every row of one export."""
+    return _timestamp()
+
+
+def _commit_export(json_path: Path, export, ontologies, masks: _MaskFiles, ontology_swap) -> None:
+    masks.keep(_mask_folder_files(export, masks.folder.name))
+    masks.sync()
+    if ontology_swap.path is not None:
+        if len({json.dumps(o, sort_keys=True) for o in ontologies}) > 1:
+            _warn(f"{json_path}: the data rows use different ontologies; wrote the first")
+        text = json.dumps(ontologies[0], indent=2, ensure_ascii=False)
+        ontology_swap.replace((text + "\n").encode("utf-8"))
+    text = json.dumps(export, indent=2, ensure_ascii=False) + "\n"
+    staged_json = atomic.write_temporary(json_path, text.encode("utf-8"), _STAGED)
+    try:
+        _commit(staged_json, json_path)
+    finally:
+        staged_json.unlink(missing_ok=True)
+
+
+def _after_commit(json_path: Path, masks: _MaskFiles, ontology_path: Path | None) -> None:
+    # committed: the new JSON is in place and names only files that are on disk
+    atomic.fsync_dir(json_path.parent)
+    masks.prune()
+    _remove_stale_temporaries(json_path, ontology_path)
 
 
 def _kept_rows(rows: Any) -> list[dict[str, Any]]:
@@ -420,15 +528,25 @@ def _source_after_write(document: Document, row: dict[str, Any], json_path: Path
     return source
 
 
+def _unanswered_lines(document: Document, missing) -> list[str]:
+    lines = []
+    for label_id, question in missing:
+        if label_id is None:
+            lines.append(f"image: {question}")
+        else:
+            cls_ = document.class_of(label_id)
+            lines.append(f"instance {label_id} ({cls_.name if cls_ else '?'}): {question}")
+    return lines
+
+
 def _warn_unanswered(json_path: Path, rows, unanswered) -> None:
     lines = []
     for (_, document), missing in zip(rows, unanswered, strict=True):
-        for label_id, question in missing:
-            if label_id is None:
-                lines.append(f"image: {question}")
-            else:
-                cls_ = document.class_of(label_id)
-                lines.append(f"instance {label_id} ({cls_.name if cls_ else '?'}): {question}")
+        lines += _unanswered_lines(document, missing)
+    _warn_unanswered_lines(json_path, lines)
+
+
+def _warn_unanswered_lines(json_path: Path, lines: list[str]) -> None:
     if lines:
         shown = "; ".join(lines[:20]) + (f"; ... ({len(lines)} in all)" if len(lines) > 20 else "")
         _warn(f"{json_path.name}: unanswered required questions: {shown}")
