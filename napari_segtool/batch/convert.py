@@ -7,7 +7,6 @@ objects of other tools), so the list holds for every registered format.
 
 from __future__ import annotations
 
-import shutil
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -17,13 +16,10 @@ from typing import Any
 
 from napari_segtool.batch import engine
 from napari_segtool.batch.inputs import InputFile, Unit, expand_inputs, named, scan
-from napari_segtool.batch.measure import image_name_of
-from napari_segtool.formats import coco, coco_files, registry
+from napari_segtool.formats import coco_files, labelbox_v1, registry
 from napari_segtool.formats.result import ReadResult, collected_notes
-from napari_segtool.formats.toolkit.atomic import atomic_path
 from napari_segtool.model.answers import walk_answers
 from napari_segtool.model.label_store import label_store
-from napari_segtool.model.ontology import Ontology
 
 #: the one format that holds many inputs in one file (``--merge``)
 MERGE_FORMAT = "coco"
@@ -62,6 +58,10 @@ class Converted:
     written: tuple[str, ...]
     lost: Counter[str]
     notes: tuple[str, ...]
+    #: data rows / images of the source that failed (the output holds the rest: partial)
+    failed_units: int = 0
+    #: data rows / images of the source
+    units: int = 1
 
 
 @dataclass
@@ -92,7 +92,7 @@ def output_stem(path: Path) -> str:
 
 
 class _ConvertFile:
-    """A picklable task: read one file, write it in the target format, read it back."""
+    """A picklable task for a target written only whole: read one file, write it, read it back."""
 
     def __init__(self, target: str):
         self.target = target
@@ -119,6 +119,59 @@ class _ConvertFile:
         )
 
 
+def _one_at_a_time(unit: Unit):
+    """The unit's data rows / images read one by one: a task holds one image at a time."""
+    if unit.indices is None:
+        yield unit.read()
+        return
+    for index in unit.indices:
+        yield Unit(unit.path, unit.format_name, (index,), unit.count).read()
+
+
+@dataclass
+class _UnitParts:
+    """What one unit contributes to its output file (plain values, no pixels)."""
+
+    parts: list[dict[str, Any]]
+    counts: Counter[str]
+    notes: list[str]
+
+
+class _WriteParts:
+    """A picklable task: one unit's label images as parts of the target file ``out``."""
+
+    def __init__(self, target: str, now: str):
+        self.target = target
+        self.now = now
+
+    def __call__(self, job: tuple[Unit, Path]) -> _UnitParts:
+        unit, out = job
+        entry = registry.get(self.target)
+        done = _UnitParts([], Counter(), [])
+        for result in _one_at_a_time(unit):
+            done.counts += content_counts(result)
+            done.notes += result.notes
+            images = coco_files.pair_images(result.labels, result.images)
+            for item, image in zip(result.labels, images, strict=True):
+                with collected_notes(Warning, done.notes):
+                    done.parts.append(entry.write_part(out, item, image, now=self.now))
+            del result, images  # the next image is read only once this one is gone
+        return done
+
+
+class _CountUnit:
+    """A picklable task: what each data row / image of a written unit holds."""
+
+    def __call__(self, unit: Unit) -> list[Counter[str]]:
+        held = []
+        for result in _one_at_a_time(unit):
+            counts = [content_counts(ReadResult((item,))) for item in result.labels]
+            if counts:  # the objects of other tools of a data row go with its label image
+                counts[0]["objects of other tools"] += sum(len(s.coords) for s in result.shapes)
+            held += counts
+        return held
+
+
 def convert(
     inputs: Sequence[str],
     target: str,
@@ -134,6 +187,10 @@ def convert(
     given as inputs are mirrored). With ``merge`` (COCO only) every data row /
     image of every input goes into ``out_dir/<merged_name>.coco.json``, with
     their images copied beside it.
+
+    Every task reads one unit of a file (:func:`~.inputs.scan`) one image at a
+    time and gives the target's part for it; each output file is assembled from
+    its parts at the end, so memory per task is one image and its masks.
     """
     entry = registry.get(target)
     if entry.writer is None:
@@ -146,15 +203,122 @@ def convert(
     report.failures += [f"{argument}: {problem}" for argument, problem in missing]
     with engine.Session(options) as session:
         if merge:
-            _convert_merged(files, out_dir, merged_name, session, report)
+            out = out_dir / f"{merged_name}{registry.get(MERGE_FORMAT).extensions[0]}"
+            jobs = [(file.path, out) for file in files]
+        else:
+            jobs = _jobs(files, out_dir, entry.extensions[0], report)
+        if entry.write_part is None or entry.assemble is None:
+            for outcome in session.run(_ConvertFile(target), jobs, "Converting"):
+                if outcome.ok:
+                    report.outputs.append(outcome.value)
+                else:
+                    report.failures.append(named(outcome.error, outcome.item[0]))
             return report
-        jobs = _jobs(files, out_dir, entry.extensions[0], report)
-        for outcome in session.run(_ConvertFile(target), jobs, "Converting"):
-            if outcome.ok:
-                report.outputs.append(outcome.value)
-            else:
-                report.failures.append(named(outcome.error, outcome.item[0]))
+        _convert_in_parts(entry, jobs, session, report)
     return report
+
+
+def _convert_in_parts(entry, jobs: list[tuple[Path, Path]], session, report: ConvertReport):
+    outs = list(dict.fromkeys(out for _, out in jobs))
+    ready = set()
+    for out in outs:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if entry.prepare is not None:
+                entry.prepare(out)
+            ready.add(out)
+        except (ValueError, OSError) as err:
+            report.failures.append(named(str(err), out))
+    jobs = [(source, out) for source, out in jobs if out in ready]
+    out_of = dict(jobs)
+    unit_jobs: list[tuple[Unit, Path]] = []
+    for outcome in session.run(scan, list(out_of), "Scanning"):
+        if outcome.ok:
+            unit_jobs += [(unit, out_of[outcome.item]) for unit in outcome.value]
+        else:
+            report.failures.append(named(outcome.error, outcome.item))
+    now = labelbox_v1.export_timestamp()
+    # per output file, per source: the parts in order, the counts read, failed units
+    gathered: dict[Path, dict[Path, _Gathered]] = {out: {} for out in outs}
+    for outcome in session.run(_WriteParts(entry.name, now), unit_jobs, "Converting"):
+        unit, out = outcome.item
+        place = gathered[out].setdefault(unit.path, _Gathered(unit.count))
+        if outcome.ok:
+            place.parts += outcome.value.parts
+            place.counts += outcome.value.counts
+            place.notes += outcome.value.notes
+        else:
+            place.failed += 1 if unit.indices is None else len(unit.indices)
+            report.failures.append(named(outcome.error, unit))
+    assembled: list[tuple[Path, list[str], dict[Path, _Gathered]]] = []
+    for out in outs:
+        sources = {p: g for p, g in gathered[out].items() if g.parts}
+        for path, place in gathered[out].items():
+            if not place.parts and not place.failed:
+                report.failures.append(f"{path}: holds no label image to convert")
+        parts = [part for place in sources.values() for part in place.parts]
+        if not parts:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                written = entry.assemble(out, parts)
+        except (ValueError, OSError) as err:
+            for part in parts:
+                coco_files.discard_image_part(part)
+            report.failures.append(named(str(err), out))
+            continue
+        assembled.append((out, [str(p) for p in written], sources))
+    _check_outputs(entry, assembled, session, report)
+
+
+@dataclass
+class _Gathered:
+    count: int
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
+    failed: int = 0
+
+
+def _check_outputs(entry, assembled, session, report: ConvertReport) -> None:
+    """Read every written file back unit by unit and list, per source, what did not reach it."""
+    units: list[Unit] = []
+    for outcome in session.run(scan, [out for out, _, _ in assembled], "Checking"):
+        units += outcome.value if outcome.ok else []
+    back: dict[Path, list[Counter[str]] | None] = {out: [] for out, _, _ in assembled}
+    for outcome in session.run(_CountUnit(), units, "Checking"):
+        path = outcome.item.path
+        if outcome.ok and back[path] is not None:
+            back[path] += outcome.value
+        elif not outcome.ok:  # written but not readable back: say so, list no losses
+            back[path] = None
+            report.failures.append(named(f"cannot be read back: {outcome.error}", path))
+    for out, written, sources in assembled:
+        counts = back.get(out) if back.get(out) else None
+        position = 0
+        for source, place in sources.items():
+            lost = Counter(place.counts)
+            if counts is not None:
+                held = sum(counts[position : position + len(place.parts)], Counter())
+                lost.subtract(held)
+            position += len(place.parts)
+            notes = list(place.notes)
+            if place.failed:
+                notes.append(
+                    f"{out}: partial, {place.failed} of {place.count} data row(s) / image(s) "
+                    f"of {source} failed"
+                )
+            report.outputs.append(
+                Converted(
+                    str(source),
+                    tuple(written),
+                    Counter() if counts is None else lost,
+                    tuple(notes),
+                    failed_units=place.failed,
+                    units=place.count,
+                )
+            )
 
 
 def _jobs(files: list[InputFile], out_dir: Path, extension: str, report) -> list[tuple[Path, Path]]:
@@ -174,145 +338,3 @@ def _jobs(files: list[InputFile], out_dir: Path, extension: str, report) -> list
         taken.add(out.resolve())
         jobs.append((file.path, out))
     return jobs
-
-
-# -- merging into one COCO file ----------------------------------------------------------
-class _CocoFragment:
-    """A picklable task: one data row / image as the COCO entries it contributes."""
-
-    def __init__(self, out_dir: Path):
-        self.out_dir = out_dir
-
-    def __call__(self, unit: Unit) -> list[dict[str, Any]]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = unit.read()
-            folder = self.out_dir.resolve()
-            fragments = []
-            for item in result.labels:
-                image = next((i for i in result.images if i.name == image_name_of(item)), None)
-                if image is None and len(result.images) == 1 == len(result.labels):
-                    image = result.images[0]
-                file_name, image_file, copy_to = coco_files.planned_image(item, image, folder)
-                notes: list[str] = []
-                with collected_notes(coco.CocoWarning, notes):
-                    entry = coco.CocoImageInput(item.data, item.document, file_name)
-                    built = coco.build_coco([entry])
-                counts = content_counts(ReadResult((item,)))
-                fragments.append(
-                    {
-                        "image": built["images"][0],
-                        "annotations": built["annotations"],
-                        "categories": built["categories"],
-                        "ontology": built[coco.ONTOLOGY_KEY],
-                        "file": item.document.source.get(coco.FILE_SOURCE),
-                        "image_file": str(image_file) if copy_to is not None else None,
-                        "counts": counts,
-                        "notes": [*result.notes, *notes],
-                    }
-                )
-            if fragments:
-                fragments[0]["counts"]["objects of other tools"] += sum(
-                    len(s.coords) for s in result.shapes
-                )
-        return fragments
-
-
-def _convert_merged(files, out_dir: Path, merged_name: str, session, report: ConvertReport):
-    out = out_dir / f"{merged_name}{registry.get(MERGE_FORMAT).extensions[0]}"
-    units: list[Unit] = []
-    for outcome in session.run(scan, [f.path for f in files], "Scanning"):
-        if outcome.ok:
-            units.extend(outcome.value)
-        else:
-            report.failures.append(named(outcome.error, outcome.item))
-    fragments: list[tuple[str, dict[str, Any]]] = []
-    for outcome in session.run(_CocoFragment(out_dir), units, "Converting"):
-        if outcome.ok:
-            fragments += [(str(outcome.item.path), f) for f in outcome.value]
-        else:
-            report.failures.append(named(outcome.error, outcome.item.path))
-    if not fragments:
-        report.failures.append(f"{out}: nothing to write")
-        return
-    try:
-        merged, copies, kept = merge_fragments([f for _, f in fragments])
-    except coco.CocoError as err:
-        report.failures.append(f"{out}: {err}")
-        return
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = [out]
-    for source, name in copies.items():
-        target = out_dir / name
-        with atomic_path(target) as tmp:
-            shutil.copyfile(source, tmp)
-        written.append(target)
-    coco.write_coco_json(out, merged)
-    for (source, fragment), kept_count in zip(fragments, kept, strict=True):
-        lost = Counter(fragment["counts"])
-        lost.subtract(_fragment_counts(fragment, kept_count))
-        lost["label images"] = 0
-        report.outputs.append(
-            Converted(source, tuple(map(str, written)), lost, tuple(fragment["notes"]))
-        )
-
-
-def merge_fragments(
-    fragments: Sequence[dict[str, Any]],
-) -> tuple[dict[str, Any], dict[str, str], list[int]]:
-    """One COCO dict from per-image fragments: ids renumbered, categories and ontologies
-    merged by ``featureSchemaId``, image names made unique.
-
-    Returns the dict, the image files to copy (source path -> name beside the JSON)
-    and per fragment the number of annotations it kept.
-    """
-    ontology = coco.merge_ontologies([Ontology.from_dict(f["ontology"]) for f in fragments])
-    merged = coco.build_coco([])
-    category_of = {cls_.feature_schema_id: n for n, cls_ in enumerate(ontology.classes, 1)}
-    merged["categories"] = [
-        {
-            "id": n,
-            "name": cls_.name,
-            "supercategory": coco.SUPERCATEGORY,
-            "featureSchemaId": cls_.feature_schema_id,
-            "color": cls_.color,
-        }
-        for n, cls_ in enumerate(ontology.classes, 1)
-    ]
-    merged[coco.ONTOLOGY_KEY] = ontology.to_dict()
-    # info, licenses and other top-level keys of the files read: first wins, licenses united
-    merged.update(coco.merge_file_keys([f.get("file") for f in fragments]))
-    used: set[str] = set()
-    copies: dict[str, str] = {}
-    kept: list[int] = []
-    for image_id, fragment in enumerate(fragments, 1):
-        image = dict(fragment["image"], id=image_id)
-        source = fragment["image_file"]
-        if source is not None and source in copies:
-            image["file_name"] = copies[source]
-        else:
-            image["file_name"] = coco_files.unique_file_name(image["file_name"], used)
-            used.add(image["file_name"].casefold())
-            if source is not None:
-                copies[source] = image["file_name"]
-        merged["images"].append(image)
-        schema_of = {c["id"]: c["featureSchemaId"] for c in fragment["categories"]}
-        for annotation in fragment["annotations"]:
-            merged["annotations"].append(
-                dict(
-                    annotation,
-                    id=len(merged["annotations"]) + 1,
-                    image_id=image_id,
-                    category_id=category_of[schema_of[annotation["category_id"]]],
-                )
-            )
-        kept.append(len(fragment["annotations"]))
-    return merged, copies, kept
-
-
-def _fragment_counts(fragment: dict[str, Any], annotations: int) -> Counter[str]:
-    """What the merged file holds of a fragment: COCO keeps masks and answers, no other tools."""
-    counts = Counter(fragment["counts"])
-    counts["instances"] = annotations
-    counts["objects of other tools"] = 0
-    return counts

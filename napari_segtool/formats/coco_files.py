@@ -301,7 +301,7 @@ def write_coco_file(
     if not labels:
         raise CocoError(str(path), "nothing to export: select at least one Labels layer")
     folder = path.resolve().parent
-    pairs = _pair_images(labels, images)
+    pairs = pair_images(labels, images)
     used_names: set[str] = set()
     entries: list[CocoImageInput] = []
     to_write: list[tuple[ImageItem, Path]] = []
@@ -338,7 +338,7 @@ def plain_document(data: np.ndarray) -> Document:
     return Document(ontology=ontology, instances=instances)
 
 
-def _pair_images(
+def pair_images(
     labels: Sequence[LabelsItem], images: Sequence[ImageItem]
 ) -> list[ImageItem | None]:
     """Each labels item's image: the image its document names, or the only one."""

@@ -43,6 +43,15 @@ class FileFormat:
     #: alone or a few together by ``read(path, units=[k, ...])`` (batch tools' tasks);
     #: ``None``: the file is read whole
     units: Callable[[str, Any], int] | None = None
+    #: ``write_part(path, labels_item, image_item_or_None, **options) -> dict``: what one
+    #: label image contributes to the file ``path`` (plain values, no pixels; files of its
+    #: own, such as masks, written beside ``path``); ``None``: written whole
+    write_part: Callable[..., dict[str, Any]] | None = None
+    #: ``assemble(path, parts, **options) -> [written paths]``: the file from its parts, in
+    #: their order, written atomically
+    assemble: Callable[..., list[Path]] | None = None
+    #: ``prepare(path)``: checks and folders needed before parts of ``path`` are written
+    prepare: Callable[[Path], None] | None = None
 
     def can_read(self, path: str | Path) -> bool:
         return self.claim(str(path)) is not None
@@ -90,6 +99,18 @@ def _count_labelbox_rows(path: str, claim: Any = None) -> int:
     return labelbox_v1.count_rows(path)
 
 
+def _labelbox_row_part(path: Path, item: LabelsItem, image, *, now: str, **options) -> dict:
+    return labelbox_v1.write_row_part(path, item.data, item.document, now=now, **options)
+
+
+def _ndjson_row_part(path: Path, item: LabelsItem, image, *, now: str = "", **options) -> dict:
+    return labelbox_ndjson.write_row_part(path, item.data, item.document, **options)
+
+
+def _coco_image_part(path: Path, item: LabelsItem, image, *, now: str = "", **options) -> dict:
+    return coco_files.write_image_part(path, item, image, **options)
+
+
 def _claim_labelbox(path: str) -> bool | None:
     return True if labelbox_v1.is_v1_export(path) else None
 
@@ -107,6 +128,9 @@ _BUILT_IN = (
         reader=_read_labelbox,
         writer=labelbox_v1.write_items,
         units=_count_labelbox_rows,
+        write_part=_labelbox_row_part,
+        assemble=labelbox_v1.assemble_export,
+        prepare=labelbox_v1.prepare_export,
     ),
     FileFormat(
         name="coco",
@@ -116,6 +140,8 @@ _BUILT_IN = (
         reader=coco_files.read_coco_file,
         writer=coco_files.write_coco_file,
         units=coco_files.count_images,
+        write_part=_coco_image_part,
+        assemble=coco_files.assemble_coco_file,
     ),
     FileFormat(
         name="labelbox-ndjson",
@@ -124,6 +150,8 @@ _BUILT_IN = (
         claim=_claim_labelbox_ndjson,
         reader=labelbox_ndjson.read_result,
         writer=labelbox_ndjson.write_items,
+        write_part=_ndjson_row_part,
+        assemble=labelbox_ndjson.assemble_ndjson,
     ),
 )
 _FORMATS: dict[str, FileFormat] = {entry.name: entry for entry in _BUILT_IN}

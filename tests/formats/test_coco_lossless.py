@@ -17,11 +17,12 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pytest
 
-from napari_segtool.batch.convert import merge_fragments
 from napari_segtool.formats.coco import (
     CocoImageInput,
     CocoWarning,
+    assemble_coco,
     build_coco,
+    coco_image_part,
     decode_rle,
     parse_coco,
 )
@@ -209,20 +210,10 @@ def test_merging_converted_files_keeps_their_top_level_keys():
         "info": {"description": "another file"},
         "licenses": [original["licenses"][0], another_license],
     }
-    fragments = []
-    for item in items:
-        entry = CocoImageInput(np.asarray(item.data), item.document, item.name)
-        built = quietly(build_coco, [entry])
-        fragments.append(
-            {
-                "image": built["images"][0],
-                "annotations": built["annotations"],
-                "categories": built["categories"],
-                "ontology": built["labelbox_ontology"],
-                "file": item.document.source.get("coco_file"),
-                "image_file": None,
-            }
-        )
-    merged, _, _ = merge_fragments(fragments)
+    parts = [
+        quietly(coco_image_part, CocoImageInput(np.asarray(item.data), item.document, item.name))
+        for item in items
+    ]
+    merged = quietly(assemble_coco, parts)  # what convert --merge writes
     assert merged["info"] == original["info"]
     assert merged["licenses"] == [*original["licenses"], another_license]

@@ -70,12 +70,14 @@ from napari_segtool.formats.labelbox_ndjson.writer import (
     NdjsonExport,
     NdjsonWriteError,
     NdjsonWriteWarning,
+    assemble_ndjson,
     composite_colour,
     data_row_for,
     instance_uuid,
     stable_uuid,
     write_items,
     write_ndjson,
+    write_row_part,
 )
 from napari_segtool.formats.labelbox_v1.common import LabelboxFormatError, LabelboxFormatWarning
 
@@ -97,6 +99,7 @@ __all__ = [
     "NdjsonWriteWarning",
     "answers_by_question",
     "answers_to_import",
+    "assemble_ndjson",
     "composite_colour",
     "data_row_for",
     "instance_uuid",
@@ -109,4 +112,5 @@ __all__ = [
     "stable_uuid",
     "write_items",
     "write_ndjson",
+    "write_row_part",
 ]

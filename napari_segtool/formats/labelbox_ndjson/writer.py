@@ -269,6 +269,77 @@ def write_items(
     )
 
 
+def write_row_part(
+    path: str | Path,
+    labels: np.ndarray,
+    document: Document,
+    *,
+    masks: str = "png",
+    mask_base_url: str | None = None,
+    schema_ids: bool = True,
+    data_row_key: str = "auto",
+    compress_level: int = 6,
+) -> dict[str, Any]:
+    """One label image of the import at ``path`` as its lines (plain values) for
+    :func:`assemble_ndjson`; composite masks are written into the mask folder
+    (content-named). The options are :func:`write_ndjson`'s."""
+    path = Path(path)
+    if masks not in MASK_STYLES:
+        raise ValueError(f"masks must be one of {MASK_STYLES}, not {masks!r}")
+    _check_rows(path, [(labels, document)], data_row_key)
+    mask_files = None
+    if masks == "composite":
+        mask_dir_for(path).mkdir(parents=True, exist_ok=True)
+        mask_files = _MaskFiles(mask_dir_for(path))
+    lines, written_ids, _empty, _source = _row_lines(
+        path,
+        np.asarray(labels),
+        document,
+        mask_files,
+        mask_base_url=mask_base_url,
+        schema_ids=schema_ids,
+        data_row_key=data_row_key,
+        compress_level=compress_level,
+        progress=_no_progress,
+    )
+    if mask_files is not None:
+        mask_files.sync()
+    return {
+        "lines": [json.dumps(line, ensure_ascii=False) for line in lines],
+        "masks": sorted(mask_files.named) if mask_files is not None else [],
+        "mask_count": len(written_ids),
+        "feature_ids": [i.feature_id for i in document.instances.values()],
+    }
+
+
+def assemble_ndjson(
+    path: str | Path, parts: Sequence[dict[str, Any]], *, masks: str = "png"
+) -> list[Path]:
+    """Write the import of :func:`write_row_part` results (in their order) in one step;
+    composite masks no line names are removed. Returns what was written."""
+    path = Path(path)
+    if not parts:
+        raise NdjsonWriteError(f"{path}: nothing to write (no label images)")
+    seen: dict[str, int] = {}
+    for n, part in enumerate(parts):
+        for feature_id in part["feature_ids"]:
+            if feature_id in seen:
+                raise NdjsonWriteError(
+                    f"{path}: featureId {feature_id} is used twice (label images "
+                    f"{seen[feature_id]} and {n}); an import needs unique featureIds"
+                )
+            seen[feature_id] = n
+    mask_files = _MaskFiles(mask_dir_for(path)) if masks == "composite" else None
+    text = "".join(line + "\n" for part in parts for line in part["lines"])
+    atomic.atomic_write_bytes(path, text.encode("utf-8"), _STAGED)
+    atomic.fsync_dir(path.parent)  # committed
+    if mask_files is not None:
+        mask_files.keep({name for part in parts for name in part["masks"]})
+        mask_files.prune()
+    _remove_stale_temporaries(path, None)
+    return [path] + ([mask_files.folder] if mask_files is not None else [])
+
+
 def _check_rows(path: Path, rows, data_row_key: str) -> None:
     seen: dict[str, int] = {}
     for n, (labels, document) in enumerate(rows):

@@ -310,7 +310,9 @@ def assemble_export(
     ontology_swap = _OntologySwap(ontology_path)
     export = [row for part in parts for row in part["rows"]]
     try:
-        _commit_export(json_path, export, [part["ontology"] for part in parts], masks, ontology_swap)
+        _commit_export(
+            json_path, export, [part["ontology"] for part in parts], masks, ontology_swap
+        )
     except BaseException:
         ontology_swap.undo()
         raise
