@@ -249,7 +249,7 @@ def _convert_in_parts(entry, jobs: list[tuple[Path, Path]], session, report: Con
             place.notes += outcome.value.notes
         else:
             place.failed += 1 if unit.indices is None else len(unit.indices)
-            report.failures.append(named(outcome.error, unit))
+            report.failures.append(named(outcome.error, str(unit)))
     assembled: list[tuple[Path, list[str], dict[Path, _Gathered]]] = []
     for out in outs:
         sources = {p: g for p, g in gathered[out].items() if g.parts}
@@ -304,11 +304,6 @@ def _check_outputs(entry, assembled, session, report: ConvertReport) -> None:
                 lost.subtract(held)
             position += len(place.parts)
             notes = list(place.notes)
-            if place.failed:
-                notes.append(
-                    f"{out}: partial, {place.failed} of {place.count} data row(s) / image(s) "
-                    f"of {source} failed"
-                )
             report.outputs.append(
                 Converted(
                     str(source),

@@ -28,6 +28,12 @@ def convert_lines(report: ConvertReport, out_dir: str, verbose: bool = False) ->
         f"{len(written)} file(s) and folder(s) written; {len(report.failures)} failed."
     ]
     lines += [f"FAILED {failure}" for failure in report.failures]
+    lines += [
+        f"PARTIAL {output.written[0]}: {output.units - output.failed_units} of {output.units} "
+        f"data row(s) / image(s) of {output.source} converted"
+        for output in report.outputs
+        if output.failed_units
+    ]
     losses = report.losses()
     if losses:
         lines.append(f"Not kept ({target} cannot hold them):")

@@ -75,3 +75,20 @@ def write_batch(
             write_export(path, [(labels, document)], compress_level=1)
         paths.append(path)
     return paths
+
+
+def write_rows(path: Path, count: int, *, size: int = 24, instances: int = 4) -> Path:
+    """One export ``path`` of ``count`` data rows, each with its image and masks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ontology = fish_ontology()
+    rows = []
+    for n in range(count):
+        labels, found, image = scene(size, instances, n, ontology)
+        image_path = path.parent / f"{path.stem}_image_{n:04d}.png"
+        Image.fromarray(image).save(image_path)
+        source = {"image_path": str(image_path), "image_name": image_path.stem}
+        rows.append((labels, Document(ontology=ontology, instances=found, source=source)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LabelboxFormatWarning)
+        write_export(path, rows, compress_level=1)
+    return path
