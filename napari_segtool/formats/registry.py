@@ -115,6 +115,16 @@ def _claim_labelbox(path: str) -> bool | None:
     return True if labelbox_v1.is_v1_export(path) else None
 
 
+def _read_labelbox_ndjson(path: str, *, claim: Any = None, units=None, **options) -> ReadResult:
+    if units is not None:
+        options["rows"] = units
+    return labelbox_ndjson.read_result(path, **options)
+
+
+def _count_labelbox_ndjson_rows(path: str, claim: Any = None) -> int:
+    return labelbox_ndjson.count_rows(path)
+
+
 def _claim_labelbox_ndjson(path: str) -> bool | None:
     return True if labelbox_ndjson.is_labelbox_ndjson(path) else None
 
@@ -148,8 +158,9 @@ _BUILT_IN = (
         display_name="Labelbox NDJSON",
         extensions=labelbox_ndjson.NDJSON_EXTENSIONS,
         claim=_claim_labelbox_ndjson,
-        reader=labelbox_ndjson.read_result,
+        reader=_read_labelbox_ndjson,
         writer=labelbox_ndjson.write_items,
+        units=_count_labelbox_ndjson_rows,
         write_part=_ndjson_row_part,
         assemble=labelbox_ndjson.assemble_ndjson,
     ),

@@ -7,6 +7,7 @@ import binascii
 import json
 import re
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,7 @@ def read_export(
     key_hosts: tuple[str, ...] = LABELBOX_HOSTS,
     max_pixels: int | None = -1,
     progress: Progress | None = None,
+    rows: Collection[int] | None = None,
 ) -> list[DataRow]:
     """Read an export v2 (one :class:`DataRow` per line, one layer per label in it) or an
     annotation import (its lines grouped by data row, one layer per data row; see
@@ -163,13 +165,22 @@ def read_export(
     relative to the export's folder and must lie in it; ``http(s)`` ones are
     downloaded only with ``allow_download`` (the API key, ``api_key`` else
     ``LABELBOX_API_KEY``, goes to ``key_hosts`` only: see
-    :mod:`.download`). Raises :class:`LabelboxFormatError` naming the file, the
+    :mod:`.download`). ``rows`` (positions among the data rows, see
+    :func:`count_rows`) reads only those data rows' masks and images, for batch
+    tools that give each data row its own task; the ontology is built from every
+    row all the same. Raises :class:`LabelboxFormatError` naming the file, the
     line and the object; nothing is returned then.
     """
     json_path = Path(path)
     fetcher = Fetcher(json_path.absolute().parent, allow_download, api_key, tuple(key_hosts))
     reader = _Reader(json_path, fetcher, pixel_limit(max_pixels), progress or _no_progress)
-    return reader.read(ontology)
+    return reader.read(ontology, None if rows is None else set(rows))
+
+
+def count_rows(path: str | Path) -> int:
+    """How many data rows the file holds (export lines, or import lines grouped by data row)."""
+    reader = _Reader(Path(path), Fetcher(Path(path).absolute().parent), None, _no_progress)
+    return len(reader.data_rows())
 
 
 def read_result(path: str | Path, *, claim: Any = None, **options) -> ReadResult:
@@ -247,13 +258,18 @@ class _Reader:
         return LabelboxFormatError(f"{self.json_path}: {problem}")
 
     # -- top level -------------------------------------------------------------------
-    def read(self, ontology: Ontology | None) -> list[DataRow]:
+    def data_rows(self) -> list[tuple[int, dict[str, Any]]]:
+        """``(line, export row)`` per data row (import lines grouped into rows)."""
         rows = self._load_lines()
         if self.importing:
             try:
                 rows = export_rows(rows)
             except ImportLineError as err:
                 raise self.fail(str(err)) from None
+        return rows
+
+    def read(self, ontology: Ontology | None, only: set[int] | None = None) -> list[DataRow]:
+        rows = self.data_rows()
         labels = {line: self._labels_of(line, row) for line, row in rows}
         builder = _OntologyBuilder(self._base_ontology(ontology), self.json_path)
         for found in labels.values():  # classes and questions in export order, before answers
@@ -265,7 +281,9 @@ class _Reader:
                     place_questions(builder, cls_.questions, v1_entries(obj.get("classifications")))
                 entries = v1_entries(item.annotations.get("classifications"))
                 place_questions(builder, builder.ontology.questions, entries)
-        total = sum(self._decodes(item) for found in labels.values() for item in found)
+        if only is not None:
+            rows = [row for position, row in enumerate(rows) if position in only]
+        total = sum(self._decodes(item) for line, _ in rows for item in labels[line])
         results: list[DataRow] = []
         with _progress_bar(self.progress, total, "Reading Labelbox masks") as self._tick:
             for line, row in rows:
