@@ -17,6 +17,7 @@ from napari.layers import Labels
 from napari_segtool._napari.binding import binding_of, document_of, unwrap
 from napari_segtool._napari.io_hooks import LayerData, after_write, bound_layer, live_document
 from napari_segtool._napari.io_hooks import napari_progress as progress
+from napari_segtool._napari.io_labelbox import _shapes_item as shapes_item
 from napari_segtool.formats import registry
 from napari_segtool.formats.labelbox_ndjson import NdjsonExport, NdjsonWriteError
 from napari_segtool.formats.result import LabelsItem
@@ -26,9 +27,16 @@ NDJSON = "labelbox-ndjson"
 
 
 def write_labelbox_ndjson(path: str, layers: list[LayerData]) -> list[str]:
-    """npe2 writer hook: every selected segmentation layer into one import file (images ignored)."""
-    items, targets = [], []
+    """npe2 writer hook: every selected segmentation layer into one import file (images ignored).
+
+    Selected Shapes / Points layers showing objects of other tools read from a Labelbox
+    export save their edits; objects whose layer is not selected are written as read.
+    """
+    items, targets, shapes = [], [], []
     for data, meta, layer_type in layers:
+        if layer_type in ("shapes", "points"):
+            shapes.append(shapes_item(data, meta, layer_type))
+            continue
         if layer_type != "labels":
             continue
         document = live_document(meta)
@@ -39,7 +47,7 @@ def write_labelbox_ndjson(path: str, layers: list[LayerData]) -> list[str]:
             )
         items.append(LabelsItem(np.asarray(data), document, meta.get("name") or "labels"))
         targets.append((meta["metadata"], bound_layer(meta["metadata"]), document))
-    result = registry.get(NDJSON).write(path, items, progress=progress)
+    result = registry.get(NDJSON).write(path, items, shapes=shapes, progress=progress)
     for (metadata, layer, document), source in zip(targets, result.sources, strict=True):
         _remember(metadata, layer, document, source)
     return after_write(result, [layer for _, layer, _ in targets])

@@ -844,6 +844,7 @@ class _Reader:
                     shape_types=[r[0] for r in chosen],
                     colors=[c.color for _, _, c, _, _ in chosen],
                     features=features,
+                    read_ids=tuple(f for f in features["featureId"] if f),
                 )
             )
         return items

@@ -40,10 +40,15 @@ image-level question of each label image. Pure (numpy, Pillow; no napari).
     {"uuid": "...", "dataRow": {...}, "name": "Stain", "schemaId": "c...",
      "answer": {"name": "gfp", "schemaId": "c..."}}
 
-Its uuid is derived from the document's label id (``source["label_id"]``,
-made and returned in the sources when missing) and the question, unless the
-document was read from an import: then the uuid its line had
-(``source["import_answer_uuids"]``, by schema id or name).
+**An object of another tool** (a box, polygon, point or line read from a
+Labelbox export, v2 or v1) is written in the import's shape (``bbox``,
+``polygon``, ``point``, ``line``; see :mod:`.objects_out`), with the edits of
+the Shapes / Points layers saved along, matched by featureId.
+
+An image-level answer's uuid is derived from the document's label id
+(``source["label_id"]``, made and returned in the sources when missing) and the
+question, unless the document was read from an import: then the uuid its line
+had (``source["import_answer_uuids"]``, by schema id or name).
 
 **Safe to interrupt.** The NDJSON file is replaced in one step (temporary
 file, fsync, rename). Composite PNGs are content-named and written before it,
@@ -76,6 +81,7 @@ from napari_segtool.formats.labelbox_ndjson.answers_out import (
     answers_to_import,
     feature_reference,
 )
+from napari_segtool.formats.labelbox_ndjson.objects_out import object_line, other_objects_of
 from napari_segtool.formats.labelbox_v1.common import (
     LabelboxFormatError,
     LabelboxFormatWarning,
@@ -84,6 +90,7 @@ from napari_segtool.formats.labelbox_v1.common import (
     _progress_bar,
 )
 from napari_segtool.formats.labelbox_v1.data_rows import _external_id, _join_url
+from napari_segtool.formats.labelbox_v1.other_tools import edited_other_objects
 from napari_segtool.formats.labelbox_v1.paths import mask_dir_for
 from napari_segtool.formats.labelbox_v1.save_files import (
     _STAGED,
@@ -92,12 +99,19 @@ from napari_segtool.formats.labelbox_v1.save_files import (
 )
 from napari_segtool.formats.labelbox_v1.writer import _check_old_mask_dir
 from napari_segtool.formats.masks import MaskPngEncoder, SparseMask, iter_instance_crops
-from napari_segtool.formats.result import ImageItem, LabelsItem, WriteResult, collected_notes
+from napari_segtool.formats.result import (
+    ImageItem,
+    LabelsItem,
+    ShapesItem,
+    WriteResult,
+    collected_notes,
+)
 from napari_segtool.formats.toolkit import atomic
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import is_cuid, new_cuid
 
 MASK_STYLES = ("png", "composite")
+_OBJECT_KEYS = ("bbox", "polygon", "point", "line")
 DATA_ROW_KEYS = ("auto", "global_key")
 NDJSON_EXTENSIONS = (".ndjson", ".jsonl")
 _SAFE_STEM = re.compile(r"[^A-Za-z0-9_-]+")
@@ -122,6 +136,8 @@ class NdjsonExport:
     line_count: int = 0
     #: instances written (one mask each)
     mask_count: int = 0
+    #: objects of other tools written (boxes, polygons, points, lines)
+    object_count: int = 0
     #: per label image: label ids of instances with no pixels (left out)
     skipped_empty: list[list[int]] = field(default_factory=list)
     #: per label image: ``(label_id or None for the image, question path)`` unanswered
@@ -180,11 +196,14 @@ def write_ndjson(
     schema_ids: bool = True,
     data_row_key: str = "auto",
     compress_level: int = 6,
+    other_objects: Sequence[list[dict[str, Any]] | None] | None = None,
     progress: Progress | None = None,
 ) -> NdjsonExport:
     """Write label images and their documents as one NDJSON import (see the module doc).
 
     ``rows`` holds one ``(labels, document)`` per label image (2-D integers).
+    ``other_objects`` (one list per row, v1-shaped, ``None`` for a row's own) replaces
+    the objects of other tools the documents carry, e.g. with edits of their layers.
     Raises :class:`NdjsonWriteError` naming the file; nothing is written then.
     """
     path = Path(path)
@@ -202,12 +221,16 @@ def write_ndjson(
     mask_files = _MaskFiles(mask_dir) if mask_dir is not None else None
     try:
         lines: list[str] = []
-        for labels, document in rows:
+        others = list(other_objects) if other_objects is not None else [None] * len(rows)
+        for (labels, document), row_others in zip(rows, others, strict=True):
+            if row_others is None:
+                row_others = other_objects_of(document.source)
             row_lines, written_ids, empty, source = _row_lines(
                 path,
                 np.asarray(labels),
                 document,
                 mask_files,
+                row_others,
                 mask_base_url=mask_base_url,
                 schema_ids=schema_ids,
                 data_row_key=data_row_key,
@@ -216,6 +239,7 @@ def write_ndjson(
             )
             lines.extend(json.dumps(line, ensure_ascii=False) for line in row_lines)
             result.mask_count += len(written_ids)
+            result.object_count += sum(any(k in line for k in _OBJECT_KEYS) for line in row_lines)
             result.skipped_empty.append(empty)
             result.unanswered.append(document.unanswered_report(written_ids))
             result.sources.append(source)
@@ -247,17 +271,36 @@ def write_items(
     path: str | Path,
     labels: Sequence[LabelsItem],
     images: Sequence[ImageItem] = (),
+    shapes: Sequence[ShapesItem] = (),
     **options,
 ) -> WriteResult:
     """:func:`write_ndjson` for the registry: every labels item in one file.
 
-    ``images`` are not written (Labelbox has them as data rows); ``options``
-    are :func:`write_ndjson`'s.
+    ``images`` are not written (Labelbox has them as data rows). ``shapes`` are the
+    Shapes / Points layers saved along: the objects of other tools they show (matched
+    by featureId) are written moved, reshaped or deleted as in the layers; without
+    them the objects are written as read. ``options`` are :func:`write_ndjson`'s.
     """
     notes: list[str] = []
     with collected_notes(LabelboxFormatWarning, notes):
+        if shapes:
+            others, shape_notes = edited_other_objects(
+                [other_objects_of(item.document.source) for item in labels],
+                [
+                    (s.coords, s.shape_types, list(s.features.get("featureId", [])), s.read_ids)
+                    for s in shapes
+                ],
+                frozenset(
+                    i.feature_id for item in labels for i in item.document.instances.values()
+                ),
+            )
+            for note in shape_notes:
+                _warn(f"{Path(path).name}: {note}")
+            options["other_objects"] = others
         result = write_ndjson(path, [(item.data, item.document) for item in labels], **options)
     summary = f"Saved {result.mask_count} mask(s) as a Labelbox import to {result.path.name}"
+    if result.object_count:
+        summary += f" with {result.object_count} object(s) of other tools"
     if any(result.unanswered):
         summary += f"; {sum(len(u) for u in result.unanswered)} required question(s) unanswered"
     return WriteResult(
@@ -378,6 +421,7 @@ def _row_lines(
     labels: np.ndarray,
     document: Document,
     mask_files: _MaskFiles | None,
+    other_objects: list[dict[str, Any]],
     *,
     mask_base_url,
     schema_ids,
@@ -419,6 +463,19 @@ def _row_lines(
     if mask_files is not None and objects:
         _attach_composite(labels.shape, data_row, objects, mask_files, mask_base_url)
     lines = [line for line, _, _ in objects]
+    broken = 0
+    for obj in other_objects:
+        feature_id = obj.get("featureId")
+        line_uuid = stable_uuid(feature_id) if isinstance(feature_id, str) and feature_id else None
+        line = object_line(
+            obj, document.ontology, data_row, line_uuid or str(uuid.uuid4()), schema_ids
+        )
+        if line is None:
+            broken += 1
+        else:
+            lines.append(line)
+    if broken:
+        _warn(f"{path.name}: {broken} object(s) of other tools without a usable geometry left out")
     for question, entry in answers_by_question(
         document.ontology.questions, document.image_answers, schema_ids=schema_ids
     ):
