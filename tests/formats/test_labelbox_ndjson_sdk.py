@@ -470,3 +470,88 @@ def test_a_labelbox_export_saved_as_ndjson_goes_back_to_its_data_row(
     assert why == "it moved during the exposure" and len(fins) == 1
     image = {k: v for entry in report["classifications"] for k, v in entry["answers"].items()}
     assert image == expected_tree(document.ontology.questions, document.image_answers) != {}
+
+
+# Runs inside the SDK's environment: each object line of another tool as an SDK geometry.
+GEOMETRY_CHECKER = r"""
+import json
+import sys
+
+from labelbox.data.annotation_types import Line, Point, Polygon, Rectangle
+from labelbox.data.serialization.ndjson.label import NDLabel
+from labelbox.data.serialization.ndjson.objects import NDObject
+
+
+def xy(points):
+    return [[p.x, p.y] for p in points]
+
+
+out = {}
+for text in open(sys.argv[1]).read().splitlines():
+    line = json.loads(text)
+    if not any(key in line for key in ("bbox", "polygon", "line", "point")):
+        continue
+    nd = NDLabel.model_validate({"annotations": line}).annotations
+    common = NDObject.to_common(nd)
+    value = common.value
+    if isinstance(value, Rectangle):
+        shape = ["Rectangle", [[value.start.x, value.start.y], [value.end.x, value.end.y]]]
+    elif isinstance(value, Polygon):
+        shape = ["Polygon", xy(value.points)]
+    elif isinstance(value, Line):
+        shape = ["Line", xy(value.points)]
+    else:
+        assert isinstance(value, Point), type(value)
+        shape = ["Point", [value.x, value.y]]
+    answers = [c.name for c in common.classifications]
+    out[nd.uuid] = {"shape": shape, "name": common.name, "answers": answers}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.filterwarnings(
+    "ignore:.*rebuilt the ontology", "ignore:.*unanswered", "ignore:.*the ontology lacked"
+)
+def test_the_sdk_reads_boxes_polygons_lines_and_points_with_their_coordinates(
+    sdk7_python, tmp_path
+):
+    from napari_segtool.formats.labelbox_ndjson import read_export as read_v2_export
+    from napari_segtool.formats.labelbox_ndjson import stable_uuid
+    from tests.formats.test_labelbox_ndjson_objects import BOX, LINE, POINT, POLY, other_tools
+    from tests.formats.test_labelbox_ndjson_reader import (
+        COMPOSITE,
+        EXPORT,
+        REFERENCE,
+        objects_of,
+        reference_row,
+        with_ontology,
+        write_rows,
+    )
+
+    folder = tmp_path / "export"
+    (folder / "export_v2_masks").mkdir(parents=True)
+    for name in (EXPORT, "tank.png", COMPOSITE):
+        (folder / name).write_bytes((REFERENCE / name).read_bytes())
+    row = reference_row()
+    objects_of(row).extend(other_tools())
+    write_rows(folder / EXPORT, [row])
+    with_ontology(folder)
+    (read,) = read_v2_export(folder / EXPORT)
+    layer = read.layers[0]
+    out = tmp_path / "import.ndjson"
+    write_ndjson(out, [(layer.labels, layer.document)])
+    seen = json.loads(run_in_sdk(sdk7_python, GEOMETRY_CHECKER, tmp_path, out))
+    assert seen == {
+        stable_uuid(BOX): {
+            "shape": ["Rectangle", [[20, 10], [28, 15]]],
+            "name": "Bubble",
+            "answers": ["Size"],
+        },
+        stable_uuid(POLY): {
+            "shape": ["Polygon", [[1, 2], [5, 2], [5, 9], [1, 2]]],
+            "name": "Plant",
+            "answers": [],
+        },
+        stable_uuid(LINE): {"shape": ["Line", [[0, 0], [10, 4.5]]], "name": "Crack", "answers": []},
+        stable_uuid(POINT): {"shape": ["Point", [30, 40]], "name": "Eye", "answers": []},
+    }
