@@ -122,7 +122,7 @@ def after_write(result: WriteResult, saved: Iterable[Labels | None]) -> list[str
 
 
 def save_layers(
-    entry: registry.FileFormat, path: str | Path, layers: Iterable[Layer]
+    entry: registry.FileFormat, path: str | Path, layers: Iterable[Layer], **options
 ) -> WriteResult:
     """Write segmentation layers, and the image layers given along, in ``entry``'s format.
 
@@ -130,7 +130,7 @@ def save_layers(
     do, for any registered format. The ids and times the file gives each
     document are kept (saving again reuses them); then :func:`after_write`.
     Raises the format's error (a ``ValueError``) or ``OSError``; nothing is
-    marked saved then.
+    marked saved then. ``options`` go to the format's writer.
     """
     labels: list[LabelsItem] = []
     images: list[ImageItem] = []
@@ -146,7 +146,7 @@ def save_layers(
             images.append(ImageItem(pixels, layer.name, Path(source) if source else None))
     if not labels:
         raise ValueError(f"{path}: nothing to save (no segmentation layer among the layers)")
-    result = entry.write(path, labels, images)
+    result = entry.write(path, labels, images, **options)
     for layer, source in zip(saved, result.sources, strict=False):
         document = document_of(layer)
         document.source.update(source)

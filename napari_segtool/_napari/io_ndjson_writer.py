@@ -18,6 +18,7 @@ from napari_segtool._napari.binding import binding_of, document_of, unwrap
 from napari_segtool._napari.io_hooks import LayerData, after_write, bound_layer, live_document
 from napari_segtool._napari.io_hooks import napari_progress as progress
 from napari_segtool._napari.io_labelbox import _shapes_item as shapes_item
+from napari_segtool._napari.session import current_viewer, session_of
 from napari_segtool.formats import registry
 from napari_segtool.formats.labelbox_ndjson import NdjsonExport, NdjsonWriteError
 from napari_segtool.formats.result import LabelsItem
@@ -31,6 +32,7 @@ def write_labelbox_ndjson(path: str, layers: list[LayerData]) -> list[str]:
 
     Selected Shapes / Points layers showing objects of other tools read from a Labelbox
     export save their edits; objects whose layer is not selected are written as read.
+    Masks are written as the current viewer's NDJSON options say (the dock's choice).
     """
     items, targets, shapes = [], [], []
     for data, meta, layer_type in layers:
@@ -47,7 +49,9 @@ def write_labelbox_ndjson(path: str, layers: list[LayerData]) -> list[str]:
             )
         items.append(LabelsItem(np.asarray(data), document, meta.get("name") or "labels"))
         targets.append((meta["metadata"], bound_layer(meta["metadata"]), document))
-    result = registry.get(NDJSON).write(path, items, shapes=shapes, progress=progress)
+    session = session_of(viewer) if (viewer := current_viewer()) is not None else None
+    options = session.ndjson_options.writer_options() if session is not None else {}
+    result = registry.get(NDJSON).write(path, items, shapes=shapes, progress=progress, **options)
     for (metadata, layer, document), source in zip(targets, result.sources, strict=True):
         _remember(metadata, layer, document, source)
     return after_write(result, [layer for _, layer, _ in targets])

@@ -55,6 +55,7 @@ from napari_segtool._napari.compat import qt_window
 from napari_segtool._napari.feedback import attach_feedback, detach_feedback
 from napari_segtool._napari.keys import install_instance_keys, remove_instance_keys
 from napari_segtool._napari.pen import Pen, attach_pen, pen_of
+from napari_segtool._napari.save_options import NdjsonSaveOptions
 
 #: the Qt module with the window guard, loaded only for a viewer with a Qt window
 QT_WINDOW_GUARD = "napari_segtool._qt.close_guard"
@@ -99,6 +100,8 @@ class Session:
             weakref.WeakKeyDictionary()
         )
         self.layer_guard: LayerListGuard = install_layer_guard(viewer)
+        #: how this viewer's saves write NDJSON imports (the dock sets it)
+        self.ndjson_options = NdjsonSaveOptions()
         guard = _install_window_guard(viewer)
         self._window_guard_ref = weakref.ref(guard) if guard is not None else None
         viewer.layers.events.inserted.connect(self._on_inserted)

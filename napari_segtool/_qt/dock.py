@@ -23,6 +23,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QMenu,
     QPushButton,
     QTableView,
@@ -55,7 +56,12 @@ from napari_segtool._qt.pen_panel import PenPanel
 from napari_segtool._qt.recovery_banner import RecoveryBanner
 from napari_segtool.formats import registry
 from napari_segtool.formats.coco import CocoError
-from napari_segtool.formats.labelbox_ndjson import API_KEY_ENV, NDJSON_EXTENSIONS, NdjsonExport
+from napari_segtool.formats.labelbox_ndjson import (
+    API_KEY_ENV,
+    NDJSON_EXTENSIONS,
+    NdjsonExport,
+)
+from napari_segtool.formats.labelbox_ndjson import MASK_STYLES as NDJSON_MASK_STYLES
 from napari_segtool.formats.labelbox_v1 import (
     POLYGON_MODES,
     LabelboxFormatError,
@@ -194,6 +200,24 @@ class SegmentationDock(QWidget):
             "Also write each instance's outline as Labelbox polygon-tool objects "
             "(one per connected component; holes are not represented)"
         )
+        self.ndjson_masks = QComboBox()
+        self.ndjson_masks.addItems(["Inline PNG", "Composite PNG files"])
+        self.ndjson_masks.setToolTip(
+            "How a Labelbox NDJSON import (.ndjson) holds masks: a base64 PNG inside each "
+            "line (self-contained), or one composite PNG per image in <name>_masks/ beside "
+            "the file, named by instanceURI + colorRGB (upload the folder for Labelbox)"
+        )
+        self.ndjson_base_url = QLineEdit()
+        self.ndjson_base_url.setPlaceholderText("https://… where <name>_masks/ will be uploaded")
+        self.ndjson_base_url.setToolTip(
+            "The URL of the composite-mask folder once uploaded; instanceURIs start with it. "
+            "Empty: paths relative to the .ndjson file"
+        )
+        options = self.session.ndjson_options
+        self.ndjson_masks.setCurrentIndex(NDJSON_MASK_STYLES.index(options.masks))
+        self.ndjson_base_url.setText(options.mask_base_url)
+        self.ndjson_masks.currentIndexChanged.connect(self._on_ndjson_options)
+        self.ndjson_base_url.textChanged.connect(self._on_ndjson_options)
         self.file_status = QLabel()
         self.file_status.setWordWrap(True)
         file_box = QWidget()
@@ -211,6 +235,17 @@ class SegmentationDock(QWidget):
         polygon_row.addWidget(QLabel("Labelbox objects:"))
         polygon_row.addWidget(self.polygon_mode, 1)
         file_layout.addLayout(polygon_row)
+        ndjson_row = QHBoxLayout()
+        ndjson_row.addWidget(QLabel("NDJSON masks:"))
+        ndjson_row.addWidget(self.ndjson_masks, 1)
+        file_layout.addLayout(ndjson_row)
+        self.ndjson_url_row = QWidget()
+        url_layout = QHBoxLayout(self.ndjson_url_row)
+        url_layout.setContentsMargins(0, 0, 0, 0)
+        url_layout.addWidget(QLabel("Base URL:"))
+        url_layout.addWidget(self.ndjson_base_url, 1)
+        file_layout.addWidget(self.ndjson_url_row)
+        self.ndjson_url_row.setVisible(options.masks == "composite")
         polygon_buttons = QHBoxLayout()
         for button in (self.coco_button, self.to_polygons_button, self.from_polygons_button):
             polygon_buttons.addWidget(button)
@@ -558,7 +593,9 @@ class SegmentationDock(QWidget):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", LabelboxFormatWarning)
                 if str(path).lower().endswith(NDJSON_EXTENSIONS):
-                    result = export_ndjson_layer(self.binding.layer, path)
+                    result = export_ndjson_layer(
+                        self.binding.layer, path, **self.session.ndjson_options.writer_options()
+                    )
                 else:
                     result = export_layer(
                         self.binding.layer,
@@ -578,6 +615,13 @@ class SegmentationDock(QWidget):
             text += f"; {sum(len(u) for u in result.unanswered)} required question(s) unanswered"
         self.file_status.setText(text)
         return True
+
+    def _on_ndjson_options(self, _changed=None) -> None:
+        """The combo and URL into the viewer's NDJSON options (what every save reads)."""
+        options = self.session.ndjson_options
+        options.masks = NDJSON_MASK_STYLES[self.ndjson_masks.currentIndex()]
+        options.mask_base_url = self.ndjson_base_url.text()
+        self.ndjson_url_row.setVisible(options.masks == "composite")
 
     def _save_dialog(self) -> None:
         if self.binding is None:

@@ -7,7 +7,9 @@ Labels layer ("napari builtins labels") cannot write ``.json`` and fails. These
 entries offer only this plugin's formats, one file type per format of the
 registry (:mod:`napari_segtool.formats.registry`), so a format added there
 shows up here without changes. The chosen file type decides the format; its
-extension is added when the name lacks it.
+extension is added when the name lacks it. A Labelbox NDJSON import is written
+with the viewer's NDJSON options (masks inline or as composite PNGs, chosen in
+the dock's Files section).
 """
 
 # No ``from __future__ import annotations``: napari injects the viewer by the
@@ -22,6 +24,7 @@ from qtpy.QtWidgets import QFileDialog, QWidget
 from napari_segtool._napari.binding import document_of, is_segmentation_layer, unwrap
 from napari_segtool._napari.compat import qt_window
 from napari_segtool._napari.io_hooks import LAST_SAVE_KEY, open_file, save_layers
+from napari_segtool._napari.io_ndjson_writer import NDJSON
 from napari_segtool._napari.session import session_for
 from napari_segtool.formats import registry
 from napari_segtool.formats.registry import FileFormat
@@ -84,8 +87,9 @@ def save_with_dialog(
     if target is None:
         return None
     path, entry = target
+    options = session_for(viewer).ndjson_options.writer_options() if entry.name == NDJSON else {}
     try:
-        result = save_layers(entry, path, layers)
+        result = save_layers(entry, path, layers, **options)
     except (ValueError, OSError) as err:
         show_error(f"Not saved: {err}")
         return None
