@@ -185,3 +185,22 @@ def test_v1_objects_of_other_tools_are_written_too(reference_copy, tmp_path):
         {"name": "Say", "answer": "hello"},
     ]
     assert lines[stable_uuid(spot["featureId"])]["point"] == {"x": 7, "y": 3}
+
+
+@pytest.mark.filterwarnings(REBUILT, "ignore:.*the ontology lacked")
+def test_an_import_read_back_and_saved_again_keeps_its_objects_and_uuids(v2_with_objects, tmp_path):
+    from napari_segtool.formats.labelbox_ndjson import read_export as read_again
+
+    layer = v2_with_objects
+    first = tmp_path / "import.ndjson"
+    write_ndjson(first, [(layer.labels, layer.document)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (row,) = read_again(first)
+    again = tmp_path / "again.ndjson"
+    write_ndjson(again, [(row.layers[0].labels, row.layers[0].document)])
+    before, after = object_lines(first), object_lines(again)
+    assert set(after) == set(before)
+    for line_uuid, line in before.items():
+        geometry = next(k for k in ("bbox", "polygon", "line", "point") if k in line)
+        assert after[line_uuid][geometry] == line[geometry]

@@ -466,7 +466,9 @@ def _row_lines(
     broken = 0
     for obj in other_objects:
         feature_id = obj.get("featureId")
-        line_uuid = stable_uuid(feature_id) if isinstance(feature_id, str) and feature_id else None
+        line_uuid = (
+            instance_uuid(feature_id) if isinstance(feature_id, str) and feature_id else None
+        )
         line = object_line(
             obj, document.ontology, data_row, line_uuid or str(uuid.uuid4()), schema_ids
         )
