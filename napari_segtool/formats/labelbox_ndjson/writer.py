@@ -339,6 +339,7 @@ def write_row_part(
         np.asarray(labels),
         document,
         mask_files,
+        other_objects_of(document.source),
         mask_base_url=mask_base_url,
         schema_ids=schema_ids,
         data_row_key=data_row_key,
