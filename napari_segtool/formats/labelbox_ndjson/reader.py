@@ -41,6 +41,7 @@ from napari_segtool.formats.labelbox_v1.common import (
     _no_progress,
     _progress_bar,
     _warn,
+    unique_feature_id,
 )
 from napari_segtool.formats.labelbox_v1.data_rows import _display_name, _seconds
 from napari_segtool.formats.labelbox_v1.ontology_builder import _OntologyBuilder
@@ -65,7 +66,6 @@ from napari_segtool.formats.toolkit.images import (
 from napari_segtool.formats.toolkit.values import kind_of, shown_text
 from napari_segtool.model.answers import flatten_answers
 from napari_segtool.model.document import Document, Instance
-from napari_segtool.model.ids import new_cuid
 from napari_segtool.model.label_store import label_store
 from napari_segtool.model.ontology import Ontology, OntologyError
 
@@ -659,22 +659,9 @@ class _Reader:
             raise self.fail(f"{what}: mask.png is not valid base64") from None
 
     def _feature_id(self, where: str, obj: dict[str, Any]) -> str:
-        feature_id = obj.get("feature_id")
-        if not isinstance(feature_id, str) or not feature_id.strip():
-            if feature_id not in (None, ""):
-                _warn(
-                    f"{self.json_path.name} {where}: feature_id {shown_text(feature_id)} is not "
-                    "an id; the object got a new one"
-                )
-            feature_id = new_cuid()
-        elif feature_id in self.feature_ids:  # unique across the whole export
-            _warn(
-                f"{self.json_path.name} {where}: feature_id {shown_text(feature_id)} repeats; "
-                "the later object got a new one"
-            )
-            feature_id = new_cuid()
-        self.feature_ids.add(feature_id)
-        return feature_id
+        return unique_feature_id(
+            obj.get("feature_id"), self.feature_ids, f"{self.json_path.name} {where}", "feature_id"
+        )
 
     def _colour(self, what: str, rgb: Any) -> int:
         valid = (

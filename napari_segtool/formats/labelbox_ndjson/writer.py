@@ -88,6 +88,7 @@ from napari_segtool.formats.labelbox_v1.common import (
     Progress,
     _no_progress,
     _progress_bar,
+    check_unique_feature_ids,
 )
 from napari_segtool.formats.labelbox_v1.data_rows import _external_id, _join_url
 from napari_segtool.formats.labelbox_v1.other_tools import edited_other_objects
@@ -364,15 +365,9 @@ def assemble_ndjson(
     path = Path(path)
     if not parts:
         raise NdjsonWriteError(f"{path}: nothing to write (no label images)")
-    seen: dict[str, int] = {}
-    for n, part in enumerate(parts):
-        for feature_id in part["feature_ids"]:
-            if feature_id in seen:
-                raise NdjsonWriteError(
-                    f"{path}: featureId {feature_id} is used twice (label images "
-                    f"{seen[feature_id]} and {n}); an import needs unique featureIds"
-                )
-            seen[feature_id] = n
+    check_unique_feature_ids(
+        parts, lambda problem: NdjsonWriteError(f"{path}: {problem}"), "label images", "an import"
+    )
     mask_files = _MaskFiles(mask_dir_for(path)) if masks == "composite" else None
     text = "".join(line + "\n" for part in parts for line in part["lines"])
     atomic.atomic_write_bytes(path, text.encode("utf-8"), _STAGED)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from napari_segtool.formats.toolkit.values import shown_text
+from napari_segtool.model.ids import new_cuid
 
 T = TypeVar("T")
 #: ``progress(iterable, total, description)`` -> the same items (napari's bar, tqdm, ...)
@@ -29,6 +32,35 @@ class LabelboxFormatWarning(UserWarning):
 
 def _warn(message: str) -> None:
     warnings.warn(message, LabelboxFormatWarning, stacklevel=3)
+
+
+def unique_feature_id(value: Any, seen: set[str], where: str, key: str = "featureId") -> str:
+    """``value`` when it is an id not in ``seen`` (ids are unique across an export), else a
+    new one with a warning naming ``where``; the id returned is added to ``seen``."""
+    if not isinstance(value, str) or not value.strip():
+        if value not in (None, ""):
+            _warn(f"{where}: {key} {shown_text(value)} is not an id; the object got a new one")
+        value = new_cuid()
+    elif value in seen:
+        _warn(f"{where}: {key} {shown_text(value)} repeats; the later object got a new one")
+        value = new_cuid()
+    seen.add(value)
+    return value
+
+
+def check_unique_feature_ids(
+    parts: Sequence[dict[str, Any]], fail: Callable[[str], Exception], units: str, whole: str
+) -> None:
+    """Raise ``fail(message)`` when two parts of one file (their ``feature_ids``) share an id."""
+    seen: dict[str, int] = {}
+    for n, part in enumerate(parts):
+        for feature_id in part["feature_ids"]:
+            if feature_id in seen:
+                raise fail(
+                    f"featureId {feature_id} is used twice ({units} {seen[feature_id]} and {n}); "
+                    f"{whole} needs unique featureIds"
+                )
+            seen[feature_id] = n
 
 
 def _no_progress(items: Iterable[T], total: int, description: str) -> Iterable[T]:

@@ -22,6 +22,7 @@ from napari_segtool.formats.labelbox_v1.common import (
     _no_progress,
     _progress_bar,
     _warn,
+    unique_feature_id,
 )
 from napari_segtool.formats.labelbox_v1.data_rows import (
     _MODELLED_KEYS,
@@ -67,7 +68,6 @@ from napari_segtool.formats.toolkit.images import (
 )
 from napari_segtool.formats.toolkit.values import kind_of, shown_text
 from napari_segtool.model.document import Document, Instance
-from napari_segtool.model.ids import new_cuid
 from napari_segtool.model.label_store import label_store
 from napari_segtool.model.ontology import (
     Ontology,
@@ -476,21 +476,9 @@ class _Reader:
         for obj, mask in masks:
             label_id = len(instances) + 1
             cls_ = builder.class_for(obj, where)
-            feature_id = obj.get("featureId")
-            if not isinstance(feature_id, str) or not feature_id.strip():
-                if feature_id not in (None, ""):
-                    _warn(
-                        f"{self.json_path.name} {where}: featureId {shown_text(feature_id)} is not "
-                        "an id; the object got a new one"
-                    )
-                feature_id = new_cuid()
-            elif feature_id in self.feature_ids:  # unique across the whole export
-                _warn(
-                    f"{self.json_path.name} {where}: featureId {shown_text(feature_id)} repeats; "
-                    "the later object got a new one"
-                )
-                feature_id = new_cuid()
-            self.feature_ids.add(feature_id)
+            feature_id = unique_feature_id(
+                obj.get("featureId"), self.feature_ids, f"{self.json_path.name} {where}"
+            )
             if mask.area == 0:
                 empty.append(feature_id)
                 continue

@@ -20,6 +20,7 @@ from napari_segtool.formats.labelbox_v1.common import (
     _no_progress,
     _progress_bar,
     _warn,
+    check_unique_feature_ids,
 )
 from napari_segtool.formats.labelbox_v1.data_rows import (
     _DEFAULT_EXTRA,
@@ -293,15 +294,9 @@ def assemble_export(
     json_path = Path(path)
     if not parts:
         raise LabelboxFormatError(f"{json_path}: nothing to write (no label images)")
-    seen: dict[str, int] = {}
-    for n, part in enumerate(parts):
-        for feature_id in part["feature_ids"]:
-            if feature_id in seen:
-                raise LabelboxFormatError(
-                    f"{json_path}: featureId {feature_id} is used twice (rows {seen[feature_id]} "
-                    f"and {n}); an export needs unique featureIds"
-                )
-            seen[feature_id] = n
+    check_unique_feature_ids(
+        parts, lambda problem: LabelboxFormatError(f"{json_path}: {problem}"), "rows", "an export"
+    )
     mask_dir = mask_dir_for(json_path)
     ontology_path = ontology_path_for(json_path) if write_ontology else None
     _warn_unanswered_lines(json_path, [line for part in parts for line in part["unanswered"]])
