@@ -91,7 +91,7 @@ from napari_segtool.formats.labelbox_v1.common import (
     check_unique_feature_ids,
 )
 from napari_segtool.formats.labelbox_v1.data_rows import _external_id, _join_url
-from napari_segtool.formats.labelbox_v1.other_tools import edited_other_objects
+from napari_segtool.formats.labelbox_v1.other_tools import objects_after_layer_edits
 from napari_segtool.formats.labelbox_v1.paths import mask_dir_for
 from napari_segtool.formats.labelbox_v1.save_files import (
     _STAGED,
@@ -285,18 +285,9 @@ def write_items(
     notes: list[str] = []
     with collected_notes(LabelboxFormatWarning, notes):
         if shapes:
-            others, shape_notes = edited_other_objects(
-                [other_objects_of(item.document.source) for item in labels],
-                [
-                    (s.coords, s.shape_types, list(s.features.get("featureId", [])), s.read_ids)
-                    for s in shapes
-                ],
-                frozenset(
-                    i.feature_id for item in labels for i in item.document.instances.values()
-                ),
+            others = objects_after_layer_edits(
+                path, [other_objects_of(item.document.source) for item in labels], labels, shapes
             )
-            for note in shape_notes:
-                _warn(f"{Path(path).name}: {note}")
             options["other_objects"] = others
         result = write_ndjson(path, [(item.data, item.document) for item in labels], **options)
     summary = f"Saved {result.mask_count} mask(s) as a Labelbox import to {result.path.name}"

@@ -8,10 +8,15 @@ mask only when it has none.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from napari_segtool.formats.labelbox_v1.common import _warn
+from napari_segtool.formats.result import LabelsItem, ShapesItem
 
 
 @dataclass
@@ -124,6 +129,27 @@ def _v1_geometry(shape_type: str, coords: np.ndarray) -> tuple[str, Any] | None:
 def _same_geometry(obj: dict[str, Any], key: str, value: Any) -> bool:
     old, new = _geometry(key, obj.get(key)), _geometry(key, value)
     return old is not None and new is not None and old.shape == new.shape and np.allclose(old, new)
+
+
+def objects_after_layer_edits(
+    path: str | Path,
+    others: list[list[Any]],
+    labels: Sequence[LabelsItem],
+    shapes: Sequence[ShapesItem],
+) -> list[list[Any]]:
+    """:func:`edited_other_objects` for the items a writer of ``path`` was given; what
+    it could not write is warned about, naming the file."""
+    edited, notes = edited_other_objects(
+        others,
+        [
+            (s.coords, s.shape_types, list(s.features.get("featureId", [])), s.read_ids)
+            for s in shapes
+        ],
+        frozenset(i.feature_id for item in labels for i in item.document.instances.values()),
+    )
+    for note in notes:
+        _warn(f"{Path(path).name}: {note}")
+    return edited
 
 
 def edited_other_objects(

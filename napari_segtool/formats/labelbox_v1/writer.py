@@ -30,7 +30,7 @@ from napari_segtool.formats.labelbox_v1.data_rows import (
     _timestamp,
     labeled_data_for,
 )
-from napari_segtool.formats.labelbox_v1.other_tools import edited_other_objects
+from napari_segtool.formats.labelbox_v1.other_tools import objects_after_layer_edits
 from napari_segtool.formats.labelbox_v1.paths import mask_dir_for, ontology_path_for
 from napari_segtool.formats.labelbox_v1.save_files import (
     _STAGED,
@@ -181,23 +181,12 @@ def write_items(
     notes: list[str] = []
     with collected_notes(LabelboxFormatWarning, notes):
         if shapes:
-            others, shape_notes = edited_other_objects(
+            others = objects_after_layer_edits(
+                path,
                 [list(item.document.source.get("other_objects") or []) for item in labels],
-                [
-                    (
-                        s.coords,
-                        s.shape_types,
-                        list(s.features.get("featureId", [])),
-                        s.read_ids,
-                    )
-                    for s in shapes
-                ],
-                frozenset(
-                    i.feature_id for item in labels for i in item.document.instances.values()
-                ),
+                labels,
+                shapes,
             )
-            for note in shape_notes:
-                _warn(f"{Path(path).name}: {note}")
             options["other_objects"] = others
         result = write_export(path, [(item.data, item.document) for item in labels], **options)
     summary = f"Saved {result.mask_count} mask(s) to {result.json_path.name}"
