@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from skimage.draw import disk
 
@@ -92,3 +94,19 @@ def foreign_coco() -> dict:
             },
         ],
     }
+
+
+#: the real COCO files of other tools in the test data (panoptic ones apart)
+REALWORLD = Path(__file__).parent / "data" / "realworld"
+REAL_COCO_FILES = [
+    "cocoapi/PythonAPI/extra/samples/instances_val2017_1img-sample.json",
+    "cocoapi/annotations/stuff_examples.json",
+    "labelbox-python/coco/instances.json",
+    "labelbox-python/coco/rle.json",
+    "datumaro/coco_instances/annotations/instances_train.json",
+    "datumaro/coco_instances/annotations/instances_val.json",
+    "datumaro/coco_person_keypoints/annotations/person_keypoints_val.json",
+    "datumaro/coco_roboflow/val/_annotations.coco.json",
+    "cvat-SakibAhmedShuva/annotations/instances_default.json",
+    "cvat-yomvol-fire-smoke/annotations/val_instances_default.json",
+]

@@ -28,25 +28,13 @@ from napari_segtool.formats.coco import (
 )
 from napari_segtool.formats.coco_files import read_coco_file, write_coco_file
 from napari_segtool.formats.result import LabelsItem
+from tests.coco_samples import REAL_COCO_FILES, REALWORLD
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 coco_api = pytest.importorskip("pycocotools.coco")
 
-REALWORLD = Path(__file__).parent.parent / "data" / "realworld"
-COCO_FILES = [
-    "cocoapi/PythonAPI/extra/samples/instances_val2017_1img-sample.json",
-    "cocoapi/annotations/stuff_examples.json",
-    "labelbox-python/coco/instances.json",
-    "labelbox-python/coco/rle.json",
-    "datumaro/coco_instances/annotations/instances_train.json",
-    "datumaro/coco_instances/annotations/instances_val.json",
-    "datumaro/coco_person_keypoints/annotations/person_keypoints_val.json",
-    "datumaro/coco_roboflow/val/_annotations.coco.json",
-    "cvat-SakibAhmedShuva/annotations/instances_default.json",
-    "cvat-yomvol-fire-smoke/annotations/val_instances_default.json",
-]
 RLE_FILE = REALWORLD / "labelbox-python/coco/rle.json"
-SAMPLE = REALWORLD / COCO_FILES[0]
+SAMPLE = REALWORLD / REAL_COCO_FILES[0]
 COMPARED = ("id", "category_id", "segmentation", "iscrowd", "attributes", "area", "bbox")
 
 
@@ -81,7 +69,7 @@ def by_image(coco: dict) -> dict[str, list[dict]]:
     return grouped
 
 
-@pytest.mark.parametrize("name", COCO_FILES)
+@pytest.mark.parametrize("name", REAL_COCO_FILES)
 def test_an_unedited_file_is_written_back_as_the_other_tool_wrote_it(tmp_path, name):
     path, target = REALWORLD / name, tmp_path / "again.coco.json"
     original, written = json.loads(path.read_text()), write_back(path, target)

@@ -25,25 +25,13 @@ from napari_segtool.formats.coco import (
 )
 from napari_segtool.formats.coco_files import read_coco_file, write_coco_file
 from napari_segtool.formats.result import LabelsItem
+from tests.coco_samples import REAL_COCO_FILES, REALWORLD
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:__array__ implementation:DeprecationWarning", "ignore::UserWarning"
 )
 coco_api = pytest.importorskip("pycocotools.coco")
 
-REALWORLD = Path(__file__).parent.parent / "data" / "realworld"
-INSTANCE_FILES = [
-    "cocoapi/PythonAPI/extra/samples/instances_val2017_1img-sample.json",
-    "cocoapi/annotations/stuff_examples.json",
-    "labelbox-python/coco/instances.json",
-    "labelbox-python/coco/rle.json",
-    "datumaro/coco_instances/annotations/instances_train.json",
-    "datumaro/coco_instances/annotations/instances_val.json",
-    "datumaro/coco_person_keypoints/annotations/person_keypoints_val.json",
-    "datumaro/coco_roboflow/val/_annotations.coco.json",
-    "cvat-SakibAhmedShuva/annotations/instances_default.json",
-    "cvat-yomvol-fire-smoke/annotations/val_instances_default.json",
-]
 CVAT = REALWORLD / "cvat-SakibAhmedShuva/annotations/instances_default.json"
 FIRE_SMOKE = REALWORLD / "cvat-yomvol-fire-smoke/annotations/val_instances_default.json"
 
@@ -70,10 +58,10 @@ def test_every_realworld_coco_file_is_listed():
         for p in REALWORLD.rglob("*.json")
         if isinstance(data := json.loads(p.read_text()), dict) and "annotations" in data
     }
-    assert found == {*INSTANCE_FILES, "labelbox-python/coco/panoptic.json"}
+    assert found == {*REAL_COCO_FILES, "labelbox-python/coco/panoptic.json"}
 
 
-@pytest.mark.parametrize("name", INSTANCE_FILES)
+@pytest.mark.parametrize("name", REAL_COCO_FILES)
 def test_every_annotation_has_exactly_the_pixels_pycocotools_gives(name):
     path = REALWORLD / name
     reference = pycocotools_coco(path)
