@@ -124,8 +124,8 @@ def _one_at_a_time(unit: Unit):
     if unit.indices is None:
         yield unit.read()
         return
-    for index in unit.indices:
-        yield Unit(unit.path, unit.format_name, (index,), unit.count).read()
+    for group in unit.groups():  # the planes of a stack are read together, as one stack
+        yield Unit(unit.path, unit.format_name, group, unit.count).read()
 
 
 @dataclass

@@ -40,6 +40,14 @@ class Unit:
     indices: tuple[int, ...] | None
     #: how many data rows / images the file holds
     count: int = 1
+    #: ``indices`` in the groups read together (the planes of a stack); ``None``: one by one
+    together: tuple[tuple[int, ...], ...] | None = None
+
+    def groups(self) -> list[tuple[int, ...]]:
+        """What a task reads at a time: one data row / image, or all the planes of a stack."""
+        if self.indices is None:
+            return []
+        return list(self.together) if self.together else [(n,) for n in self.indices]
 
     def read(self) -> ReadResult:
         with warnings.catch_warnings():  # collected in the result's notes
@@ -119,13 +127,27 @@ def scan(path: Path) -> list[Unit]:
         warnings.simplefilter("ignore")
         entry, claim = registry.claimed_format(path)
         count = entry.count_units(path, claim)
+        groups = entry.unit_groups(path, claim) if entry.units is not None else []
     if entry.units is None or count <= 1:
         return [Unit(path, entry.name, None, 1)]
+    # the planes of a stack (rows named <image>#z=<k>) stay in one unit, read together
     size = -(-count // MAX_TASKS_PER_FILE)
-    return [
-        Unit(path, entry.name, tuple(range(start, min(start + size, count))), count)
-        for start in range(0, count, size)
-    ]
+    units: list[Unit] = []
+    batch: list[tuple[int, ...]] = []
+    for group in groups:
+        batch.append(group)
+        if sum(len(g) for g in batch) >= size:
+            units.append(_unit(path, entry.name, batch, count))
+            batch = []
+    if batch:
+        units.append(_unit(path, entry.name, batch, count))
+    return units
+
+
+def _unit(path: Path, format_name: str, groups: list[tuple[int, ...]], count: int) -> Unit:
+    indices = tuple(n for group in groups for n in group)
+    together = tuple(groups) if any(len(group) > 1 for group in groups) else None
+    return Unit(path, format_name, indices, count, together)
 
 
 def named(message: str, path: Path | str) -> str:

@@ -21,6 +21,7 @@ from napari_segtool.formats.result import ImageItem, LabelsItem, ReadResult
 from napari_segtool.formats.toolkit.atomic import atomic_path
 from napari_segtool.model.answers import walk_answers
 from napari_segtool.model.document import Document
+from napari_segtool.model.label_store import label_store
 
 #: separator of nested question names in answer columns ("Species/Count")
 ANSWER_SEPARATOR = "/"
@@ -61,11 +62,14 @@ def measure_labels(
         properties += _SHAPE_2D
     if intensity is not None:
         properties += _INTENSITY
-    values = regionprops_table(
-        labels,
-        intensity_image=None if intensity is None else np.asarray(intensity),
-        properties=properties,
-    )
+    if ndim in (2, 3):
+        values = regionprops_table(
+            labels,
+            intensity_image=None if intensity is None else np.asarray(intensity),
+            properties=properties,
+        )
+    else:  # a time series of volumes (T, Z, Y, X) and deeper: scikit-image stops at 3-D
+        values = _properties_nd(labels, None if intensity is None else np.asarray(intensity))
     table = pd.DataFrame(values).rename(columns={"label": "label_id"})
     # painted ids without a class are no instance
     table = table[table["label_id"].isin(list(document.instances))].reset_index(drop=True)
@@ -73,7 +77,8 @@ def measure_labels(
         table = table.rename(columns={"area": "volume"})
     size = "area" if ndim == 2 else "volume"
     if scale is not None:
-        pixel = float(np.prod(np.asarray(scale, dtype=float)[-ndim:]))
+        # the spatial axes: a time series' voxels count once per time point
+        pixel = float(np.prod(np.asarray(scale, dtype=float)[-min(ndim, 3) :]))
         table[f"{size} [{unit or 'unit'}{'²' if ndim == 2 else '³'}]"] = table[size] * pixel
     image_columns = _answer_columns(document.ontology.questions, document.image_answers)
     described = []
@@ -205,6 +210,41 @@ def measure(
 
 
 # -- helpers ----------------------------------------------------------------------------
+def _properties_nd(labels: np.ndarray, intensity: np.ndarray | None) -> dict[str, list]:
+    """``regionprops_table``'s columns (label, area, centroid, bbox, intensities) for
+    labels of any number of axes, each instance measured on its bounding box."""
+    store = label_store(labels)
+    ids = [i for i in store.ids() if i != 0]
+    boxes = store.bounding_boxes(ids)
+    ndim = labels.ndim
+    values: dict[str, list] = {"label": ids, "area": []}
+    values.update({f"centroid-{k}": [] for k in range(ndim)})
+    values.update({f"bbox-{k}": [] for k in range(2 * ndim)})
+    channels = None if intensity is None or intensity.ndim == ndim else intensity.shape[-1]
+    names = [
+        name if channels is None else f"{name}-{c}"
+        for name in _INTENSITY
+        for c in range(channels or 1)
+    ]
+    if intensity is not None:
+        values.update({name: [] for name in names})
+    for label_id in ids:
+        box = boxes[label_id]
+        where = np.nonzero(labels[box] == label_id)
+        values["area"].append(len(where[0]))
+        for k in range(ndim):
+            values[f"centroid-{k}"].append(float(where[k].mean()) + box[k].start)
+            values[f"bbox-{k}"].append(box[k].start)
+            values[f"bbox-{k + ndim}"].append(box[k].stop)
+        if intensity is not None:
+            pixels = np.asarray(intensity[box])[where].astype(float)
+            pixels = pixels.reshape(len(where[0]), -1)
+            stats = (pixels.mean(axis=0), pixels.min(axis=0), pixels.max(axis=0))
+            for n, column in enumerate(names):
+                values[column].append(float(stats[n // (channels or 1)][n % (channels or 1)]))
+    return values
+
+
 def _intensity_image(image: Any, shape: tuple[int, ...]):
     if image is None:
         return None

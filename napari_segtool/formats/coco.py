@@ -74,11 +74,12 @@ from typing import Any
 import numpy as np
 
 from napari_segtool.formats.coco_raster import coco_polygons_pixels
+from napari_segtool.formats.planes import SOURCE_KEY as PLANE_SOURCE
+from napari_segtool.formats.planes import PlaneError, plane_of, row_flags
 from napari_segtool.formats.polygons import bounding_boxes, coco_polygon, mask_polygons
 from napari_segtool.formats.toolkit.atomic import atomic_write_text
 from napari_segtool.formats.toolkit.flags import (
     FLAGS_KEY,
-    class_flags,
     instance_flags,
     read_class_flags,
     read_instance_flags,
@@ -416,7 +417,7 @@ def coco_image_part(
         "width": width,
         "height": height,
         **image_extra,
-        **class_flags(document.locked_classes, document.hidden_classes),
+        **row_flags(document),
     }
     image_answers = _with_free(
         readable_answers(document.ontology.questions, document.image_answers),
@@ -1025,6 +1026,10 @@ def _build_image(
         if unmatched:
             image_extra["attributes"] = unmatched
     file_name = image.get("file_name", "")
+    try:
+        plane = plane_of(file_name, image, f"{source}: image {image['id']}")
+    except PlaneError as err:
+        raise CocoError(source, str(err).removeprefix(f"{source}: ")) from None
     document = Document(
         ontology=ontology,
         instances=instances,
@@ -1039,6 +1044,7 @@ def _build_image(
             ORIGINALS_SOURCE: originals,
             **({BOXES_SOURCE: boxes} if boxes else {}),
             **({COVERED_SOURCE: covered} if covered else {}),
+            **({PLANE_SOURCE: plane.to_source()} if plane is not None else {}),
         },
     )
     return CocoImage(image["id"], file_name, width, height, labels, document, mapping)

@@ -51,6 +51,14 @@ from napari_segtool.formats.coco import (
     sniff_coco_file,
     write_coco_json,
 )
+from napari_segtool.formats.planes import SOURCE_KEY as PLANE_SOURCE
+from napari_segtool.formats.planes import (
+    PlaneError,
+    PlaneWarning,
+    iter_planes,
+    join_planes,
+    read_stack_image,
+)
 from napari_segtool.formats.result import (
     ImageItem,
     Item,
@@ -117,12 +125,15 @@ def read_coco_file(
     data = claim if isinstance(claim, dict) else read_json_file(path)
     notes: list[str] = []
     items: list[Item] = []
-    with collected_notes(CocoWarning, notes):
+    with collected_notes(CocoWarning, notes), collected_notes(PlaneWarning, notes):
         images, _ = parse_coco(data, path, only_images=None if units is None else set(units))
         json_file = Path(path).resolve()
         missing: list[str] = []
         for image in images:
             name = image.document.source["image_name"]
+            if PLANE_SOURCE in image.document.source:  # a stack's image is opened once
+                items.append(LabelsItem(image.labels, image.document, f"{name} segmentation"))
+                continue
             image_file = find_image_file(json_file, image.file_name, path)
             if image_file is not None:
                 pixels = load_image(image_file, image, path, max_pixels)
@@ -135,6 +146,10 @@ def read_coco_file(
             boxes = box_shapes(image.document, f"{name} boxes")
             if boxes is not None:
                 items.append(boxes)
+        try:
+            items = join_planes(items, _StackImages(json_file, path, missing))
+        except PlaneError as err:
+            raise CocoError(path, str(err)) from None
         if missing:
             warnings.warn(
                 f"{path}: {len(missing)} image(s) not found beside the COCO file, in images/ "
@@ -145,11 +160,40 @@ def read_coco_file(
     return ReadResult(tuple(items), tuple(notes))
 
 
+class _StackImages:
+    """The image of a stack written one COCO image per plane: the file named before ``#``
+    in the usual places (a TIFF is read whole)."""
+
+    def __init__(self, json_file: Path, source: str, missing: list[str]):
+        self.json_file, self.source, self.missing = json_file, source, missing
+
+    def __call__(self, base: str, sources) -> ImageItem | None:
+        found = find_image_file(self.json_file, base, self.source)
+        if found is None:
+            if not _refused(base):
+                self.missing.append(base)
+            return None
+        try:
+            return read_stack_image(found, sources[0].get("image_name") or found.stem)
+        except (OSError, ValueError) as err:
+            raise CocoError(self.source, f"cannot read the stack image {base} ({err})") from None
+
+
 def count_images(path: str | Path, claim: Any = None) -> int:
     """How many images the COCO file lists (positions for :func:`read_coco_file`'s ``units``)."""
     data = claim if isinstance(claim, dict) else read_json_file(path)
     images = data.get("images") if isinstance(data, dict) else None
     return len(images) if isinstance(images, list) else 1
+
+
+def image_names(path: str | Path, claim: Any = None) -> list[Any]:
+    """The ``file_name`` of every image, in :func:`count_images` order (the planes of a
+    stack are named ``<image>#z=<k>``)."""
+    data = claim if isinstance(claim, dict) else read_json_file(path)
+    images = data.get("images") if isinstance(data, dict) else None
+    if not isinstance(images, list):
+        return [None]
+    return [image.get("file_name") if isinstance(image, dict) else None for image in images]
 
 
 def box_shapes(document: Document, name: str) -> ShapesItem | None:
@@ -310,7 +354,7 @@ def write_coco_file(
         used_names.add(file_name.casefold())
         if image is not None and target is not None:
             to_write.append((ImageItem(image.data, image.name, source_file), target))
-        entries.append(CocoImageInput(np.asarray(entry.data), entry.document, file_name))
+        entries.extend(_inputs(entry, file_name))
     notes: list[str] = []
     with collected_notes(CocoWarning, notes):
         try:
@@ -328,6 +372,17 @@ def write_coco_file(
         summary=f"Wrote COCO {path.name}",
         notes=tuple(notes),
     )
+
+
+def _inputs(entry: LabelsItem, file_name: str) -> list[CocoImageInput]:
+    """The COCO images of a labels item: itself, or one per plane of a stack (see
+    :mod:`.planes`), named ``<file_name>#z=<k>``."""
+    if np.ndim(entry.data) <= 2:
+        return [CocoImageInput(np.asarray(entry.data), entry.document, file_name)]
+    return [
+        CocoImageInput(plane.data, plane.document, plane.document.source["external_id"])
+        for plane in iter_planes(entry, file_name)
+    ]
 
 
 def plain_document(data: np.ndarray) -> Document:
@@ -383,8 +438,9 @@ def _file_name(
             return _unique(external, used), None, None
         name = external or remembered or f"{source.get('image_name') or entry.name}.png"
         return _unique(_safe_name(name), used), None, None
-    stem = Path(external).stem or image.name
-    name = _unique(_safe_name(f"{stem}.png"), used)
+    stem = Path(external.partition("#")[0]).stem or image.name
+    ending = ".tif" if np.ndim(entry.data) > 2 else ".png"  # a stack's image is a TIFF
+    name = _unique(_safe_name(f"{stem}{ending}"), used)
     return name, None, folder / name
 
 
@@ -419,14 +475,18 @@ def write_image_part(
     staged = None
     if image is not None and target is not None and on_disk is None:
         folder.mkdir(parents=True, exist_ok=True)
-        staged = folder / f".{path.name}.{new_cuid()}{_STAGED_IMAGE}"
+        ending = Path(name).suffix + _STAGED_IMAGE  # a stack's image stays a TIFF
+        staged = folder / f".{path.name}.{new_cuid()}{ending}"
         if not _write_image(ImageItem(image.data, image.name, None), staged, str(path)):
             staged = None
-    part = coco_image_part(
-        CocoImageInput(np.asarray(entry.data), entry.document, name),
-        segmentation=segmentation,
-        tolerance=tolerance,
-    )
+    inputs = _inputs(entry, name)
+    planes = [
+        coco_image_part(plane, segmentation=segmentation, tolerance=tolerance) for plane in inputs
+    ]
+    part = planes[0] if np.ndim(entry.data) <= 2 else {"image": {"file_name": name}}
+    if np.ndim(entry.data) > 2:  # a stack: one COCO image per plane, named after its image
+        part["planes"] = planes
+        part["suffixes"] = [plane.file_name.removeprefix(name) for plane in inputs]
     part["name_fixed"] = on_disk is not None and target is None and on_disk.is_relative_to(folder)
     part["image_copy"] = str(on_disk) if target is not None and on_disk is not None else None
     part["image_staged"] = str(staged) if staged is not None else None
@@ -443,19 +503,25 @@ def assemble_coco_file(path: str | Path, parts: Sequence[dict[str, Any]]) -> lis
     folder = path.resolve().parent
     used: set[str] = set()
     named = []
+    images = []  # (file name on disk, part)
     for part in parts:
         name = part["image"]["file_name"]
         if not part["name_fixed"]:
             name = _unique(name, used)
         used.add(name.casefold())
-        named.append({**part, "image": {**part["image"], "file_name": name}})
+        images.append((name, part))
+        if "planes" in part:  # a stack's planes, named after its image
+            for plane, suffix in zip(part["planes"], part["suffixes"], strict=True):
+                named.append({**plane, "image": {**plane["image"], "file_name": name + suffix}})
+        else:
+            named.append({**part, "image": {**part["image"], "file_name": name}})
     try:
         coco = assemble_coco(named)
     except CocoError as err:
         raise CocoError(str(path), err.problem) from None
     written = [path]
-    for part in named:
-        target = folder / part["image"]["file_name"]
+    for name, part in images:
+        target = folder / name
         if part["image_staged"] is not None:
             os.replace(part["image_staged"], target)
             written.append(target)
@@ -502,6 +568,13 @@ def _write_image(image: ImageItem, target: Path, source: str) -> bool:
     from PIL import Image as PILImage
 
     pixels = np.asarray(image.data)
+    if target.suffix == ".tif" or target.name.endswith(".tif" + _STAGED_IMAGE):
+        import tifffile
+
+        with atomic_path(target) as tmp:
+            rgb = pixels.ndim >= 3 and pixels.shape[-1] in (3, 4) and pixels.dtype == np.uint8
+            tifffile.imwrite(tmp, pixels, photometric="rgb" if rgb else "minisblack")
+        return True
     if pixels.dtype == bool:
         pixels = pixels.astype(np.uint8) * 255
     lossless = (pixels.dtype == np.uint8 and (pixels.ndim == 2 or pixels.shape[-1] in (3, 4))) or (

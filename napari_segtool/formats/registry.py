@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from napari_segtool.formats import coco_files, labelbox_ndjson, labelbox_v1
+from napari_segtool.formats import coco_files, labelbox_ndjson, labelbox_v1, planes
 from napari_segtool.formats.result import ImageItem, LabelsItem, ReadResult, WriteResult
 
 
@@ -52,6 +52,9 @@ class FileFormat:
     assemble: Callable[..., list[Path]] | None = None
     #: ``prepare(path)``: checks and folders needed before parts of ``path`` are written
     prepare: Callable[[Path], None] | None = None
+    #: ``unit_names(path, claim) -> [name per unit]``: what each data row / image is called
+    #: (``External ID``, ``file_name``), so that the planes of a stack are read together
+    unit_names: Callable[[str, Any], list[Any]] | None = None
 
     def can_read(self, path: str | Path) -> bool:
         return self.claim(str(path)) is not None
@@ -63,6 +66,13 @@ class FileFormat:
     def count_units(self, path: str | Path, claim: Any = None) -> int:
         """How many separately readable data rows / images ``path`` holds (1 if not split)."""
         return 1 if self.units is None else self.units(str(path), claim)
+
+    def unit_groups(self, path: str | Path, claim: Any = None) -> list[tuple[int, ...]]:
+        """The units of ``path`` in groups that are read together: the data rows / images
+        that are planes of one stack (see :mod:`.planes`), every other one alone."""
+        if self.unit_names is None:
+            return [(n,) for n in range(self.count_units(path, claim))]
+        return planes.unit_groups(self.unit_names(str(path), claim))
 
     def read_units(
         self, path: str | Path, units: Sequence[int], *, claim: Any = None, **options
@@ -100,11 +110,50 @@ def _count_labelbox_rows(path: str, claim: Any = None) -> int:
 
 
 def _labelbox_row_part(path: Path, item: LabelsItem, image, *, now: str, **options) -> dict:
-    return labelbox_v1.write_row_part(path, item.data, item.document, now=now, **options)
+    parts = [
+        labelbox_v1.write_row_part(path, plane.data, plane.document, now=now, **options)
+        for plane in planes.split_items([item]).items
+    ]
+    return _joined_part(
+        parts, rows=_concat, masks=_union, mask_count=sum, unanswered=_concat, ontology=_first
+    )
 
 
 def _ndjson_row_part(path: Path, item: LabelsItem, image, *, now: str = "", **options) -> dict:
-    return labelbox_ndjson.write_row_part(path, item.data, item.document, **options)
+    parts = [
+        labelbox_ndjson.write_row_part(path, plane.data, plane.document, **options)
+        for plane in planes.split_items([item]).items
+    ]
+    return _joined_part(parts, lines=_concat, masks=_union, mask_count=sum)
+
+
+def _joined_part(parts: list[dict], **how: Callable) -> dict:
+    """The part of a stack from the parts of its planes (rows written one per plane)."""
+    if len(parts) == 1:
+        return parts[0]
+    joined = {key: combine([part[key] for part in parts]) for key, combine in how.items()}
+    joined["feature_ids"] = list(dict.fromkeys(f for part in parts for f in part["feature_ids"]))
+    return joined
+
+
+def _concat(values: list[list]) -> list:
+    return [value for values_ in values for value in values_]
+
+
+def _union(values: list[list]) -> list:
+    return sorted({value for values_ in values for value in values_})
+
+
+def _first(values: list) -> Any:
+    return values[0]
+
+
+def _labelbox_unit_names(path: str, claim: Any = None) -> list[Any]:
+    return labelbox_v1.row_names(path)
+
+
+def _ndjson_unit_names(path: str, claim: Any = None) -> list[Any]:
+    return labelbox_ndjson.row_names(path)
 
 
 def _coco_image_part(path: Path, item: LabelsItem, image, *, now: str = "", **options) -> dict:
@@ -141,6 +190,7 @@ _BUILT_IN = (
         write_part=_labelbox_row_part,
         assemble=labelbox_v1.assemble_export,
         prepare=labelbox_v1.prepare_export,
+        unit_names=_labelbox_unit_names,
     ),
     FileFormat(
         name="coco",
@@ -152,6 +202,7 @@ _BUILT_IN = (
         units=coco_files.count_images,
         write_part=_coco_image_part,
         assemble=coco_files.assemble_coco_file,
+        unit_names=coco_files.image_names,
     ),
     FileFormat(
         name="labelbox-ndjson",
@@ -163,6 +214,7 @@ _BUILT_IN = (
         units=_count_labelbox_ndjson_rows,
         write_part=_ndjson_row_part,
         assemble=labelbox_ndjson.assemble_ndjson,
+        unit_names=_ndjson_unit_names,
     ),
 )
 _FORMATS: dict[str, FileFormat] = {entry.name: entry for entry in _BUILT_IN}

@@ -38,6 +38,8 @@ class LabelsItem:
     data: np.ndarray
     document: Document
     name: str
+    #: the layer's axis labels (a stack's plane names use them, see :mod:`.planes`)
+    axis_labels: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ from napari_segtool.formats.labelbox_ndjson.reader import (
     read_export,
     read_result,
     row_items,
+    row_names,
 )
 from napari_segtool.formats.labelbox_ndjson.writer import (
     DATA_ROW_KEYS,
@@ -111,6 +112,7 @@ __all__ = [
     "read_export",
     "read_result",
     "row_items",
+    "row_names",
     "stable_uuid",
     "write_items",
     "write_ndjson",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from napari_segtool.formats.toolkit.flags import FLAGS_KEY
 from napari_segtool.formats.toolkit.values import kind_of, shown_text
 
 #: import geometry key -> export v2 key
@@ -49,9 +50,14 @@ def data_row_key(number: int, line: dict[str, Any]) -> tuple[str, str]:
 def export_rows(lines: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
     """Import lines grouped by data row, each group as ``(first line, export v2 row)``."""
     groups: dict[tuple[str, str], tuple[int, list[dict], list[dict], dict[str, str]]] = {}
+    #: the plane record of a stack's plane (see ..planes), from the first line that has one
+    records: dict[tuple[str, str], Any] = {}
     for number, line in lines:
         key = data_row_key(number, line)
         _, objects, classifications, answer_uuids = groups.setdefault(key, (number, [], [], {}))
+        flags = line.get(FLAGS_KEY)
+        if isinstance(flags, dict) and "plane" in flags:
+            records.setdefault(key, (flags["plane"], flags.get("external_id")))
         if "answer" in line and not any(k in line for k in ("mask", *_GEOMETRIES)):
             classifications.append(_entry(number, line))
             uuid = line.get("uuid")
@@ -64,6 +70,11 @@ def export_rows(lines: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict
     rows = []
     for (kind, value), (first, objects, classifications, answer_uuids) in groups.items():
         data_row = {"id": value} if kind == "id" else {"global_key": value, "row_data": value}
+        if (kind, value) in records:
+            record, external_id = records[(kind, value)]
+            data_row[FLAGS_KEY] = {"plane": record}
+            if kind == "id" and isinstance(external_id, str):  # the plane's name
+                data_row["external_id"] = external_id
         label = {
             "annotations": {"objects": objects, "classifications": classifications},
             "answer_uuids": answer_uuids,
@@ -73,8 +84,13 @@ def export_rows(lines: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict
 
 
 def _object(number: int, line: dict[str, Any]) -> dict[str, Any]:
+    flags = line.get(FLAGS_KEY)
+    # a plane of a stack names its instance (its uuid is the plane's own)
+    feature_id = flags.get("featureId") if isinstance(flags, dict) else None
     obj: dict[str, Any] = {
-        "feature_id": line.get("uuid"),
+        "feature_id": feature_id
+        if isinstance(feature_id, str) and feature_id
+        else line.get("uuid"),
         "feature_schema_id": line.get("schemaId"),
         "name": line.get("name"),
         "classifications": _entries(number, line.get("classifications")),

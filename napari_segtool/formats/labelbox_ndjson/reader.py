@@ -48,6 +48,14 @@ from napari_segtool.formats.labelbox_v1.ontology_builder import _OntologyBuilder
 from napari_segtool.formats.labelbox_v1.other_tools import _geometry
 from napari_segtool.formats.labelbox_v1.paths import ontology_candidates, ontology_path_for
 from napari_segtool.formats.masks import MaskError, decode_mask_png
+from napari_segtool.formats.planes import SOURCE_KEY as PLANE_SOURCE
+from napari_segtool.formats.planes import (
+    PlaneError,
+    PlaneWarning,
+    join_planes,
+    plane_of,
+    read_stack_image,
+)
 from napari_segtool.formats.result import (
     ImageItem,
     Item,
@@ -183,13 +191,53 @@ def count_rows(path: str | Path) -> int:
     return len(reader.data_rows())
 
 
+def row_names(path: str | Path) -> list[Any]:
+    """The global key (else external id) of every data row, in :func:`count_rows` order."""
+    reader = _Reader(Path(path), Fetcher(Path(path).absolute().parent), None, _no_progress)
+    names = []
+    for _, row in reader.data_rows():
+        data_row = row.get("data_row") if isinstance(row.get("data_row"), dict) else {}
+        names.append(data_row.get("global_key") or data_row.get("external_id"))
+    return names
+
+
 def read_result(path: str | Path, *, claim: Any = None, **options) -> ReadResult:
     """:func:`read_export` (same options) as the result every reader returns: per data row its
     image (when found), then per label its segmentation and its shapes and points."""
     notes: list[str] = []
-    with collected_notes(LabelboxFormatWarning, notes):
+    json_path = Path(path)
+    with collected_notes(LabelboxFormatWarning, notes), collected_notes(PlaneWarning, notes):
         rows = read_export(path, **options)
-    return ReadResult(tuple(item for row in rows for item in row_items(row)), tuple(notes))
+        items = [item for row in rows for item in row_items(row)]
+        try:
+            items = join_planes(items, _StackImages(json_path))
+        except PlaneError as err:
+            raise LabelboxFormatError(f"{json_path}: {err}") from None
+    return ReadResult(tuple(items), tuple(notes))
+
+
+class _StackImages:
+    """The image of a stack written one plane per data row: the file its name (the part
+    before ``#``) names in the file's folder (a TIFF is read whole)."""
+
+    def __init__(self, json_path: Path):
+        self.json_path = json_path
+        self.fetcher = Fetcher(json_path.absolute().parent)
+
+    def __call__(self, base: str, sources) -> ImageItem | None:
+        try:
+            path = self.fetcher.local(base, "row_data")
+            if not path.is_file():
+                return None  # a global key need not be a file name
+            return read_stack_image(path, sources[0].get("image_name") or path.stem)
+        except FetchError:
+            return None
+        except (OSError, ValueError) as err:
+            _warn(
+                f"{self.json_path.name}: the image {shown_text(base)} of the stack cannot be "
+                f"read ({err}); opened the segmentation without it"
+            )
+            return None
 
 
 def row_items(row: DataRow) -> list[Item]:
@@ -251,6 +299,9 @@ class _Reader:
         self.limit = limit
         self.progress = progress
         self.feature_ids: set[str] = set()
+        #: the featureIds of ordinary rows, and of each plane of a stack (see ..planes)
+        self.row_feature_ids = self.feature_ids
+        self.plane_feature_ids: dict[tuple[str, tuple[int, ...]], set[str]] = {}
         #: reading an annotation import rather than an export
         self.importing = False
 
@@ -420,7 +471,20 @@ class _Reader:
         data_row = row["data_row"]
         where = self._row_where(line, row)
         size = self._media_size(where, row)
-        image_path, image = self._image(where, data_row.get("row_data"), size)
+        name_of_plane = data_row.get("global_key") or data_row.get("external_id")
+        try:
+            plane = plane_of(name_of_plane, data_row, f"{self.json_path.name} {where}")
+        except PlaneError as err:
+            raise LabelboxFormatError(str(err)) from None
+        if plane is None:
+            image_path, image = self._image(where, data_row.get("row_data"), size)
+            self.feature_ids = self.row_feature_ids
+        else:  # the stack's image is opened once, for all its planes
+            image_path, image = None, None
+            if size is None and plane.stack_shape:
+                size = plane.stack_shape[-2:]
+            # the planes of a stack repeat its featureIds
+            self.feature_ids = self.plane_feature_ids.setdefault((plane.base, plane.index), set())
         if size is None and image is not None:
             size = (int(image.shape[0]), int(image.shape[1]))
         name = (
@@ -449,6 +513,8 @@ class _Reader:
         for layer in layers:  # a label read before a later one told the size
             if layer.labels.shape == (0, 0):
                 layer.labels = _blank(size)
+            if plane is not None:
+                layer.document.source[PLANE_SOURCE] = plane.to_source()
         return DataRow(name, layers, image, image_path)
 
     def _row_where(self, line: int, row: dict[str, Any]) -> str:

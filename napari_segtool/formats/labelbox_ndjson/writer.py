@@ -100,6 +100,13 @@ from napari_segtool.formats.labelbox_v1.save_files import (
 )
 from napari_segtool.formats.labelbox_v1.writer import _check_old_mask_dir
 from napari_segtool.formats.masks import MaskPngEncoder, SparseMask, iter_instance_crops
+from napari_segtool.formats.planes import SOURCE_KEY as PLANE_SOURCE
+from napari_segtool.formats.planes import (
+    Plane,
+    plane_flags,
+    same_stack_key,
+    split_items,
+)
 from napari_segtool.formats.result import (
     ImageItem,
     LabelsItem,
@@ -108,6 +115,7 @@ from napari_segtool.formats.result import (
     collected_notes,
 )
 from napari_segtool.formats.toolkit import atomic
+from napari_segtool.formats.toolkit.flags import FLAGS_KEY
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import is_cuid, new_cuid
 
@@ -283,21 +291,28 @@ def write_items(
     them the objects are written as read. ``options`` are :func:`write_ndjson`'s.
     """
     notes: list[str] = []
+    split = split_items(labels)
     with collected_notes(LabelboxFormatWarning, notes):
         if shapes:
             others = objects_after_layer_edits(
                 path, [other_objects_of(item.document.source) for item in labels], labels, shapes
             )
-            options["other_objects"] = others
-        result = write_ndjson(path, [(item.data, item.document) for item in labels], **options)
+            # a stack's planes keep the objects of other tools each was read with
+            options["other_objects"] = [
+                others[owner] if np.ndim(labels[owner].data) <= 2 else None
+                for owner in split.owners
+            ]
+        result = write_ndjson(path, [(item.data, item.document) for item in split.items], **options)
     summary = f"Saved {result.mask_count} mask(s) as a Labelbox import to {result.path.name}"
     if result.object_count:
         summary += f" with {result.object_count} object(s) of other tools"
     if any(result.unanswered):
         summary += f"; {sum(len(u) for u in result.unanswered)} required question(s) unanswered"
+    if len(split.items) != len(labels):
+        summary += f" ({len(split.items)} data rows: the planes of the stacks)"
     return WriteResult(
         written=tuple(result.written),
-        sources=tuple(result.sources),
+        sources=split.owner_sources(result.sources, labels),
         summary=summary,
         notes=tuple(notes),
         details=result,
@@ -371,10 +386,11 @@ def assemble_ndjson(
 
 
 def _check_rows(path: Path, rows, data_row_key: str) -> None:
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, object]] = {}
     for n, (labels, document) in enumerate(rows):
         if not isinstance(document, Document):
             raise NdjsonWriteError(f"{path}: label image {n} has no segmentation document")
+        stack = same_stack_key(document, n)
         shape = np.shape(labels)
         if len(shape) != 2:
             raise NdjsonWriteError(
@@ -390,13 +406,14 @@ def _check_rows(path: Path, rows, data_row_key: str) -> None:
                 "Labelbox export"
             )
         for instance in document.instances.values():
-            if instance.feature_id in seen:
+            first = seen.get(instance.feature_id)
+            if first is not None and first[1] != stack:  # a stack's planes share them
                 raise NdjsonWriteError(
                     f"{path}: featureId {instance.feature_id} is used twice (label images "
-                    f"{seen[instance.feature_id]} and {n}); an import needs unique featureIds "
+                    f"{first[0]} and {n}); an import needs unique featureIds "
                     "(was a layer duplicated? save the layers one at a time)"
                 )
-            seen[instance.feature_id] = n
+            seen.setdefault(instance.feature_id, (n, stack))
             if document.ontology.class_by_id(instance.schema_id) is None:
                 raise NdjsonWriteError(
                     f"{path}: instance {instance.label_id} has a class that is not in the ontology"
@@ -419,6 +436,12 @@ def _row_lines(
     source = dict(document.source)
     source["label_id"] = source.get("label_id") or new_cuid()
     data_row = data_row_for(source, data_row_key)
+    plane = Plane.from_source(source.get(PLANE_SOURCE))
+    # a plane of a stack: its lines say which, and each instance's featureId (the uuid of
+    # a line is unique in the import, so it cannot be the same on every plane)
+    plane_record = plane_flags(document)
+    if plane_record and "globalKey" not in data_row:  # named by data row id: say which plane
+        plane_record["external_id"] = plane.name
     label_ids = sorted(document.instances)
     objects: list[tuple[dict[str, Any], SparseMask, Instance]] = []
     empty: list[int] = []
@@ -436,7 +459,9 @@ def _row_lines(
             instance = document.instances[label_id]
             cls_ = document.ontology.class_by_id(instance.schema_id)
             line = {
-                "uuid": instance_uuid(instance.feature_id),
+                "uuid": instance_uuid(instance.feature_id)
+                if plane is None
+                else stable_uuid(instance.feature_id, plane.suffix),
                 "dataRow": data_row,
                 **feature_reference(cls_.name, cls_.feature_schema_id, schema_ids),
                 "classifications": answers_to_import(
@@ -446,6 +471,8 @@ def _row_lines(
             if encoder is not None:
                 png = encoder.encode(mask)
                 line["mask"] = {"png": base64.b64encode(png).decode("ascii")}
+            if plane_record:
+                line[FLAGS_KEY] = {"featureId": instance.feature_id, **plane_record}
             objects.append((line, mask, instance))
     if mask_files is not None and objects:
         _attach_composite(labels.shape, data_row, objects, mask_files, mask_base_url)
@@ -474,7 +501,14 @@ def _row_lines(
             or known.get(question.name)
             or stable_uuid(source["label_id"], question.feature_schema_id)
         )
-        lines.append({"uuid": line_uuid, "dataRow": data_row, **entry})
+        lines.append(
+            {
+                "uuid": line_uuid,
+                "dataRow": data_row,
+                **entry,
+                **({FLAGS_KEY: plane_record} if plane_record else {}),
+            }
+        )
     source["ndjson_path"] = str(path)
     written = [line_id for line_id in label_ids if line_id not in empty]
     return lines, written, empty, source

@@ -115,6 +115,7 @@ from napari_segtool.formats.labelbox_v1.reader import (
     read_export,
     read_result,
     row_items,
+    row_names,
 )
 from napari_segtool.formats.labelbox_v1.save_files import mask_file_name
 from napari_segtool.formats.labelbox_v1.writer import (
@@ -154,6 +155,7 @@ __all__ = [
     "read_export",
     "read_result",
     "row_items",
+    "row_names",
     "write_export",
     "write_items",
     "write_row_part",

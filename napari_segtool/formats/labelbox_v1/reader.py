@@ -51,6 +51,14 @@ from napari_segtool.formats.masks import (
     SparseMask,
     decode_mask_png,
 )
+from napari_segtool.formats.planes import SOURCE_KEY as PLANE_SOURCE
+from napari_segtool.formats.planes import (
+    PlaneError,
+    PlaneWarning,
+    join_planes,
+    plane_of,
+    read_stack_image,
+)
 from napari_segtool.formats.result import (
     ImageItem,
     Item,
@@ -170,13 +178,63 @@ def count_rows(path: str | Path) -> int:
     return len(reader._load_json())
 
 
+def row_names(path: str | Path) -> list[Any]:
+    """The ``External ID`` of every data row, in order (the planes of a stack are named
+    ``<image>#z=<k>``)."""
+    reader = _Reader(Path(path), False, -1, _no_progress)
+    return [row.get("External ID") for row in reader._load_json()]
+
+
 def read_result(path: str | Path, **options) -> ReadResult:
     """:func:`read_export` (same options) as the result every reader returns: per data
     row its image (when it was found), its labels and document, its objects of other tools."""
     notes: list[str] = []
-    with collected_notes(LabelboxFormatWarning, notes):
+    json_path = Path(path)
+    with collected_notes(LabelboxFormatWarning, notes), collected_notes(PlaneWarning, notes):
         rows = read_export(path, **options)
-    return ReadResult(tuple(item for row in rows for item in row_items(row)), tuple(notes))
+        items = [item for row in rows for item in row_items(row)]
+        try:
+            items = join_planes(items, _StackImages(json_path, options.get("max_pixels", -1)))
+        except PlaneError as err:
+            raise LabelboxFormatError(f"{json_path}: {err}") from None
+    return ReadResult(tuple(items), tuple(notes))
+
+
+class _StackImages:
+    """The image of a stack written one plane per data row: ``Labeled Data`` of its planes,
+    a local file (a TIFF is read whole)."""
+
+    def __init__(self, json_path: Path, max_pixels):
+        self.folder = json_path.absolute().parent
+        self.json_path = json_path
+
+    def __call__(self, base: str, sources) -> ImageItem | None:
+        references = {s.get("labeled_data") for s in sources if s.get("labeled_data")}
+        if len(references) != 1:
+            return None
+        reference = references.pop()
+        web = (
+            isinstance(reference, str)
+            and has_scheme(reference)
+            and not reference.startswith("file://")
+        )
+        if not isinstance(reference, str) or web:
+            return None  # web addresses and cloud storage are not fetched for stacks
+        try:
+            path = local_path(self.folder, reference)
+            if not path.is_file():
+                _warn(
+                    f"{self.json_path.name}: the image {shown_text(reference)} of the stack "
+                    f"{shown_text(base)} was not found; opened the segmentation without it"
+                )
+                return None
+            return read_stack_image(path, sources[0].get("image_name") or path.stem)
+        except (OSError, ValueError) as err:
+            _warn(
+                f"{self.json_path.name}: the image {shown_text(reference)} of the stack "
+                f"{shown_text(base)} cannot be read ({err}); opened the segmentation without it"
+            )
+            return None
 
 
 def row_items(row: DataRow) -> list[Item]:
@@ -276,6 +334,8 @@ class _Reader:
         self.progress = progress
         #: featureIds of the instances read so far, in every row
         self.feature_ids: set[str] = set()
+        #: the same for each plane of a stack (its planes repeat the stack's featureIds)
+        self.plane_feature_ids: dict[tuple[str, tuple[int, ...]], set[str]] = {}
 
     def fail(self, problem: str) -> LabelboxFormatError:
         return LabelboxFormatError(f"{self.json_path}: {problem}")
@@ -454,8 +514,18 @@ class _Reader:
                 f"{shown_text(remote[0]['instanceURI'], 100)} is a web address{more}; masks "
                 "are not downloaded unless downloading is enabled"
             )
-        image_path, image = self._image(where, row.get("Labeled Data"))
-        shape = image.shape[:2] if image is not None else None
+        try:
+            plane = plane_of(row.get("External ID"), row, f"{self.json_path.name} {where}")
+        except PlaneError as err:
+            raise LabelboxFormatError(str(err)) from None
+        if plane is None:
+            image_path, image = self._image(where, row.get("Labeled Data"))
+            shape = image.shape[:2] if image is not None else None
+            seen = self.feature_ids
+        else:  # the stack's image is opened once, for all its planes
+            image_path, image = None, None
+            shape = plane.stack_shape[-2:] if plane.stack_shape else None
+            seen = self.plane_feature_ids.setdefault((plane.base, plane.index), set())
         mask_objects = [o for o in label.get("objects", []) if is_mask_object(o)]
         other_raw = [o for o in label.get("objects", []) if not is_mask_object(o)]
 
@@ -477,7 +547,7 @@ class _Reader:
             label_id = len(instances) + 1
             cls_ = builder.class_for(obj, where)
             feature_id = unique_feature_id(
-                obj.get("featureId"), self.feature_ids, f"{self.json_path.name} {where}"
+                obj.get("featureId"), seen, f"{self.json_path.name} {where}"
             )
             if mask.area == 0:
                 empty.append(feature_id)
@@ -510,6 +580,8 @@ class _Reader:
         )
         source = self._source(row, image_path)
         source["other_objects"] = other_raw
+        if plane is not None:
+            source[PLANE_SOURCE] = plane.to_source()
         document = Document(
             ontology=builder.ontology,
             instances=instances,

@@ -42,6 +42,7 @@ from napari_segtool.formats.masks import (
     MaskPngEncoder,
     iter_instance_crops,
 )
+from napari_segtool.formats.planes import row_flags, same_stack_key, split_items
 from napari_segtool.formats.polygons import labelbox_polygons
 from napari_segtool.formats.result import (
     ImageItem,
@@ -51,7 +52,7 @@ from napari_segtool.formats.result import (
     collected_notes,
 )
 from napari_segtool.formats.toolkit import atomic
-from napari_segtool.formats.toolkit.flags import class_flags, instance_flags
+from napari_segtool.formats.toolkit.flags import instance_flags
 from napari_segtool.model.document import Document
 from napari_segtool.model.ids import new_cuid
 
@@ -179,6 +180,7 @@ def write_items(
     are written as read. ``options`` are :func:`write_export`'s.
     """
     notes: list[str] = []
+    split = split_items(labels)
     with collected_notes(LabelboxFormatWarning, notes):
         if shapes:
             others = objects_after_layer_edits(
@@ -187,12 +189,19 @@ def write_items(
                 labels,
                 shapes,
             )
-            options["other_objects"] = others
-        result = write_export(path, [(item.data, item.document) for item in labels], **options)
+            # a stack's planes keep the objects of other tools each was read with
+            options["other_objects"] = [
+                others[owner] if np.ndim(labels[owner].data) <= 2 else None
+                for owner in split.owners
+            ]
+        seconds = options.get("seconds_to_label")
+        if seconds is not None and not isinstance(seconds, int | float):
+            options["seconds_to_label"] = [seconds[owner] for owner in split.owners]
+        result = write_export(path, [(item.data, item.document) for item in split.items], **options)
     summary = f"Saved {result.mask_count} mask(s) to {result.json_path.name}"
     others = sum(len(item.document.source.get("other_objects") or []) for item in labels)
     if shapes:
-        others = sum(len(o) for o in options["other_objects"])
+        others = sum(len(o) for o in options["other_objects"] if o)
     if others:
         summary += f" with {others} object(s) of other tools"
     kept = sum(
@@ -205,9 +214,11 @@ def write_items(
     if any(result.unanswered):
         missing = sum(len(u) for u in result.unanswered)
         summary += f"; {missing} required question(s) unanswered"
+    if len(split.items) != len(labels):
+        summary += f" ({len(split.items)} data rows: the planes of the stacks)"
     return WriteResult(
         written=tuple(result.written),
-        sources=tuple(result.sources),
+        sources=split.owner_sources(result.sources, labels),
         summary=summary,
         notes=tuple(notes),
         details=result,
@@ -352,10 +363,11 @@ def _mask_folder_files(export: list[dict[str, Any]], folder_name: str) -> set[st
 
 
 def _check_rows(json_path: Path, rows) -> None:
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, object]] = {}
     for n, (labels, document) in enumerate(rows):
         if not isinstance(document, Document):
             raise LabelboxFormatError(f"{json_path}: row {n} has no segmentation document")
+        stack = same_stack_key(document, n)
         shape = np.shape(labels)
         if len(shape) != 2:
             raise LabelboxFormatError(
@@ -364,13 +376,14 @@ def _check_rows(json_path: Path, rows) -> None:
         if not np.issubdtype(np.asarray(labels[:1, :1]).dtype, np.integer):
             raise LabelboxFormatError(f"{json_path}: row {n}: labels must be integers")
         for instance in document.instances.values():
-            if instance.feature_id in seen:
+            first = seen.get(instance.feature_id)
+            if first is not None and first[1] != stack:  # a stack's planes share them
                 raise LabelboxFormatError(
                     f"{json_path}: featureId {instance.feature_id} is used twice (rows "
-                    f"{seen[instance.feature_id]} and {n}); an export needs unique featureIds "
+                    f"{first[0]} and {n}); an export needs unique featureIds "
                     "(was a layer duplicated? save the layers one at a time)"
                 )
-            seen[instance.feature_id] = n
+            seen.setdefault(instance.feature_id, (n, stack))
 
 
 def _check_old_mask_dir(mask_dir: Path) -> None:
@@ -484,7 +497,7 @@ def _write_row(
     }
     row.update(_DEFAULT_EXTRA)
     row.update(source.get("v1_extra") or {})
-    row.update(class_flags(document.locked_classes, document.hidden_classes))
+    row.update(row_flags(document))
     row["Label"] = {
         "objects": objects,
         "classifications": answers_to_v1(
