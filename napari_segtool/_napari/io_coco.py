@@ -28,6 +28,7 @@ from napari_segtool._napari.binding import document_of, is_segmentation_layer, u
 from napari_segtool._napari.io_hooks import (
     LayerData,
     after_write,
+    axis_labels_of,
     bound_layer,
     layer_data,
     live_document,
@@ -69,7 +70,7 @@ def write_coco(path: str, layers: list[LayerData]) -> list[str]:
         name = meta.get("name") or layer_type
         if layer_type == "labels":
             document = live_document(meta) or plain_document(np.asarray(data))
-            labels.append(LabelsItem(np.asarray(data), document, name))
+            labels.append(LabelsItem(np.asarray(data), document, name, axis_labels_of(meta, data)))
             saved.append(bound_layer(meta.get("metadata") or {}))
         elif layer_type == "image":
             images.append(ImageItem(data[0] if meta.get("multiscale") else data, name))
@@ -99,7 +100,11 @@ def export_coco(
         if isinstance(layer, Labels):
             document = document_of(layer) if is_segmentation_layer(layer) else None
             data = np.asarray(layer.data)
-            labels.append(LabelsItem(data, document or plain_document(data), layer.name))
+            labels.append(
+                LabelsItem(
+                    data, document or plain_document(data), layer.name, tuple(layer.axis_labels)
+                )
+            )
             saved.append(layer)
         elif isinstance(layer, Image):
             pixels = layer.data[0] if layer.multiscale else layer.data

@@ -66,10 +66,18 @@ def layer_data(result: ReadResult) -> list[LayerData]:
             layers.append((item.data, meta, "image"))
         elif isinstance(item, LabelsItem):
             kwargs = segmentation_layer_kwargs(item.document, item.name)
+            if item.axis_labels is not None and len(item.axis_labels) == np.ndim(item.data):
+                kwargs["axis_labels"] = item.axis_labels  # a stack's planes named them
             layers.append((item.data, kwargs, "labels"))
         elif isinstance(item, ShapesItem):
             layers.append(_shapes_data(item))
     return layers
+
+
+def axis_labels_of(meta: dict[str, Any], data: Any) -> tuple[str, ...] | None:
+    """A writer's layer data axis labels (a stack's planes are named after them)."""
+    labels = meta.get("axis_labels")
+    return tuple(labels) if labels is not None and len(labels) == np.ndim(data) else None
 
 
 def _shapes_data(item: ShapesItem) -> LayerData:
@@ -138,7 +146,9 @@ def save_layers(
     for layer in (unwrap(layer) for layer in layers):
         if is_segmentation_layer(layer):
             document = document_of(layer)
-            labels.append(LabelsItem(np.asarray(layer.data), document, layer.name))
+            labels.append(
+                LabelsItem(np.asarray(layer.data), document, layer.name, tuple(layer.axis_labels))
+            )
             saved.append(layer)
         elif isinstance(layer, Image):
             pixels = layer.data[0] if layer.multiscale else layer.data

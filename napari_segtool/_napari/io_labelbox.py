@@ -18,6 +18,7 @@ from napari_segtool._napari.io_hooks import (
     READ_IDS_KEY,
     LayerData,
     after_write,
+    axis_labels_of,
     bound_layer,
     layer_data,
     live_document,
@@ -107,7 +108,11 @@ def write_labelbox_v1(path: str, layers: list[LayerData]) -> list[str]:
                 "classes or instances); make one with Layers > Annotate > New segmentation layer"
             )
         metadata = meta["metadata"]
-        items.append(LabelsItem(np.asarray(data), document, meta.get("name") or "labels"))
+        items.append(
+            LabelsItem(
+                np.asarray(data), document, meta.get("name") or "labels", axis_labels_of(meta, data)
+            )
+        )
         targets.append((metadata, bound_layer(metadata), document))
     result = registry.get(LABELBOX).write(path, items, shapes=shapes, progress=napari_progress)
     for (metadata, layer, document), source in zip(targets, result.sources, strict=True):
@@ -161,7 +166,7 @@ def export_layer(
     document = document_of(layer)
     result = registry.get(LABELBOX).write(
         path,
-        [LabelsItem(np.asarray(layer.data), document, layer.name)],
+        [LabelsItem(np.asarray(layer.data), document, layer.name, tuple(layer.axis_labels))],
         mask_mode=mask_mode,
         mask_base_url=mask_base_url,
         image_base_url=image_base_url,

@@ -15,7 +15,13 @@ import numpy as np
 from napari.layers import Labels
 
 from napari_segtool._napari.binding import binding_of, document_of, unwrap
-from napari_segtool._napari.io_hooks import LayerData, after_write, bound_layer, live_document
+from napari_segtool._napari.io_hooks import (
+    LayerData,
+    after_write,
+    axis_labels_of,
+    bound_layer,
+    live_document,
+)
 from napari_segtool._napari.io_hooks import napari_progress as progress
 from napari_segtool._napari.io_labelbox import _shapes_item as shapes_item
 from napari_segtool._napari.session import current_viewer, session_of
@@ -47,7 +53,11 @@ def write_labelbox_ndjson(path: str, layers: list[LayerData]) -> list[str]:
                 f"{path}: layer {meta.get('name')!r} is not a segmentation layer (it has no "
                 "classes or instances); make one with Layers > Annotate > New segmentation layer"
             )
-        items.append(LabelsItem(np.asarray(data), document, meta.get("name") or "labels"))
+        items.append(
+            LabelsItem(
+                np.asarray(data), document, meta.get("name") or "labels", axis_labels_of(meta, data)
+            )
+        )
         targets.append((meta["metadata"], bound_layer(meta["metadata"]), document))
     session = session_of(viewer) if (viewer := current_viewer()) is not None else None
     options = session.ndjson_options.writer_options() if session is not None else {}
@@ -65,7 +75,7 @@ def export_ndjson_layer(layer: Labels, path: str | Path, **options) -> NdjsonExp
     """
     layer = unwrap(layer)
     document = document_of(layer)
-    items = [LabelsItem(np.asarray(layer.data), document, layer.name)]
+    items = [LabelsItem(np.asarray(layer.data), document, layer.name, tuple(layer.axis_labels))]
     result = registry.get(NDJSON).write(path, items, progress=progress, **options)
     _remember(layer.metadata, layer, document, result.sources[0])
     after_write(result, [layer])

@@ -270,3 +270,45 @@ def test_warnings_are_quiet_for_a_plain_2d_file(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", planes.PlaneWarning)
         registry.get("labelbox-v1").read(path)
+
+
+@pytest.mark.parametrize("shape", [(5, 30, 40), (2, 3, 30, 40)])
+def test_pycocotools_reads_every_plane(shape, tmp_path):
+    from pycocotools.coco import COCO
+
+    item, _ = stack_item(shape, tmp_path)
+    path, _, _ = write_and_read("coco", item, tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        coco = COCO(str(path))
+    feature_to_label = {i.feature_id: i.label_id for i in item.document.instances.values()}
+    seen_planes = set()
+    for image in coco.dataset["images"]:
+        index = tuple(image["napari_segtool"]["plane"]["index"])
+        seen_planes.add(index)
+        plane = item.data[index]
+        painted = np.zeros(plane.shape, np.uint32)
+        for annotation in coco.loadAnns(coco.getAnnIds(imgIds=[image["id"]])):
+            mask = coco.annToMask(annotation).astype(bool)
+            label_id = feature_to_label[annotation["attributes"]["featureId"]]
+            np.testing.assert_array_equal(mask, plane == label_id)
+            painted[mask] = label_id
+        np.testing.assert_array_equal(painted, plane)
+    # every plane with an object is an image of the file
+    with_objects = {idx for idx in np.ndindex(*shape[:-2]) if item.data[idx].any()}
+    assert seen_planes == with_objects
+
+
+@pytest.mark.parametrize("fmt", ["labelbox-v1", "labelbox-ndjson"])
+def test_saving_a_read_stack_again_keeps_every_plane_row_id(fmt, tmp_path):
+    item, _ = stack_item((5, 30, 40), tmp_path)
+    path, _, read = write_and_read(fmt, item, tmp_path)
+    first = _entries(fmt, path)
+    registry.get(fmt).write(path, read.labels)
+    again = _entries(fmt, path)
+    if fmt == "labelbox-v1":
+        keys = [(r["External ID"], r["DataRow ID"], r["ID"]) for r in first]
+        assert keys == [(r["External ID"], r["DataRow ID"], r["ID"]) for r in again]
+    else:
+        assert sorted(line["uuid"] for line in first) == sorted(line["uuid"] for line in again)
+        assert len({line["uuid"] for line in again}) == len(again)  # unique in the import
