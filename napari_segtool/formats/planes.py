@@ -131,12 +131,15 @@ class Plane:
         if not isinstance(value, dict):
             return None
         shape = value.get("stack_shape")
-        return cls(
-            str(value["base"]),
-            tuple(value["axes"]),
-            tuple(int(i) for i in value["index"]),
-            tuple(int(n) for n in shape) if shape else None,
-        )
+        try:
+            return cls(
+                str(value["base"]),
+                tuple(str(a) for a in value["axes"]),
+                tuple(int(i) for i in value["index"]),
+                tuple(int(n) for n in shape) if shape else None,
+            )
+        except (KeyError, TypeError, ValueError):  # not a plane this module recorded
+            return None
 
 
 def plane_axes(ndim: int, axis_labels: Sequence[str] | None = None) -> tuple[str, ...]:

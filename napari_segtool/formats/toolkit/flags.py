@@ -10,6 +10,9 @@ when set (a file without locks carries no extra key):
 * the entry of its image (a Labelbox data row, a COCO image):
   ``"napari_segtool": {"locked_classes": [schema ids], "hidden_classes": [...]}``.
 
+A data row / image that is one plane of a stack also records the stack there
+(``"plane": {...}``, written and read by :mod:`napari_segtool.formats.planes`).
+
 Class flags are kept per image, not in the ontology: the ontology file is
 shared by every image of an export, and each image's layer has its own locks.
 Reading ignores anything else under the key, and class ids the ontology lacks.
