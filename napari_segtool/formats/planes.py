@@ -268,6 +268,17 @@ class Split:
     #: per item: the position of the labels item it came from
     owners: list[int]
 
+    def count_once(self, per_item: Sequence[Sequence[Any]]) -> int:
+        """How many entries ``per_item`` (one list per item written) holds, those its
+        planes repeat counted once per stack (an instance's unanswered question)."""
+        return len(
+            {
+                (owner, entry)
+                for owner, entries in zip(self.owners, per_item, strict=True)
+                for entry in entries
+            }
+        )
+
     def owner_sources(self, sources: Sequence[dict[str, Any]], originals) -> tuple[dict, ...]:
         """One source per original item from the sources of the items written."""
         merged: list[dict[str, Any]] = []

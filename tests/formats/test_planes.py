@@ -312,3 +312,13 @@ def test_saving_a_read_stack_again_keeps_every_plane_row_id(fmt, tmp_path):
     else:
         assert sorted(line["uuid"] for line in first) == sorted(line["uuid"] for line in again)
         assert len({line["uuid"] for line in again}) == len(again)  # unique in the import
+
+
+def test_an_unanswered_question_of_a_stack_is_counted_once(tmp_path):
+    item, _ = stack_item((5, 30, 40), tmp_path)
+    # the nucleus (on planes 0 and 2) leaves "Mitosis > Mitotic stage" unanswered
+    assert [label_id for label_id, _ in item.document.unanswered_report()] == [4]
+    for fmt in ("labelbox-v1", "labelbox-ndjson"):
+        path = tmp_path / f"stack{EXTENSIONS[fmt]}"
+        result = registry.get(fmt).write(path, [item])
+        assert "; 1 required question(s) unanswered" in result.summary

@@ -307,7 +307,8 @@ def write_items(
     if result.object_count:
         summary += f" with {result.object_count} object(s) of other tools"
     if any(result.unanswered):
-        summary += f"; {sum(len(u) for u in result.unanswered)} required question(s) unanswered"
+        missing = split.count_once(result.unanswered)
+        summary += f"; {missing} required question(s) unanswered"
     if len(split.items) != len(labels):
         summary += f" ({len(split.items)} data rows: the planes of the stacks)"
     return WriteResult(

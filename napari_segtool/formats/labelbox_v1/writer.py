@@ -212,7 +212,7 @@ def write_items(
     if kept:
         summary += f"; {kept} data row(s) that were not opened kept as read"
     if any(result.unanswered):
-        missing = sum(len(u) for u in result.unanswered)
+        missing = split.count_once(result.unanswered)
         summary += f"; {missing} required question(s) unanswered"
     if len(split.items) != len(labels):
         summary += f" ({len(split.items)} data rows: the planes of the stacks)"
