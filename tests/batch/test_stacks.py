@@ -86,3 +86,15 @@ def test_measure_gives_volumes_of_stacks(stacks, tmp_path):
         assert row["bbox-0"].item() == where[0].min()
         assert row["bbox-7"].item() == where[3].max() + 1
         assert row["centroid-3"].item() == pytest.approx(where[3].mean())
+
+
+def test_merge_keeps_every_stack(stacks, tmp_path):
+    export, originals = stacks
+    out = tmp_path / "merged"
+    args = ["convert", str(export), "--to", "coco", "--merge", "--out", str(out)]
+    assert main([*args, "--workers", "1", "--quiet"]) == 0
+    read = _read(out / "merged.coco.json")
+    assert [item.data.shape for item in read.labels] == [(5, 30, 40), (30, 40), (2, 3, 30, 40)]
+    assert_same_stack(originals[0], read.labels[0])
+    assert_same_stack(originals[2], read.labels[2])
+    assert (out / "cells.tif").is_file()  # the stack's image, copied beside the file
