@@ -63,6 +63,8 @@ def layer_data(result: ReadResult) -> list[LayerData]:
             meta: dict[str, Any] = {"name": item.name}
             if item.rgb is not None:
                 meta["rgb"] = item.rgb
+            if item.axis_labels is not None and len(item.axis_labels) == np.ndim(item.data):
+                meta["axis_labels"] = item.axis_labels
             layers.append((item.data, meta, "image"))
         elif isinstance(item, LabelsItem):
             kwargs = segmentation_layer_kwargs(item.document, item.name)

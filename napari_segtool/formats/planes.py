@@ -512,6 +512,9 @@ def _join_stack(base: str, planes: list[LabelsItem], load_image) -> list[Item]:
         image = None
     if image is not None and image.path is not None:
         source["image_path"] = str(image.path)
+    axis_labels = (*axes, "y", "x")
+    if image is not None and np.ndim(image.data) == len(shape):
+        image = replace(image, axis_labels=axis_labels)  # the same sliders for both
     document = Document(
         ontology=Ontology.from_dict(documents[0].ontology.to_dict()),
         instances=list(instances.values()),
@@ -521,7 +524,7 @@ def _join_stack(base: str, planes: list[LabelsItem], load_image) -> list[Item]:
         hidden_classes=set().union(*(d.hidden_classes for d in documents)),
     )
     name = source["image_name"]
-    stack = LabelsItem(labels, document, f"{name} segmentation", axis_labels=(*axes, "y", "x"))
+    stack = LabelsItem(labels, document, f"{name} segmentation", axis_labels=axis_labels)
     return ([image] if image is not None else []) + [stack]
 
 

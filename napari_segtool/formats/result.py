@@ -29,6 +29,8 @@ class ImageItem:
     path: Path | None = None
     #: whether the last axis is colour; ``None`` lets the viewer decide
     rgb: bool | None = None
+    #: the axis labels of the layer (a stack's, when it has the labels' axes)
+    axis_labels: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def test_a_3d_segmentation_layer_saves_per_plane_and_reopens_as_the_stack(
     (again,) = [lay for lay in viewer.layers if isinstance(lay, Labels)]
     assert len(images) == 1 and images[0].data.shape == (6, 32, 40)
     assert again.data.shape == (6, 32, 40)
-    assert tuple(again.axis_labels) == ("z", "y", "x")
+    assert tuple(again.axis_labels) == tuple(images[0].axis_labels) == ("z", "y", "x")
     document = document_of(again)
     for instance in document.instances.values():
         original = before[instance.feature_id]

@@ -322,3 +322,35 @@ def test_an_unanswered_question_of_a_stack_is_counted_once(tmp_path):
         path = tmp_path / f"stack{EXTENSIONS[fmt]}"
         result = registry.get(fmt).write(path, [item])
         assert "; 1 required question(s) unanswered" in result.summary
+
+
+def test_a_labelbox_export_v2_with_plane_rows_opens_as_one_stack(reference_copy):
+    """Rows of Labelbox's own export named as planes (no record of ours): one stack, each
+    feature_id one label id across the rows, as deep as the last plane."""
+    export = reference_copy / "export_v2.fish.ndjson"
+    row = json.loads(export.read_text())
+    alone = registry.get("labelbox-ndjson").read(export).labels[0]
+    rows = []
+    for z in (0, 2):  # plane 1 has no row: an empty plane
+        plane_row = json.loads(json.dumps(row))
+        plane_row["data_row"].update(
+            id=f"ck0fishdatarow0000000000{z}", external_id=f"tank.png#z={z}", global_key=None
+        )
+        rows.append(plane_row)
+    export.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    read = registry.get("labelbox-ndjson").read(export)
+    (stack,) = read.labels
+    assert stack.data.shape == (3, *alone.data.shape)
+    assert not stack.data[1].any()
+    by_feature = {i.feature_id: i for i in stack.document.instances.values()}
+    for instance in alone.document.instances.values():
+        twin = by_feature[instance.feature_id]
+        assert twin.answers == instance.answers
+        for z in (0, 2):
+            np.testing.assert_array_equal(
+                stack.data[z] == twin.label_id, alone.data == instance.label_id
+            )
+    # the image named before '#' (tank.png beside the export) is one 2-D picture, not the
+    # stack: the segmentation opens without it, and a note says why
+    assert read.images == []
+    assert any("tank.png: the image is (96, 128, 3)" in note for note in read.notes)
