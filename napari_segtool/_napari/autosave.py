@@ -74,6 +74,7 @@ import logging
 import math
 import os
 import threading
+import time
 import uuid
 import weakref
 from concurrent import futures
@@ -322,6 +323,7 @@ class Autosaver:
         self._jobs: list[Future] = []  # writes and discards queued or running
         self._stopped = False
         self._idle_timer: threading.Timer | None = None  # guarded by _timer_lock
+        self._deadline = 0.0  # when the idle timer saves (monotonic); _timer_lock
         # big stacks (guarded by _lock): the snapshot on disk, the boxes changed since
         # it was copied, and whether the whole array must be written again
         self.delta_min_bytes = DELTA_MIN_BYTES
@@ -367,7 +369,7 @@ class Autosaver:
         with self._timer_lock:
             waiting = self._idle_timer is not None
         if waiting:
-            self._arm()  # a save that was waiting waits the new interval
+            self._arm(restart=True)  # a save that was waiting waits the new interval
 
     @property
     def path(self) -> Path | None:
@@ -450,20 +452,33 @@ class Autosaver:
             self.dirty_changed.emit(unsaved)
 
     # -- the idle timer ----------------------------------------------------------------------
-    def _arm(self) -> None:
-        """(Re)start the idle timer: the save comes ``interval`` s after the last call."""
+    def _arm(self, restart: bool = False) -> None:
+        """(Re)arm the idle timer: the save comes ``interval`` s after the last call.
+
+        A timer already waiting is left alone: it finds the later deadline when it
+        fires and waits the rest. So an edit costs the UI thread no thread start
+        and no wake-up of another thread (``restart``: start a new one anyway).
+        """
         with self._timer_lock:
+            if self._stopped or _exiting.is_set():
+                if self._idle_timer is not None:
+                    self._idle_timer.cancel()
+                    self._idle_timer = None
+                return
+            self._deadline = time.monotonic() + self._interval
+            if self._idle_timer is not None and not restart:
+                return
             if self._idle_timer is not None:
                 self._idle_timer.cancel()
-                self._idle_timer = None
-            if self._stopped or _exiting.is_set():
-                return
-            # a daemon thread: a pending timer never holds the interpreter's exit
-            # (the exit hook saves instead)
-            timer = threading.Timer(self._interval, self._on_idle)
-            timer.name, timer.daemon = "segtool-autosave-idle", True
-            self._idle_timer = timer
-            timer.start()
+            self._start_timer(self._interval)
+
+    def _start_timer(self, delay: float) -> None:
+        # under _timer_lock. A daemon thread: a pending timer never holds the
+        # interpreter's exit (the exit hook saves instead)
+        timer = threading.Timer(delay, self._on_idle)
+        timer.name, timer.daemon = "segtool-autosave-idle", True
+        self._idle_timer = timer
+        timer.start()
 
     def cancel_idle_timer(self) -> None:
         with self._timer_lock:
@@ -473,9 +488,13 @@ class Autosaver:
 
     def _on_idle(self) -> None:
         # on the idle timer's own thread; a timer replaced or cancelled meanwhile
-        # (an edit re-armed it, a flush took over) has nothing left to do
+        # (a flush took over) has nothing left to do
         with self._timer_lock:
             if self._idle_timer is not threading.current_thread():
+                return
+            remaining = self._deadline - time.monotonic()
+            if remaining > 0 and not self._stopped and not _exiting.is_set():
+                self._start_timer(remaining)  # edited since it started: wait the rest
                 return
             self._idle_timer = None
         if not self._stopped and not _exiting.is_set():
@@ -690,19 +709,14 @@ def merge_boxes(boxes: list[tuple[slice, ...]], new) -> list[tuple[slice, ...]]:
     Only overlapping ones: joining boxes that merely touch (a stroke on the next
     slice) would write pixels that did not change.
     """
-    merged = list(boxes)
+    # a stroke's dabs first among themselves (they mostly join into one box), then
+    # that handful into the boxes so far: a long stroke costs no scan per dab
+    own: list[tuple[slice, ...]] = []
     for box in new:
-        box = tuple(box)
-        while True:
-            joined = next((i for i, other in enumerate(merged) if _overlap(box, other)), None)
-            if joined is None:
-                break
-            other = merged.pop(joined)
-            box = tuple(
-                slice(min(a.start, b.start), max(a.stop, b.stop))
-                for a, b in zip(box, other, strict=True)
-            )
-        merged.append(box)
+        _join(own, tuple(box))
+    merged = list(boxes)
+    for box in own:
+        _join(merged, box)
     if len(merged) > MAX_BOXES:
         merged = [
             tuple(
@@ -711,6 +725,21 @@ def merge_boxes(boxes: list[tuple[slice, ...]], new) -> list[tuple[slice, ...]]:
             )
         ]
     return merged
+
+
+def _join(merged: list[tuple[slice, ...]], box: tuple[slice, ...]) -> None:
+    """Add ``box`` to ``merged``, joined with every box it overlaps (in place)."""
+    while True:
+        # newest first: a stroke's next dab overlaps the box just grown
+        joined = next((i for i in range(len(merged) - 1, -1, -1) if _overlap(box, merged[i])), None)
+        if joined is None:
+            break
+        other = merged.pop(joined)
+        box = tuple(
+            slice(min(a.start, b.start), max(a.stop, b.stop))
+            for a, b in zip(box, other, strict=True)
+        )
+    merged.append(box)
 
 
 def _overlap(a: tuple[slice, ...], b: tuple[slice, ...]) -> bool:
