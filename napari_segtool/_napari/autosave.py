@@ -34,6 +34,23 @@ Threads of the signals
     connects them through ``superqt.ensure_main_thread`` (as
     :class:`napari_segtool._qt.recovery_banner.RecoveryBanner` does).
 
+Big stacks: what changed, not the whole volume
+    A label array of :data:`DELTA_MIN_BYTES` or more is kept as a full
+    snapshot plus a delta file (see :mod:`napari_segtool.formats.recovery`).
+    The binding reports the boxes each stroke, undo and redo changed (from
+    napari's history atoms, :attr:`LayerBinding.pixels_changed`); the autosaver
+    collects them (merged, on the UI thread: a few tuples per stroke) and an
+    autosave writes only those boxes' pixels, read on the autosave thread, with
+    the newest document. Once the boxes hold more than :data:`COMPACT_FRACTION`
+    of the volume, or when the data was replaced, the autosave thread writes a
+    new full snapshot instead (the compaction): it takes the boxes first, so a
+    stroke made while it copies lands in the next delta; a snapshot replaced
+    under a delta makes that delta inapplicable (its ``snapshot_id`` differs),
+    so a kill at any moment leaves the previous state whole. The UI thread
+    never copies the volume: a stroke costs it its boxes. The delta carries the
+    document's changes since the snapshot (the instances a stroke touched), not
+    all of it.
+
 The interval is ``$NAPARI_SEGTOOL_AUTOSAVE_SECONDS`` (default 30 s) or
 :func:`set_autosave_interval`. The recovery folder is
 :func:`napari_segtool.formats.recovery.recovery_dir` (``$NAPARI_SEGTOOL_RECOVERY_DIR``
@@ -54,8 +71,10 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import math
 import os
 import threading
+import time
 import uuid
 import weakref
 from concurrent import futures
@@ -89,6 +108,12 @@ PRUNE_MAX_AGE_DAYS = 30
 PRUNE_MAX_FILES = 50
 #: at interpreter exit, the last save of pending edits may take this long
 EXIT_SAVE_SECONDS = 5.0
+#: label arrays this big (bytes) are saved as a snapshot plus deltas; smaller ones whole
+DELTA_MIN_BYTES = 32 * 1024**2
+#: a delta covering more than this share of the volume is compacted into a new snapshot
+COMPACT_FRACTION = 0.25
+#: more changed boxes than this are merged into their common box
+MAX_BOXES = 256
 
 _autosavers: weakref.WeakKeyDictionary[Labels, Autosaver] = weakref.WeakKeyDictionary()
 _executor: ThreadPoolExecutor | None = None
@@ -298,6 +323,19 @@ class Autosaver:
         self._jobs: list[Future] = []  # writes and discards queued or running
         self._stopped = False
         self._idle_timer: threading.Timer | None = None  # guarded by _timer_lock
+        self._deadline = 0.0  # when the idle timer saves (monotonic); _timer_lock
+        # big stacks (guarded by _lock): the snapshot on disk, the boxes changed since
+        # it was copied, and whether the whole array must be written again
+        self.delta_min_bytes = DELTA_MIN_BYTES
+        self.compact_fraction = COMPACT_FRACTION
+        self._snapshot_id: str | None = None
+        self._snapshot_document: dict[str, Any] | None = None  # the snapshot's document
+        self._boxes: list[tuple[slice, ...]] = []
+        self._whole = True
+        self._epoch = 0  # bumped when the files on disk stop being this layer's snapshot
+        #: full snapshots and deltas written (tests, benchmarks)
+        self.snapshots_written = 0
+        self.deltas_written = 0
         #: why the newest save failed (``None`` once one succeeds)
         self.last_error: str | None = None
         self.interval = autosave_interval() if interval is None else interval
@@ -331,7 +369,7 @@ class Autosaver:
         with self._timer_lock:
             waiting = self._idle_timer is not None
         if waiting:
-            self._arm()  # a save that was waiting waits the new interval
+            self._arm(restart=True)  # a save that was waiting waits the new interval
 
     @property
     def path(self) -> Path | None:
@@ -345,6 +383,7 @@ class Autosaver:
             signal.disconnect(slot)
         document = binding.document
         self._connections = [
+            (binding.pixels_changed, self._on_pixels),
             (binding.counts_changed, self._on_edit),
             (document.instance_added, self._on_edit),
             (document.instance_removed, self._on_edit),
@@ -374,6 +413,14 @@ class Autosaver:
             self._snapshot = _Snapshot(generation=self._generation, **taken)
         self._set_unsaved(True)
         self._arm()  # re-arming it: save only after idle time
+
+    def _on_pixels(self, boxes) -> None:
+        # UI thread, before the counts change (which is the edit): remember where
+        with self._lock:
+            if boxes is None:
+                self._whole = True
+            else:
+                self._boxes = merge_boxes(self._boxes, boxes)
 
     def _snapshot_values(self) -> dict[str, Any]:
         # UI thread: everything napari-side the save needs, except the labels
@@ -405,20 +452,33 @@ class Autosaver:
             self.dirty_changed.emit(unsaved)
 
     # -- the idle timer ----------------------------------------------------------------------
-    def _arm(self) -> None:
-        """(Re)start the idle timer: the save comes ``interval`` s after the last call."""
+    def _arm(self, restart: bool = False) -> None:
+        """(Re)arm the idle timer: the save comes ``interval`` s after the last call.
+
+        A timer already waiting is left alone: it finds the later deadline when it
+        fires and waits the rest. So an edit costs the UI thread no thread start
+        and no wake-up of another thread (``restart``: start a new one anyway).
+        """
         with self._timer_lock:
+            if self._stopped or _exiting.is_set():
+                if self._idle_timer is not None:
+                    self._idle_timer.cancel()
+                    self._idle_timer = None
+                return
+            self._deadline = time.monotonic() + self._interval
+            if self._idle_timer is not None and not restart:
+                return
             if self._idle_timer is not None:
                 self._idle_timer.cancel()
-                self._idle_timer = None
-            if self._stopped or _exiting.is_set():
-                return
-            # a daemon thread: a pending timer never holds the interpreter's exit
-            # (the exit hook saves instead)
-            timer = threading.Timer(self._interval, self._on_idle)
-            timer.name, timer.daemon = "segtool-autosave-idle", True
-            self._idle_timer = timer
-            timer.start()
+            self._start_timer(self._interval)
+
+    def _start_timer(self, delay: float) -> None:
+        # under _timer_lock. A daemon thread: a pending timer never holds the
+        # interpreter's exit (the exit hook saves instead)
+        timer = threading.Timer(delay, self._on_idle)
+        timer.name, timer.daemon = "segtool-autosave-idle", True
+        self._idle_timer = timer
+        timer.start()
 
     def cancel_idle_timer(self) -> None:
         with self._timer_lock:
@@ -428,9 +488,13 @@ class Autosaver:
 
     def _on_idle(self) -> None:
         # on the idle timer's own thread; a timer replaced or cancelled meanwhile
-        # (an edit re-armed it, a flush took over) has nothing left to do
+        # (a flush took over) has nothing left to do
         with self._timer_lock:
             if self._idle_timer is not threading.current_thread():
+                return
+            remaining = self._deadline - time.monotonic()
+            if remaining > 0 and not self._stopped and not _exiting.is_set():
+                self._start_timer(remaining)  # edited since it started: wait the rest
                 return
             self._idle_timer = None
         if not self._stopped and not _exiting.is_set():
@@ -476,7 +540,7 @@ class Autosaver:
         if layer is None:
             return None
         try:
-            path = recovery.write_recovery(**self._recovery_job(layer, snapshot))
+            path = self._write(layer, snapshot)
         except Exception as error:
             message = f"Autosave of {snapshot.layer_name!r} failed: {error}"
             logger.warning(message)
@@ -506,8 +570,6 @@ class Autosaver:
         return {
             "folder": folder,
             "name": name,
-            # a copy: napari keeps painting into layer.data while this writes
-            "labels": np.array(layer.data, copy=True),
             "document": snapshot.document,
             "image_path": image_path,
             "image_hash": image_hash,
@@ -518,6 +580,79 @@ class Autosaver:
             "instance_count": snapshot.instance_count,
         }
 
+    def _write(self, layer: Labels, snapshot: _Snapshot) -> Path:
+        """Autosave thread: the whole labels, or (big stacks) what changed since the snapshot."""
+        job = self._recovery_job(layer, snapshot)
+        labels = layer.data
+        shape, dtype = tuple(labels.shape), np.dtype(labels.dtype)
+        if math.prod(shape) * dtype.itemsize < self.delta_min_bytes:
+            # a copy: napari keeps painting into layer.data while this writes
+            return recovery.write_recovery(**job, labels=np.array(labels, copy=True))
+        with self._lock:
+            epoch, boxes, whole, snapshot_id, base_document = (
+                self._epoch,
+                self._boxes,
+                self._whole,
+                self._snapshot_id,
+                self._snapshot_document,
+            )
+            base = Path(job["folder"]) / job["name"]
+            full = (
+                whole
+                or snapshot_id is None
+                or box_volume(boxes) > self.compact_fraction * math.prod(shape)
+            )
+            if full:  # strokes from now on go to the next delta
+                self._boxes, self._whole = [], False
+        if not full and not base.exists():  # removed under us (e.g. discarded): start again
+            with self._lock:
+                self._boxes, self._whole = [], False
+            full = True
+        if full:
+            return self._write_snapshot(job, labels, epoch, boxes, whole)
+        regions = [(box, np.array(labels[box], copy=True)) for box in boxes]
+        recovery.write_delta(
+            job["folder"],
+            job["name"],
+            snapshot_id,
+            regions,
+            recovery.document_changes(base_document, job["document"]),
+            labels_shape=shape,
+            labels_dtype=dtype.name,
+            layer_name=job["layer_name"],
+            layer=job["layer"],
+            instance_count=job["instance_count"],
+        )
+        self.deltas_written += 1
+        return base
+
+    def _write_snapshot(self, job, labels, epoch: int, boxes, whole: bool) -> Path:
+        """Autosave thread: a new full snapshot (the compaction); its old delta goes."""
+        snapshot_id = uuid.uuid4().hex
+        try:
+            path = recovery.write_recovery(
+                **job, labels=np.array(labels, copy=True), snapshot_id=snapshot_id
+            )
+        except BaseException:
+            with self._lock:  # nothing written: what changed is still to be written
+                self._boxes = merge_boxes(boxes, self._boxes)
+                self._whole = self._whole or whole or self._snapshot_id is None
+            raise
+        with self._lock:
+            if self._epoch == epoch:
+                self._snapshot_id, self._snapshot_document = snapshot_id, job["document"]
+        with contextlib.suppress(OSError):
+            recovery.delta_path(path).unlink(missing_ok=True)
+        self.snapshots_written += 1
+        return path
+
+    def _forget_snapshot(self) -> None:
+        """The files on disk are not this layer's snapshot any more: write it whole next."""
+        with self._lock:
+            self._epoch += 1
+            self._snapshot_id, self._boxes, self._whole = None, [], True
+            self._snapshot_document = None
+
     def _viewer(self):
         return self._viewer_ref() if self._viewer_ref is not None else None
 
@@ -527,6 +662,7 @@ class Autosaver:
         self.cancel_idle_timer()
         with self._lock:
             self._written = self._generation
+        self._forget_snapshot()
         self._set_unsaved(False)
         paths = []
         layer = self.layer
@@ -556,6 +692,7 @@ class Autosaver:
         with self._lock:
             self.folder = path.parent
             self._file_name = path.name
+        self._forget_snapshot()
 
     def mark_restored(self, path: str | os.PathLike) -> None:
         """The layer now holds ``path``'s content: unsaved, but already on disk there."""
@@ -564,6 +701,53 @@ class Autosaver:
         with self._lock:
             self._written = self._generation
         self._set_unsaved(True)
+
+
+def merge_boxes(boxes: list[tuple[slice, ...]], new) -> list[tuple[slice, ...]]:
+    """``boxes`` plus ``new``, overlapping boxes joined; at most :data:`MAX_BOXES` of them.
+
+    Only overlapping ones: joining boxes that merely touch (a stroke on the next
+    slice) would write pixels that did not change.
+    """
+    # a stroke's dabs first among themselves (they mostly join into one box), then
+    # that handful into the boxes so far: a long stroke costs no scan per dab
+    own: list[tuple[slice, ...]] = []
+    for box in new:
+        _join(own, tuple(box))
+    merged = list(boxes)
+    for box in own:
+        _join(merged, box)
+    if len(merged) > MAX_BOXES:
+        merged = [
+            tuple(
+                slice(min(b[i].start for b in merged), max(b[i].stop for b in merged))
+                for i in range(len(merged[0]))
+            )
+        ]
+    return merged
+
+
+def _join(merged: list[tuple[slice, ...]], box: tuple[slice, ...]) -> None:
+    """Add ``box`` to ``merged``, joined with every box it overlaps (in place)."""
+    while True:
+        # newest first: a stroke's next dab overlaps the box just grown
+        joined = next((i for i in range(len(merged) - 1, -1, -1) if _overlap(box, merged[i])), None)
+        if joined is None:
+            break
+        other = merged.pop(joined)
+        box = tuple(
+            slice(min(a.start, b.start), max(a.stop, b.stop))
+            for a, b in zip(box, other, strict=True)
+        )
+    merged.append(box)
+
+
+def _overlap(a: tuple[slice, ...], b: tuple[slice, ...]) -> bool:
+    return all(x.start < y.stop and y.start < x.stop for x, y in zip(a, b, strict=True))
+
+
+def box_volume(boxes: list[tuple[slice, ...]]) -> int:
+    return sum(math.prod(s.stop - s.start for s in box) for box in boxes)
 
 
 def live_recovery_paths() -> set[Path]:

@@ -127,6 +127,9 @@ class LayerBinding:
     counts_changed = Signal(object)
     #: the current class or the selected label changed
     current_changed = Signal()
+    #: pixels changed in these boxes (a list of slice tuples; ``None``: anywhere), emitted
+    #: before the counts; from napari's history atoms of a stroke, an undo or a redo
+    pixels_changed = Signal(object)
 
     def __init__(self, layer: Labels, document: Document):
         self._layer_ref = weakref.ref(layer)
@@ -350,6 +353,7 @@ class LayerBinding:
             return
         item = source.pop()
         target.append(item)
+        self._emit_boxes(item)
         self._apply_delta(_history_delta(item, forward=forward))
 
     def _on_paint(self, event) -> None:
@@ -359,9 +363,16 @@ class LayerBinding:
             return
         self._undo_items.append(event.value)
         self._redo_items.clear()
+        self._emit_boxes(event.value)
         self._apply_delta(_history_delta(event.value, forward=True))
 
+    def _emit_boxes(self, item) -> None:
+        layer = self.layer
+        if layer is not None:
+            self.pixels_changed.emit(compat.history_boxes(item, tuple(layer.data.shape)))
+
     def _recount_and_settle(self) -> None:
+        self.pixels_changed.emit(None)
         self.recount()
         self._settle(set(self.pixel_counts) | set(self.document.instances))
 

@@ -509,6 +509,27 @@ def history_changes(item) -> Iterator[tuple[np.ndarray, np.ndarray]]:
             yield old_values, np.broadcast_to(new_values, old_values.shape).ravel()
 
 
+def history_boxes(item, shape: tuple[int, ...]) -> list[tuple[slice, ...]]:
+    """The boxes of the label array that a history item changed (one per atom)."""
+    boxes = []
+    for atom in item:
+        if hasattr(atom, "slice_key"):
+            key = tuple(atom.slice_key)
+            key += (slice(None),) * (len(shape) - len(key))
+            box = tuple(
+                slice(*part.indices(size)[:2]) if isinstance(part, slice) else slice(part, part + 1)
+                for part, size in zip(key, shape, strict=True)
+            )
+        else:
+            indices = [np.asarray(i).ravel() for i in atom[0]]
+            if not indices or indices[0].size == 0:
+                continue
+            box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in indices)
+        if all(s.stop > s.start for s in box):
+            boxes.append(box)
+    return boxes
+
+
 def wrap_undo_redo(layer: Labels, owner: object, on_step: Callable[[bool], None]) -> None:
     """Shadow ``undo``/``redo`` on ``layer``; ``on_step(forward)`` runs after each real step.
 

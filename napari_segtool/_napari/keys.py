@@ -4,7 +4,9 @@ napari's Labels layer owns the bare digits 1-7 and E, P, F, L, Z, M, X, B,
 [ ]; Alt is its brush-size modifier. So:
 
 - ``Ctrl+1`` ... ``Ctrl+9`` pick class 1-9 and start a new instance of it;
-- ``N`` starts another instance of the current class.
+- ``N`` starts another instance of the current class;
+- ``I`` interpolates the selected instances between the slices they are drawn
+  on (:mod:`napari_segtool._napari.interpolate`).
 
 (napari advises against Shift with non-letter keys, hence Ctrl.) The keys
 come from the tool registry (:mod:`napari_segtool.tools.registry`). They find
@@ -18,9 +20,11 @@ import weakref
 from napari.layers import Labels
 
 from napari_segtool._napari.binding import LayerBinding, binding_of
+from napari_segtool._napari.interpolate import interpolate_selected
 from napari_segtool.tools.registry import tool
 
 NEW_INSTANCE_KEY = tool("new_instance").key
+INTERPOLATE_KEY = tool("interpolate").key
 CLASS_KEYS = tool("pick_class").keys
 _MARK = "_segtool_instance_key"
 
@@ -39,13 +43,22 @@ def install_instance_keys(binding: LayerBinding) -> None:
     new_instance.__doc__ = tool("new_instance").tooltip
     setattr(new_instance, _MARK, True)
     layer.bind_key(NEW_INSTANCE_KEY, new_instance, overwrite=True)
+
+    def interpolate(_layer=None):
+        layer = layer_ref()
+        if layer is not None:
+            interpolate_selected(layer)
+
+    interpolate.__doc__ = tool("interpolate").tooltip
+    setattr(interpolate, _MARK, True)
+    layer.bind_key(INTERPOLATE_KEY, interpolate, overwrite=True)
     for position, key in enumerate(CLASS_KEYS):
         layer.bind_key(key, _class_picker(layer_ref, position), overwrite=True)
 
 
 def remove_instance_keys(layer: Labels) -> None:
     """Take this module's keys off ``layer`` (keys others bound stay)."""
-    for key in (NEW_INSTANCE_KEY, *CLASS_KEYS):
+    for key in (NEW_INSTANCE_KEY, INTERPOLATE_KEY, *CLASS_KEYS):
         if getattr(layer.keymap.get(_key(key)), _MARK, False):
             layer.bind_key(key, None)
 

@@ -8,7 +8,7 @@ gets while it is there:
 
 - its binding (document, colours, instance workflow), which installs the lock guard;
 - the pen (Shift+click lines, hold Alt to erase);
-- the canvas keys (Ctrl+1..9, N);
+- the canvas keys (Ctrl+1..9, N, I);
 - its status-bar feedback (what a stroke kept; the instance under the cursor);
 - its autosaver.
 
@@ -53,6 +53,7 @@ from napari_segtool._napari.binding import (
 from napari_segtool._napari.close_guard import LayerListGuard, install_layer_guard
 from napari_segtool._napari.compat import qt_window
 from napari_segtool._napari.feedback import attach_feedback, detach_feedback
+from napari_segtool._napari.interpolate import track_sliders
 from napari_segtool._napari.keys import install_instance_keys, remove_instance_keys
 from napari_segtool._napari.pen import Pen, attach_pen, pen_of
 from napari_segtool._napari.save_options import NdjsonSaveOptions
@@ -102,6 +103,8 @@ class Session:
         self.layer_guard: LayerListGuard = install_layer_guard(viewer)
         #: how this viewer's saves write NDJSON imports (the dock sets it)
         self.ndjson_options = NdjsonSaveOptions()
+        #: which slider moved last: the axis the interpolation key works along
+        self.sliders = track_sliders(viewer)
         guard = _install_window_guard(viewer)
         self._window_guard_ref = weakref.ref(guard) if guard is not None else None
         viewer.layers.events.inserted.connect(self._on_inserted)

@@ -40,11 +40,12 @@ from napari_segtool._napari.binding import (
     is_segmentation_layer,
     unwrap,
 )
+from napari_segtool._napari.interpolate import interpolate_instances, set_selection_source
 from napari_segtool._napari.io_coco import export_coco
 from napari_segtool._napari.io_hooks import open_file
 from napari_segtool._napari.io_labelbox import export_layer
 from napari_segtool._napari.io_ndjson_writer import export_ndjson_layer
-from napari_segtool._napari.keys import CLASS_KEYS, NEW_INSTANCE_KEY
+from napari_segtool._napari.keys import CLASS_KEYS, INTERPOLATE_KEY, NEW_INSTANCE_KEY
 from napari_segtool._napari.polygons import labels_to_shapes, shapes_to_instance
 from napari_segtool._napari.session import session_for
 from napari_segtool._qt.fit import ContentWidthScrollArea, fit_to_rows
@@ -70,6 +71,7 @@ from napari_segtool.formats.labelbox_v1 import (
 from napari_segtool.model.document import METADATA_KEY, Document, DocumentError
 from napari_segtool.model.label_store import focus_point, label_store
 from napari_segtool.model.ontology import Ontology, OntologyError
+from napari_segtool.tools.registry import tool
 
 if TYPE_CHECKING:
     import napari
@@ -142,6 +144,12 @@ class SegmentationDock(QWidget):
         self.class_button.setToolTip("Change the class of the selected instances")
         self.merge_button = QPushButton("Merge")
         self.merge_button.setToolTip("Merge the selected instances (one class) into the first")
+        self.interpolate_button = QPushButton("Interpolate")
+        self.interpolate_button.setToolTip(
+            f"{tool('interpolate').tooltip} ({INTERPOLATE_KEY.upper()}). "
+            "Stacks and time-lapses only"
+        )
+        self.interpolate_button.clicked.connect(self.interpolate_selected)
         self.new_instance_button.clicked.connect(lambda: self.start_instance(None))
         self.centre_button.clicked.connect(lambda: self.centre_on(self._selected_ids()[:1]))
         self.delete_button.clicked.connect(self.delete_selected)
@@ -154,6 +162,7 @@ class SegmentationDock(QWidget):
             self.delete_button,
             self.class_button,
             self.merge_button,
+            self.interpolate_button,
         ):
             table_buttons.addWidget(button)
 
@@ -345,6 +354,8 @@ class SegmentationDock(QWidget):
             self.binding.counts_changed.disconnect(self._show_current_row)
             self.binding.current_changed.disconnect(self._show_current_row)
             self.binding.instance_created.disconnect(self._on_instance_created)
+            if self.binding.layer is not None:
+                set_selection_source(self.binding.layer, None)
         self.binding = binding
         self.ontology_panel.set_binding(binding)
         self.table_model.set_binding(binding)
@@ -360,6 +371,7 @@ class SegmentationDock(QWidget):
             binding.counts_changed.connect(self._show_current_row)
             binding.current_changed.connect(self._show_current_row)
             binding.instance_created.connect(self._on_instance_created)
+            set_selection_source(binding.layer, self._selected_ids)
             self.layer_label.setText(f"Layer: <b>{binding.layer.name}</b>")
         else:
             self.layer_label.setText("No segmentation layer: open the sample or a Labels layer")
@@ -465,6 +477,7 @@ class SegmentationDock(QWidget):
         for button in (self.centre_button, self.delete_button, self.class_button):
             button.setEnabled(selected >= 1)
         self.merge_button.setEnabled(selected >= 2)
+        self.interpolate_button.setEnabled(selected >= 1 and self.binding.layer.ndim >= 3)
 
     def _id_at(self, row: int) -> int:
         return self.table_model.label_id_at(row)
@@ -503,6 +516,15 @@ class SegmentationDock(QWidget):
             show_warning("Select two or more instances of one class to merge.")
             return
         self._run(self.binding.merge_instances, ids[0], ids[1:])
+
+    def interpolate_selected(self) -> None:
+        """Fill the selected instances between their drawn slices (one undo step)."""
+        if self.binding is None or self.binding.layer is None:
+            return
+        try:
+            interpolate_instances(self.binding.layer, self._selected_ids(), self.viewer)
+        except ValueError as err:
+            show_warning(str(err))
 
     def change_class_of_selected(self, schema_id: str) -> None:
         if self.binding is None:

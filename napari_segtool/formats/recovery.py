@@ -12,6 +12,22 @@ Pure (no Qt, no napari). One recovery file is a zip (readable by
     ``instance_count``, ``labels_shape`` / ``labels_dtype`` and ``document``
     (``Document.to_dict()``).
 
+Big label arrays are kept as a full snapshot plus a **delta file** beside it
+(:func:`delta_path`: the same name ending in :data:`DELTA_SUFFIX`): what
+changed since the snapshot, as boxes of pixels, and the newest document. The
+snapshot's ``meta.json`` has a ``snapshot_id``; a delta applies only to the
+snapshot of its ``snapshot_id`` (a delta left over from an older snapshot is
+ignored), so replacing the snapshot and then the delta, each atomically,
+never mixes two states. A delta is a zip too: ``meta.json`` (``format``
+:data:`DELTA_FORMAT_NAME`, ``version``, ``snapshot_id``, ``saved_at`` /
+``saved_at_epoch``, ``layer_name``, ``layer``, ``instance_count``,
+``document_changes`` (:func:`document_changes`: the instances and other
+entries that differ from the snapshot's document, so 5,000 instances are not
+rewritten for one stroke), ``regions``: ``[start, stop]`` per axis of each box) and
+``pixels.npy`` (the boxes' pixels, C order, one after the other). Readers
+see one recovery: :func:`read_recovery_info` and :func:`read_recovery`
+return the snapshot with its delta applied.
+
 Which image a file belongs to is ``image_path`` plus ``image_hash``: the
 SHA-256 of the image *file's bytes* when the image came from a file
 (``hash_kind = "file"``), otherwise of the image's pixel array, its dtype and
@@ -38,7 +54,7 @@ import struct
 import time
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +68,11 @@ from napari_segtool.model.label_store import label_store
 FORMAT_NAME = "napari-segtool-recovery"
 FORMAT_VERSION = 1
 SUFFIX = ".segtool-recovery.npz"
+#: the delta file of ``<stem>.segtool-recovery.npz`` is ``<stem>.segtool-delta.npz``
+DELTA_SUFFIX = ".segtool-delta.npz"
+DELTA_FORMAT_NAME = "napari-segtool-recovery-delta"
+DELTA_VERSION = 1
+PIXELS_MEMBER = "pixels.npy"
 #: environment variable that moves the recovery folder (tests point it at tmp)
 RECOVERY_DIR_ENV = "NAPARI_SEGTOOL_RECOVERY_DIR"
 
@@ -66,6 +87,7 @@ MAX_META_BYTES = 64 * 1024**2
 #: pixels are written in blocks this big (bounded extra memory while writing)
 CHUNK_BYTES = 4 * 1024**2
 _HASH_BLOCK = 1024**2
+_SNAPSHOT_ID = re.compile(r"[0-9a-f]{8,64}")
 #: what zipfile / zlib raise on damaged archives (bad CRC, bad deflate stream,
 #: unknown compression method, inconsistent directory, ...)
 _DAMAGE = (
@@ -169,12 +191,14 @@ def write_recovery(
     layer: dict[str, Any] | None = None,
     instance_count: int | None = None,
     saved_at: float | None = None,
+    snapshot_id: str | None = None,
 ) -> Path:
     """Write (or atomically replace) ``folder / name``; returns its path.
 
     ``labels`` must not change while this runs (pass a copy when writing off
     the UI thread). ``instance_count`` defaults to the document's instances
-    that have pixels.
+    that have pixels. ``snapshot_id`` (hex digits): the id a later delta file
+    names (:func:`write_delta`); a delta of another snapshot no longer applies.
     """
     target = Path(folder) / name
     if Path(name).name != name or not name.endswith(SUFFIX):
@@ -202,6 +226,10 @@ def write_recovery(
         "labels_dtype": labels.dtype.name,
         "document": document,
     }
+    if snapshot_id is not None:
+        if not _SNAPSHOT_ID.fullmatch(snapshot_id):
+            raise ValueError(f"snapshot_id must be 8 to 64 hex digits, not {snapshot_id!r}")
+        meta["snapshot_id"] = snapshot_id
     meta_bytes = json.dumps(meta, ensure_ascii=False, allow_nan=False).encode("utf-8")
     # Level 1: label images are long runs of equal values, so fast deflate
     # already shrinks them ~50-100x; higher levels cost seconds for little.
@@ -226,6 +254,152 @@ def _write_chunk(stream, chunk) -> None:
     stream.write(chunk)
 
 
+def delta_path(path: str | os.PathLike) -> Path:
+    """The delta file that goes with the recovery file ``path``."""
+    path = Path(path)
+    stem = path.name[: -len(SUFFIX)] if path.name.endswith(SUFFIX) else path.name
+    return path.with_name(stem + DELTA_SUFFIX)
+
+
+def write_delta(
+    folder: str | os.PathLike,
+    name: str,
+    snapshot_id: str,
+    regions: list[tuple[tuple[slice, ...], np.ndarray]],
+    changes: dict[str, Any],
+    *,
+    labels_shape: tuple[int, ...],
+    labels_dtype: str,
+    layer_name: str = "",
+    layer: dict[str, Any] | None = None,
+    instance_count: int = 0,
+    saved_at: float | None = None,
+) -> Path:
+    """Write (or atomically replace) the delta file of recovery file ``folder / name``.
+
+    ``regions``: boxes of the label array (plain slices, one per axis) and
+    their pixels now, everything that changed since snapshot ``snapshot_id``
+    was copied; ``changes``: :func:`document_changes` from the snapshot's
+    document to the current one. The bytes written are those of the boxes and
+    of the changed instances, not of the array. Returns the delta's path.
+    """
+    if Path(name).name != name or not name.endswith(SUFFIX):
+        raise ValueError(f"recovery file name must be a plain '*{SUFFIX}' name, not {name!r}")
+    if not _SNAPSHOT_ID.fullmatch(snapshot_id):
+        raise ValueError(f"snapshot_id must be 8 to 64 hex digits, not {snapshot_id!r}")
+    dtype = np.dtype(labels_dtype)
+    boxes, blocks = [], []
+    for box, pixels in regions:
+        box = _check_box(box, labels_shape)
+        pixels = np.asarray(pixels)
+        if pixels.shape != tuple(b - a for a, b in box) or pixels.dtype != dtype:
+            raise ValueError(f"pixels {pixels.shape} {pixels.dtype} do not fit the box {box}")
+        boxes.append([list(a_b) for a_b in box])
+        blocks.append(np.ascontiguousarray(pixels).reshape(-1))
+    when = time.time() if saved_at is None else saved_at
+    meta = {
+        "format": DELTA_FORMAT_NAME,
+        "version": DELTA_VERSION,
+        "snapshot_id": snapshot_id,
+        "saved_at": datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds"),
+        "saved_at_epoch": when,
+        "layer_name": layer_name,
+        "layer": layer or {},
+        "instance_count": instance_count,
+        "regions": boxes,
+        "document_changes": changes,
+    }
+    meta_bytes = json.dumps(meta, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    flat = np.concatenate(blocks) if blocks else np.zeros(0, dtype=dtype)
+    target = delta_path(Path(folder) / name)
+    with (
+        atomic_path(target) as tmp,
+        zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+    ):
+        archive.writestr(META_MEMBER, meta_bytes)
+        with archive.open(PIXELS_MEMBER, "w", force_zip64=True) as stream:
+            np.lib.format.write_array_header_2_0(
+                stream, np.lib.format.header_data_from_array_1_0(flat)
+            )
+            step = max(1, CHUNK_BYTES // flat.itemsize)
+            for start in range(0, flat.size, step):
+                _write_chunk(stream, memoryview(flat[start : start + step]).cast("B"))
+    return target
+
+
+def document_changes(base: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """What turns document dict ``base`` into ``current`` (see :func:`apply_document_changes`).
+
+    ``instances``: the entries that are new or differ; ``removed``: label ids
+    gone; ``entries``: other top-level entries that differ; ``order``: the
+    label ids in order, only when removing and appending does not give it.
+    """
+    old = {entry.get("label_id"): entry for entry in base.get("instances", [])}
+    now = current.get("instances", [])
+    # the binding replaces an entry when it changes: most compare by identity
+    changed = [
+        e for e in now if old.get(e.get("label_id")) is not e and old.get(e.get("label_id")) != e
+    ]
+    ids = [e.get("label_id") for e in now]
+    present = set(ids)
+    removed = [i for i in old if i not in present]
+    changes: dict[str, Any] = {
+        "instances": changed,
+        "removed": removed,
+        "entries": {k: v for k, v in current.items() if k != "instances" and base.get(k) != v},
+        "dropped": [k for k in base if k != "instances" and k not in current],
+    }
+    kept = [i for i in old if i in present]
+    known = set(old)
+    if kept + [i for i in ids if i not in known] != ids:
+        changes["order"] = ids
+    return changes
+
+
+def apply_document_changes(base: dict[str, Any], changes: Any) -> dict[str, Any]:
+    """``base`` with :func:`document_changes` applied; ``ValueError`` if they are malformed."""
+    if not isinstance(changes, dict):
+        raise ValueError("document_changes: must be an object")
+    changed, removed = changes.get("instances"), changes.get("removed")
+    entries, dropped = changes.get("entries"), changes.get("dropped")
+    if not isinstance(changed, list) or not all(isinstance(e, dict) for e in changed):
+        raise ValueError("document_changes.instances: must be a list of objects")
+    if not isinstance(removed, list) or not isinstance(dropped, list):
+        raise ValueError("document_changes.removed / dropped: must be lists")
+    if not isinstance(entries, dict) or "instances" in entries:
+        raise ValueError("document_changes.entries: must be an object without instances")
+    instances = base.get("instances", [])
+    if not isinstance(instances, list) or not all(isinstance(e, dict) for e in instances):
+        raise ValueError("the snapshot's instances must be a list of objects")
+    by_id = {entry.get("label_id"): entry for entry in instances}
+    gone = set(removed)
+    for entry in changed:
+        by_id[entry.get("label_id")] = entry
+    order = changes.get("order")
+    if order is None:
+        order = [i for i in by_id if i not in gone]
+    elif not isinstance(order, list) or set(order) - set(by_id) or set(order) & gone:
+        raise ValueError("document_changes.order: must list the instances' label ids")
+    document = {k: v for k, v in base.items() if k not in set(map(str, dropped))}
+    document.update(entries)
+    document["instances"] = [by_id[i] for i in order]
+    return document
+
+
+def _check_box(box, shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    if len(box) != len(shape):
+        raise ValueError(f"box {box} does not have one slice per axis of {shape}")
+    pairs = []
+    for part, size in zip(box, shape, strict=True):
+        start, stop = (part.start, part.stop) if isinstance(part, slice) else part
+        if getattr(part, "step", None) not in (None, 1):
+            raise ValueError(f"box {box} must be plain slices")
+        if not (0 <= start < stop <= size):
+            raise ValueError(f"box {box} lies outside labels of shape {shape}")
+        pairs.append((int(start), int(stop)))
+    return tuple(pairs)
+
+
 # -- reading -------------------------------------------------------------------------
 def read_recovery_info(
     path: str | os.PathLike, max_label_bytes: int = DEFAULT_MAX_LABEL_BYTES
@@ -233,8 +407,9 @@ def read_recovery_info(
     """The metadata of a recovery file, checked; the pixels are not read."""
     path = Path(path)
     with _open_archive(path) as archive:
-        info, _document = _read_meta(path, archive, max_label_bytes)
-    return info
+        info, document, snapshot_id = _read_meta(path, archive, max_label_bytes)
+    delta = _read_delta_meta(path, info, snapshot_id, document)
+    return delta[0] if delta is not None else info
 
 
 def read_recovery(
@@ -243,9 +418,108 @@ def read_recovery(
     """Read and check a whole recovery file, or raise :class:`RecoveryError`."""
     path = Path(path)
     with _open_archive(path) as archive:
-        info, document = _read_meta(path, archive, max_label_bytes)
+        info, document, snapshot_id = _read_meta(path, archive, max_label_bytes)
         labels = _read_labels(path, archive, info)
+    delta = _read_delta_meta(path, info, snapshot_id, document)
+    if delta is not None:
+        info, document, boxes = delta
+        source = delta_path(path)
+        with _open_archive(source) as archive:
+            pixels = _read_array(
+                source,
+                archive,
+                PIXELS_MEMBER,
+                np.dtype(info.labels_dtype),
+                (sum(math.prod(b - a for a, b in box) for box in boxes),),
+            )
+        offset = 0
+        for box in boxes:
+            shape = tuple(b - a for a, b in box)
+            size = math.prod(shape)
+            labels[tuple(slice(a, b) for a, b in box)] = pixels[offset : offset + size].reshape(
+                shape
+            )
+            offset += size
     return Recovery(info=info, labels=labels, document=document)
+
+
+def _read_delta_meta(
+    path: Path, info: RecoveryInfo, snapshot_id: str | None, base_document: dict[str, Any]
+) -> tuple[RecoveryInfo, dict[str, Any], list[tuple[tuple[int, int], ...]]] | None:
+    """The delta of snapshot ``snapshot_id``, checked: (info as of the delta, document, boxes).
+
+    ``None`` when the snapshot has no id, there is no delta file, or the delta
+    belongs to another snapshot (left over from before the snapshot was replaced).
+    """
+    source = delta_path(path)
+    if snapshot_id is None or not source.exists():
+        return None
+    with _open_archive(source) as archive:
+        member = _member(source, archive, META_MEMBER)
+        if member.file_size > MAX_META_BYTES:
+            raise RecoveryError(
+                source, f"{META_MEMBER} is {member.file_size} bytes (limit {MAX_META_BYTES})"
+            )
+        try:
+            meta = json.loads(archive.read(member).decode("utf-8"), parse_constant=_reject_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError) as err:
+            raise RecoveryError(source, f"{META_MEMBER} is not valid JSON ({err})") from None
+        if not isinstance(meta, dict) or meta.get("format") != DELTA_FORMAT_NAME:
+            raise RecoveryError(source, f"not a {DELTA_FORMAT_NAME} file")
+        if meta.get("version") != DELTA_VERSION or isinstance(meta.get("version"), bool):
+            raise RecoveryError(source, f"unsupported delta version {meta.get('version')!r}")
+        if meta.get("snapshot_id") != snapshot_id:
+            return None  # a delta of an older snapshot: the snapshot has it all
+        epoch = _field(source, meta, "saved_at_epoch", (int, float))
+        if not math.isfinite(epoch) or not 0 <= epoch < 1e11:
+            raise RecoveryError(source, f"saved_at_epoch: not a plausible time ({epoch!r})")
+        saved_at = _field(source, meta, "saved_at", str)
+        count = _field(source, meta, "instance_count", int)
+        if not 0 <= count < 2**63:
+            raise RecoveryError(source, f"instance_count: out of range ({count})")
+        layer = meta.get("layer", {})
+        if not isinstance(layer, dict):
+            raise RecoveryError(source, "layer: must be an object")
+        regions = _field(source, meta, "regions", list)
+        try:
+            boxes = [
+                _check_box([tuple(pair) for pair in box], info.labels_shape)
+                for box in regions
+                if isinstance(box, list)
+                and all(isinstance(p, list) and len(p) == 2 for p in box)
+                and all(isinstance(v, int) and not isinstance(v, bool) for p in box for v in p)
+            ]
+        except ValueError as err:
+            raise RecoveryError(source, f"regions: {err}") from None
+        if len(boxes) != len(regions):
+            raise RecoveryError(source, "regions: each must be [start, stop] per axis")
+        total = sum(math.prod(b - a for a, b in box) for box in boxes)
+        if total > math.prod(info.labels_shape) * 8:
+            raise RecoveryError(source, f"regions: {total} pixels, more than the labels hold")
+        try:
+            document = apply_document_changes(base_document, meta.get("document_changes"))
+            parsed = Document.from_dict(document)
+        except (DocumentError, ValueError) as err:
+            raise RecoveryError(source, f"document: {err}") from None
+        except Exception as err:  # a hostile document must not escape as a crash
+            raise RecoveryError(
+                source, f"document: unusable ({type(err).__name__}: {err})"
+            ) from None
+        too_big = [i for i in parsed.instances if i > np.iinfo(info.labels_dtype).max]
+        if too_big:
+            raise RecoveryError(
+                source,
+                f"document: label id {too_big[0]} does not fit the {info.labels_dtype} pixels",
+            )
+    updated = replace(
+        info,
+        saved_at=saved_at,
+        saved_at_epoch=float(epoch),
+        layer_name=_field(source, meta, "layer_name", str),
+        instance_count=count,
+        layer=layer,
+    )
+    return updated, document, boxes
 
 
 @contextlib.contextmanager
@@ -280,7 +554,7 @@ def _member(path: Path, archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
 
 def _read_meta(
     path: Path, archive: zipfile.ZipFile, max_label_bytes: int
-) -> tuple[RecoveryInfo, dict[str, Any]]:
+) -> tuple[RecoveryInfo, dict[str, Any], str | None]:
     member = _member(path, archive, META_MEMBER)
     # The declared size bounds what zipfile will inflate, so a bomb is refused here.
     if member.file_size > MAX_META_BYTES:
@@ -360,7 +634,10 @@ def _read_meta(
         labels_dtype=dtype,
         layer=layer,
     )
-    return info, document
+    snapshot_id = _field(path, meta, "snapshot_id", str, optional=True)
+    if snapshot_id is not None and not _SNAPSHOT_ID.fullmatch(snapshot_id):
+        raise RecoveryError(path, "snapshot_id: must be 8 to 64 hex digits")
+    return info, document, snapshot_id
 
 
 def _reject_constant(name: str):
@@ -379,35 +656,40 @@ def _field(path: Path, meta: dict, key: str, kind, optional: bool = False):
 
 
 def _read_labels(path: Path, archive: zipfile.ZipFile, info: RecoveryInfo) -> np.ndarray:
-    member = _member(path, archive, LABELS_MEMBER)
-    dtype = np.dtype(info.labels_dtype)
-    expected = math.prod(info.labels_shape) * dtype.itemsize
+    return _read_array(path, archive, LABELS_MEMBER, np.dtype(info.labels_dtype), info.labels_shape)
+
+
+def _read_array(
+    path: Path, archive: zipfile.ZipFile, name: str, dtype: np.dtype, shape: tuple[int, ...]
+) -> np.ndarray:
+    """Member ``name``, an ``.npy`` that must hold exactly ``dtype`` and ``shape``."""
+    member = _member(path, archive, name)
+    expected = math.prod(shape) * dtype.itemsize
     # header (<= a few hundred bytes) + pixels; anything bigger is not ours
     if member.file_size > expected + 4096:
         raise RecoveryError(
-            path, f"{LABELS_MEMBER} declares {member.file_size} bytes, expected about {expected}"
+            path, f"{name} declares {member.file_size} bytes, expected about {expected}"
         )
     with archive.open(member) as stream:
         try:
             version = np.lib.format.read_magic(stream)
             if version == (1, 0):
-                shape, fortran, header_dtype = np.lib.format.read_array_header_1_0(stream)
+                found, fortran, header_dtype = np.lib.format.read_array_header_1_0(stream)
             elif version == (2, 0):
-                shape, fortran, header_dtype = np.lib.format.read_array_header_2_0(stream)
+                found, fortran, header_dtype = np.lib.format.read_array_header_2_0(stream)
             else:
                 raise ValueError(f"unsupported .npy version {version}")
         except (ValueError, SyntaxError, EOFError) as err:
-            raise RecoveryError(path, f"{LABELS_MEMBER}: bad array header ({err})") from None
+            raise RecoveryError(path, f"{name}: bad array header ({err})") from None
         if header_dtype.hasobject or header_dtype != dtype or fortran:
             raise RecoveryError(
                 path,
-                f"{LABELS_MEMBER}: holds {header_dtype}{' (Fortran order)' if fortran else ''}, "
+                f"{name}: holds {header_dtype}{' (Fortran order)' if fortran else ''}, "
                 f"metadata says {dtype}",
             )
-        if tuple(shape) != info.labels_shape:
-            raise RecoveryError(
-                path, f"{LABELS_MEMBER}: shape {tuple(shape)} != labels_shape {info.labels_shape}"
-            )
+        if tuple(found) != tuple(shape):
+            what = "labels_shape" if name == LABELS_MEMBER else "the regions' size"
+            raise RecoveryError(path, f"{name}: shape {tuple(found)} != {what} {tuple(shape)}")
         buffer = io.BytesIO()
         while block := stream.read(CHUNK_BYTES):
             buffer.write(block)
@@ -416,9 +698,9 @@ def _read_labels(path: Path, archive: zipfile.ZipFile, info: RecoveryInfo) -> np
     data = buffer.getbuffer()
     if len(data) != expected:
         raise RecoveryError(
-            path, f"{LABELS_MEMBER}: {len(data)} bytes of pixels, expected {expected} (truncated?)"
+            path, f"{name}: {len(data)} bytes of pixels, expected {expected} (truncated?)"
         )
-    return np.frombuffer(data, dtype=dtype).reshape(info.labels_shape).copy()
+    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
 # -- finding and tidying ---------------------------------------------------------------
@@ -464,6 +746,9 @@ def discard(paths: Path | list[Path] | list[RecoveryInfo] | RecoveryInfo) -> Non
         path = item.path if isinstance(item, RecoveryInfo) else Path(item)
         if path.name.endswith(SUFFIX) and not path.is_symlink():
             path.unlink(missing_ok=True)
+            delta = delta_path(path)
+            if not delta.is_symlink():
+                delta.unlink(missing_ok=True)
 
 
 def prune(
@@ -497,13 +782,31 @@ def prune(
             dated.append((epoch, path))
     dated.sort(reverse=True)
     removed.extend(path for _epoch, path in dated[max(0, max_files - len(keep)) :])
-    # temp files of writes that a crash interrupted (see toolkit.atomic.atomic_path)
-    for path in Path(folder).glob(f".*{SUFFIX}.*.tmp") if Path(folder).is_dir() else ():
+    # temp files of writes that a crash interrupted (see toolkit.atomic.atomic_path),
+    # and deltas whose recovery file is gone
+    folder = Path(folder)
+    leftovers = (
+        [
+            *folder.glob(f".*{SUFFIX}.*.tmp"),
+            *folder.glob(f".*{DELTA_SUFFIX}.*.tmp"),
+            *(
+                delta
+                for delta in folder.glob(f"*{DELTA_SUFFIX}")
+                if not delta.with_name(delta.name[: -len(DELTA_SUFFIX)] + SUFFIX).exists()
+            ),
+        ]
+        if folder.is_dir()
+        else []
+    )
+    for path in leftovers:
         with contextlib.suppress(OSError):
             if path.is_file() and not path.is_symlink() and now - path.stat().st_mtime > 3600:
                 removed.append(path)
     for path in removed:
         path.unlink(missing_ok=True)
+        delta = delta_path(path)
+        if path.name.endswith(SUFFIX) and not delta.is_symlink():
+            delta.unlink(missing_ok=True)
     return removed
 
 

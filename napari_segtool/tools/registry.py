@@ -128,3 +128,14 @@ register(
         ToolKind.ACTION,
     )
 )
+register(
+    Tool(
+        "interpolate",
+        "Interpolate",
+        ("i",),
+        "Fill the selected instances in between the slices they are drawn on (shape "
+        "interpolation, one undo step; locks and Draw to back hold). Along the last "
+        "slider you moved, else the first one",
+        ToolKind.ACTION,
+    )
+)
