@@ -47,6 +47,9 @@ from napari_segtool.tools.edit import ProposedEdit
 _bindings: weakref.WeakKeyDictionary[Labels, LayerBinding] = weakref.WeakKeyDictionary()
 
 #: a pause between two edits longer than this is a break, not labelling time
+# The clock of annotating time; its own name so a test can drive it without
+# touching the clocks of autosave and Qt timers.
+edit_clock = time.monotonic
 IDLE_SECONDS = 120.0
 
 
@@ -382,7 +385,7 @@ class LayerBinding:
         Gaps longer than ``IDLE_SECONDS`` count as a break, not as labelling.
         Written into the metadata dict in place: no full sync on every stroke.
         """
-        now = time.monotonic()
+        now = edit_clock()
         previous, self._last_edit = self._last_edit, now
         if previous is None or now - previous > IDLE_SECONDS:
             return

@@ -389,7 +389,7 @@ def test_annotating_time_is_tracked_for_seconds_to_label(sample, monkeypatch):
 
     _viewer, dock, layer = sample
     clock = iter([100.0, 103.5, 400.0, 401.0])
-    monkeypatch.setattr(binding.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(binding, "edit_clock", lambda: next(clock))
     label = paint_instance(dock, layer, "Nucleus", (50, 50))
     layer.paint((52, 52), label)  # 3.5 s later
     layer.paint((54, 54), label)  # after a long break: not counted
