@@ -62,6 +62,8 @@ class Converted:
     failed_units: int = 0
     #: data rows / images of the source
     units: int = 1
+    #: the output was written but could not be read back (no losses listed then)
+    unreadable: str | None = None
 
 
 @dataclass
@@ -159,6 +161,49 @@ class _WriteParts:
         return done
 
 
+class _ConvertUnit:
+    """A picklable task for an output made of one unit: its parts, the file assembled from
+    them, and what the file holds when read back."""
+
+    def __init__(self, target: str, now: str):
+        self.write_parts = _WriteParts(target, now)
+
+    def __call__(self, job: tuple[Unit, Path]) -> Converted:
+        unit, out = job
+        entry = registry.get(self.write_parts.target)
+        done = self.write_parts(job)
+        if not done.parts:
+            raise ValueError(f"{unit.path}: holds no label image to convert")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                written = entry.assemble(out, done.parts)
+        except (ValueError, OSError) as err:
+            for part in done.parts:
+                coco_files.discard_image_part(part)
+            raise ValueError(named(str(err), out)) from None
+        try:
+            held = [counts for back in scan(out) for counts in _CountUnit()(back)]
+        except (ValueError, OSError) as err:  # written but not readable back: no losses listed
+            return Converted(
+                str(unit.path),
+                tuple(str(p) for p in written),
+                Counter(),
+                tuple(done.notes),
+                units=unit.count,
+                unreadable=named(f"cannot be read back: {err}", out),
+            )
+        lost = Counter(done.counts)
+        lost.subtract(sum(held, Counter()))
+        return Converted(
+            str(unit.path),
+            tuple(str(p) for p in written),
+            lost,
+            tuple(done.notes),
+            units=unit.count,
+        )
+
+
 class _CountUnit:
     """A picklable task: what each data row / image of a written unit holds."""
 
@@ -238,6 +283,21 @@ def _convert_in_parts(entry, jobs: list[tuple[Path, Path]], session, report: Con
         else:
             report.failures.append(named(outcome.error, outcome.item))
     now = labelbox_v1.export_timestamp()
+    # An output made of one unit is written and checked by that unit's task: no parts travel
+    # back, and nothing is left to do one file after the other in this process.
+    units_of = Counter(out for _, out in unit_jobs)
+    whole = [job for job in unit_jobs if units_of[job[1]] == 1]
+    unit_jobs = [job for job in unit_jobs if units_of[job[1]] > 1]
+    outs = [out for out in outs if units_of[out] > 1]
+    for outcome in session.run(_ConvertUnit(entry.name, now), whole, "Converting"):
+        if outcome.ok:
+            report.outputs.append(outcome.value)
+            if outcome.value.unreadable:
+                report.failures.append(outcome.value.unreadable)
+        else:
+            report.failures.append(named(outcome.error, str(outcome.item[0])))
+    if not unit_jobs:
+        return
     # per output file, per source: the parts in order, the counts read, failed units
     gathered: dict[Path, dict[Path, _Gathered]] = {out: {} for out in outs}
     for outcome in session.run(_WriteParts(entry.name, now), unit_jobs, "Converting"):
