@@ -144,7 +144,7 @@ class _BitWriter:
 # Literal/length code: 285 (length 258) -> "0", literal 0 -> "10", end -> "11";
 # distance code 0 (distance 1) -> "0". A 258-byte repeat is two zero bits, which
 # is deflate's best ratio (about 1:1032), the same zlib reaches on zeros.
-_LIT_ZERO, _END = (0b10, 2), (0b11, 2)
+_LIT_ZERO = (0b10, 2)
 # Code-length code: 18 (run of zeros) -> "0", 1 -> "10", 2 -> "11"
 _CL_ORDER = (16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15)
 _CL_LENGTHS = {18: 1, 1: 2, 2: 2}
@@ -183,16 +183,21 @@ def zero_run_deflate(count: int) -> bytes:
     if count <= 0:
         return b""
     repeats, leftover = divmod(count - 1, 258)
-    tail = _BitWriter()
-    for _ in range(leftover):
-        tail.code(*_LIT_ZERO)
-    tail.code(*_END)
-    tail.bits(0, 3)  # an empty stored block (BFINAL 0, BTYPE 00) reaches a byte boundary
+    # ``leftover`` literal zeros, each "10" (written LSB first: the bits 1, 0), then the end
+    # code "11" and an empty stored block (BFINAL 0, BTYPE 00) that reaches a byte boundary;
+    # in closed form, as every mask's rows call this
+    tail_value = _LITERAL_ZEROS_MASK >> (2 * (_MAX_LEFTOVER - leftover)) | (0b11 << 2 * leftover)
+    tail_bits = 2 * leftover + 2 + 3
     # each repeat is two zero bits (length code "0", distance code "0")
     offset = _HEAD.nbits + 2 * repeats
-    nbits = offset + tail.nbits
-    value = _HEAD.value | (tail.value << offset)
+    nbits = offset + tail_bits
+    value = _HEAD.value | (tail_value << offset)
     return value.to_bytes((nbits + 7) // 8, "little") + _SYNC_MARKER
+
+
+_MAX_LEFTOVER = 257
+#: the bits of 257 literal zeros in a row (0b0101...01)
+_LITERAL_ZEROS_MASK = (4**_MAX_LEFTOVER - 1) // 3
 
 
 def _adler_of_zeros(count: int) -> int:

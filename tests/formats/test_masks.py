@@ -66,6 +66,13 @@ def test_zero_run_block_inflates_to_exactly_that_many_zeros(count):
     assert zero_run_deflate(count) == block  # canonical
 
 
+@given(st.integers(min_value=1, max_value=300_000))
+def test_every_zero_run_block_inflates_to_its_count(count):
+    inflater = zlib.decompressobj(-15)
+    assert inflater.decompress(zero_run_deflate(count) + b"\x03\x00") == bytes(count)
+    assert inflater.eof and inflater.unused_data == b""
+
+
 def test_zero_run_block_reaches_deflates_best_ratio():
     count = 4096 * 16385  # a 4096-wide RGBA mask, 4096 rows
     assert len(zero_run_deflate(count)) < count / 1000
