@@ -36,8 +36,8 @@ def main() -> int:
     import napari
 
     from napari_segtool import PLUGIN_NAME
-    from napari_segtool._napari.sample import SAMPLE_IMAGE_NAME
     from napari_segtool._napari.painter import paint
+    from napari_segtool._napari.sample import SAMPLE_IMAGE_NAME
     from napari_segtool._napari.scribble import scribbler_of
     from napari_segtool.tools.edit import ProposedEdit
 
@@ -59,7 +59,8 @@ def main() -> int:
     layer.brush_size = 3
     scribbler = scribbler_of(layer, viewer)
     scribbler.start()
-    scribbler.add_stroke([(row - radius / 3, col - radius / 3), (row + radius / 3, col + radius / 4)])
+    inside = radius / 3
+    scribbler.add_stroke([(row - inside, col - inside), (row + inside, col + inside)])
     angles = np.linspace(0, 2 * np.pi, 40)
     ring = [(row + (radius + 10) * np.sin(a), col + (radius + 10) * np.cos(a)) for a in angles]
     scribbler.add_stroke(ring, background=True)
