@@ -315,6 +315,13 @@ def scribbler_of(layer: Labels, viewer=None) -> Scribbler:
     return scribbler
 
 
+def stop_scribbling(layer: Labels) -> None:
+    """Turn the layer's scribble tool off if it has one (the layer leaves the viewer)."""
+    scribbler = _scribblers.get(unwrap(layer))
+    if scribbler is not None:
+        scribbler.stop()
+
+
 def _key(name: str):
     from napari.utils.key_bindings import coerce_keybinding
 

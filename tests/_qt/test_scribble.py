@@ -129,3 +129,17 @@ def test_a_stack_is_scribbled_on_the_current_plane(make_napari_viewer, fish):
     np.testing.assert_array_equal(after[1] == label_id, cell)
     assert not after[0].any() and not after[2].any()
     assert table_counts(dock) == unique_counts(layer)
+
+
+def test_removing_the_layer_turns_the_tool_off(make_napari_viewer, fish):
+    viewer = make_napari_viewer(show=True)
+    image, _cell = cell_image()
+    layer, _dock = setup(viewer, fish, image, np.zeros(image.shape, dtype=np.uint32))
+    binding_of(layer).start_instance(ORANGE_FISH)
+    scribbler = scribbler_of(layer)
+    scribbler.start()
+    scribbler.add_stroke([(48, 45), (52, 55)])
+    assert PREVIEW_NAME in viewer.layers
+    viewer.layers.remove(layer)
+    assert not scribbler.active and PREVIEW_NAME not in viewer.layers
+    assert scribbler._on_drag not in layer.mouse_drag_callbacks

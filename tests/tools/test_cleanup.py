@@ -88,3 +88,13 @@ def test_window_and_bad_input():
         CleanupOptions(distance=-1)
     with pytest.raises(ValueError, match="unknown clean-up operation"):
         new_shape(np.zeros((3, 3)), 1, "blur", CleanupOptions(), (0, 1))
+
+
+def test_a_time_lapse_is_cleaned_per_time_point():
+    values = np.zeros((2, 3, 8, 8), dtype=np.uint8)  # T x Z x Y x X
+    values[0, :, 1:3, 1:3] = 1
+    values[1, :, 5:7, 5:7] = 1
+    pieces = split_pieces(values, 1, (1, 2, 3))
+    assert len(pieces) == 1  # one piece per time point: the same instance over time
+    largest = new_shape(values, 1, cleanup.KEEP_LARGEST, CleanupOptions(), (1, 2, 3))
+    np.testing.assert_array_equal(largest, values == 1)
