@@ -69,6 +69,7 @@ class Scribbler:
         self._preview_layer: Image | None = None
         self._saved_keys: dict = {}
         self._last_preview = 0.0
+        self._told_no_image = False
 
     @property
     def layer(self) -> Labels | None:
@@ -91,6 +92,7 @@ class Scribbler:
         if layer is None or self.active:
             return
         self.active = True
+        self._told_no_image = False
         layer.mode = "pan_zoom"
         layer.mouse_pan = False  # a drag scribbles instead
         layer.mouse_drag_callbacks.append(self._on_drag)
@@ -154,6 +156,8 @@ class Scribbler:
         return True
 
     def _on_drag(self, layer, event):
+        if getattr(event, "button", 1) not in (1, None):
+            return  # the left button scribbles; others stay napari's
         viewer = self.viewer
         offset = viewer.dims.ndim - layer.ndim if viewer is not None else 0
         displayed = tuple(d - offset for d in event.dims_displayed)
@@ -203,7 +207,7 @@ class Scribbler:
                 continue
             data = candidate.data[0] if candidate.multiscale else candidate.data
             spatial = tuple(data.shape[:-1] if candidate.rgb else data.shape)
-            if spatial == shape and candidate.name != PREVIEW_NAME:
+            if spatial == shape and not candidate.name.startswith(PREVIEW_NAME):
                 return candidate
         return None
 
@@ -219,7 +223,9 @@ class Scribbler:
         if self.window is not None:
             pixels = self.image_window()
             if pixels is None:
-                show_info("Scribble needs an image layer of the labels' shape to grow on")
+                if not self._told_no_image:
+                    show_info("Scribble needs an image layer of the labels' shape to grow on")
+                    self._told_no_image = True
             else:
                 self.region = scribble.grow_region(
                     pixels,

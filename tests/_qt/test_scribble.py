@@ -67,6 +67,7 @@ def test_a_scribble_in_and_round_a_cell_paints_the_cell(make_napari_viewer, fish
     key_press(viewer, "Enter")
     painted = np.asarray(layer.data) == label_id
     np.testing.assert_array_equal(painted, cell)
+    assert binding_of(layer).document.instance(label_id).schema_id == ORANGE_FISH
     assert len(layer._undo_history) == steps + 1
     assert PREVIEW_NAME not in viewer.layers
     assert table_counts(dock) == unique_counts(layer)
@@ -143,3 +144,30 @@ def test_removing_the_layer_turns_the_tool_off(make_napari_viewer, fish):
     viewer.layers.remove(layer)
     assert not scribbler.active and PREVIEW_NAME not in viewer.layers
     assert scribbler._on_drag not in layer.mouse_drag_callbacks
+
+
+def test_the_preview_follows_the_drag_and_needs_an_image(make_napari_viewer, fish, monkeypatch):
+    from napari_segtool._napari import scribble as scribble_glue
+    from tests.napari_input import drag_to, press, release
+
+    viewer = make_napari_viewer(show=True)
+    image, cell = cell_image()
+    layer, _dock = setup(viewer, fish, image, np.zeros(image.shape, dtype=np.uint32))
+    binding_of(layer).start_instance(ORANGE_FISH)
+    scribbler = scribbler_of(layer)
+    scribbler.start()
+    stroke(layer, [(50, 50), (51, 51)])
+    monkeypatch.setattr(scribble_glue, "PREVIEW_INTERVAL", 0.0)
+    points = ring(RADIUS + 8)
+    press(layer, points[0], modifiers=("Shift",))
+    for point in points[1:]:
+        drag_to(layer, point, modifiers=("Shift",))
+    # still dragging: the region is already the cell
+    np.testing.assert_array_equal(scribbler.region, cell[scribbler.window])
+    release(layer, points[-1], modifiers=("Shift",))
+    scribbler.cancel()
+    viewer.layers.remove("cells")
+    stroke(layer, [(50, 50), (51, 51)])
+    assert scribbler.region is None  # no image to grow on: nothing proposed
+    scribbler.commit()
+    assert not np.asarray(layer.data).any()
