@@ -57,7 +57,7 @@ class Scribbler:
         self._viewer_ref = weakref.ref(unwrap(viewer)) if viewer is not None else None
         self.active = False
         self.method = scribble.WATERSHED
-        #: scribbles are background unless Shift says otherwise... or the other way round
+        #: the panel chose background scribbles (Shift gives them either way)
         self.background = False
         self._foreground: np.ndarray | None = None
         self._background: np.ndarray | None = None
