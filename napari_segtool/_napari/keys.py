@@ -6,7 +6,8 @@ napari's Labels layer owns the bare digits 1-7 and E, P, F, L, Z, M, X, B,
 - ``Ctrl+1`` ... ``Ctrl+9`` pick class 1-9 and start a new instance of it;
 - ``N`` starts another instance of the current class;
 - ``I`` interpolates the selected instances between the slices they are drawn
-  on (:mod:`napari_segtool._napari.interpolate`).
+  on (:mod:`napari_segtool._napari.interpolate`);
+- ``R`` turns scribble to region on and off (:mod:`napari_segtool._napari.scribble`).
 
 (napari advises against Shift with non-letter keys, hence Ctrl.) The keys
 come from the tool registry (:mod:`napari_segtool.tools.registry`). They find
@@ -20,7 +21,8 @@ import weakref
 from napari.layers import Labels
 
 from napari_segtool._napari.binding import LayerBinding, binding_of
-from napari_segtool._napari.interpolate import interpolate_selected
+from napari_segtool._napari.interpolate import interpolate_selected, viewer_of
+from napari_segtool._napari.scribble import SCRIBBLE_KEY, scribbler_of
 from napari_segtool.tools.registry import tool
 
 NEW_INSTANCE_KEY = tool("new_instance").key
@@ -52,13 +54,22 @@ def install_instance_keys(binding: LayerBinding) -> None:
     interpolate.__doc__ = tool("interpolate").tooltip
     setattr(interpolate, _MARK, True)
     layer.bind_key(INTERPOLATE_KEY, interpolate, overwrite=True)
+
+    def scribble(_layer=None):
+        layer = layer_ref()
+        if layer is not None:
+            scribbler_of(layer, viewer_of(layer)).toggle()
+
+    scribble.__doc__ = tool("scribble").tooltip
+    setattr(scribble, _MARK, True)
+    layer.bind_key(SCRIBBLE_KEY, scribble, overwrite=True)
     for position, key in enumerate(CLASS_KEYS):
         layer.bind_key(key, _class_picker(layer_ref, position), overwrite=True)
 
 
 def remove_instance_keys(layer: Labels) -> None:
     """Take this module's keys off ``layer`` (keys others bound stay)."""
-    for key in (NEW_INSTANCE_KEY, INTERPOLATE_KEY, *CLASS_KEYS):
+    for key in (NEW_INSTANCE_KEY, INTERPOLATE_KEY, SCRIBBLE_KEY, *CLASS_KEYS):
         if getattr(layer.keymap.get(_key(key)), _MARK, False):
             layer.bind_key(key, None)
 

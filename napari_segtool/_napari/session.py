@@ -57,6 +57,7 @@ from napari_segtool._napari.interpolate import track_sliders
 from napari_segtool._napari.keys import install_instance_keys, remove_instance_keys
 from napari_segtool._napari.pen import Pen, attach_pen, pen_of
 from napari_segtool._napari.save_options import NdjsonSaveOptions
+from napari_segtool._napari.scribble import stop_scribbling
 
 #: the Qt module with the window guard, loaded only for a viewer with a Qt window
 QT_WINDOW_GUARD = "napari_segtool._qt.close_guard"
@@ -156,6 +157,7 @@ class Session:
         pen = pen_of(layer)
         if pen is not None:
             pen.detach()  # napari's own brush back
+        stop_scribbling(layer)  # its preview and canvas keys go with it
         remove_instance_keys(layer)
         detach_feedback(layer)
 

@@ -48,6 +48,7 @@ from napari_segtool._napari.io_ndjson_writer import export_ndjson_layer
 from napari_segtool._napari.keys import CLASS_KEYS, INTERPOLATE_KEY, NEW_INSTANCE_KEY
 from napari_segtool._napari.polygons import labels_to_shapes, shapes_to_instance
 from napari_segtool._napari.session import session_for
+from napari_segtool._qt.cleanup_panel import CleanupPanel
 from napari_segtool._qt.fit import ContentWidthScrollArea, fit_to_rows
 from napari_segtool._qt.forms import ClassificationPanel
 from napari_segtool._qt.instance_table import CLASS_COLUMN, COLUMNS, InstanceTableModel
@@ -55,6 +56,7 @@ from napari_segtool._qt.measure_panel import MeasureButton
 from napari_segtool._qt.ontology_panel import OntologyPanel
 from napari_segtool._qt.pen_panel import PenPanel
 from napari_segtool._qt.recovery_banner import RecoveryBanner
+from napari_segtool._qt.scribble_panel import ScribblePanel
 from napari_segtool.formats import registry
 from napari_segtool.formats.coco import CocoError
 from napari_segtool.formats.labelbox_ndjson import (
@@ -108,6 +110,8 @@ class SegmentationDock(QWidget):
         self.ontology_panel = OntologyPanel(self)
         self.ontology_panel.class_activated.connect(self.start_instance)
         self.pen_panel = PenPanel(self)
+        self.scribble_panel = ScribblePanel(self)
+        self.cleanup_panel = CleanupPanel(self)
 
         self.table_model = InstanceTableModel(self)
         self.table = QTableView()
@@ -266,6 +270,7 @@ class SegmentationDock(QWidget):
         classes_section.expand(animate=False)
         pen_section = QCollapsible("Pen")
         pen_section.addWidget(self.pen_panel)
+        pen_section.addWidget(self.scribble_panel)
         pen_section.expand(animate=False)
         instances_section = QCollapsible("Instances")
         instances_box = QWidget()
@@ -273,6 +278,7 @@ class SegmentationDock(QWidget):
         instances_layout.setContentsMargins(0, 0, 0, 0)
         instances_layout.addWidget(self.table)
         instances_layout.addLayout(table_buttons)
+        instances_layout.addWidget(self.cleanup_panel)
         instances_layout.addWidget(self.summary_label)
         instances_section.addWidget(instances_box)
         instances_section.expand(animate=False)
@@ -365,6 +371,9 @@ class SegmentationDock(QWidget):
         self.recovery_banner.offer_for(binding, self.viewer)
         self.pen_panel.set_layer(binding.layer if binding is not None else None)
         self.pen_panel.update_hints()
+        layer = binding.layer if binding is not None else None
+        self.scribble_panel.set_layer(layer, self.viewer)
+        self.cleanup_panel.set_layer(layer, self.viewer)
         if binding is not None:
             binding.counts_changed.connect(self._update_summary)
             # a stroke's new row is selected once it exists
@@ -478,6 +487,7 @@ class SegmentationDock(QWidget):
             button.setEnabled(selected >= 1)
         self.merge_button.setEnabled(selected >= 2)
         self.interpolate_button.setEnabled(selected >= 1 and self.binding.layer.ndim >= 3)
+        self.cleanup_panel.set_selected(selected)
 
     def _id_at(self, row: int) -> int:
         return self.table_model.label_id_at(row)

@@ -10,6 +10,7 @@ to the layer; listeners are told by the binding, once the layer is in step.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -124,6 +125,22 @@ class InstanceWorkflow:
     def unassigned_ids(self) -> list[int]:
         """Label ids with pixels that belong to no instance (assign them a class)."""
         return sorted(i for i, n in self.pixel_counts.items() if n > 0 and i not in self.document)
+
+    def split_instance(self, label_id: int, extra_pieces: int) -> list[int]:
+        """New instances for ``extra_pieces`` pieces split off ``label_id``: same class, a
+        copy of its answers, fresh ids (never the pending one); registered before their
+        pixels are painted, so the current class does not claim them."""
+        source = self.document.instance(label_id)
+        floor = max([*self.pixel_counts, self.pending_label_id or 0, label_id])
+        new_ids = []
+        for _ in range(int(extra_pieces)):
+            new_id = self.document.next_label_id(floor=floor)
+            answers = copy.deepcopy(source.answers)
+            self.document.add_instance(new_id, source.schema_id, answers=answers)
+            self.retired_ids.discard(new_id)
+            new_ids.append(new_id)
+            floor = new_id
+        return new_ids
 
     # -- classes -------------------------------------------------------------------
     def assign(self, label_id: int, schema_id: str) -> None:

@@ -139,3 +139,41 @@ register(
         ToolKind.ACTION,
     )
 )
+
+# -- assist tools -------------------------------------------------------------------------
+register(
+    Tool(
+        "scribble",
+        "Scribble",
+        ("r",),
+        "Scribble to region (R): scribble inside an object and (Shift, or Background) round "
+        "it; the current instance grows to the object between them (preview), Enter "
+        "commits it as one undo step, Esc cancels",
+        ToolKind.ACTION,
+    )
+)
+# the instance clean-up: buttons under the instance table, on the selected rows
+for _name, _label, _tooltip in (
+    ("fill_holes", "Fill holes", "Fill the holes of the selected instances (background only)"),
+    (
+        "smooth",
+        "Smooth",
+        "Opening then closing with a disk (a ball in 3-D) of the radius: drops spurs, "
+        "closes notches",
+    ),
+    (
+        "grow",
+        "Grow",
+        "Grow the selected instances by N pixels; stops at other instances unless "
+        "Overwrite neighbours is on (and Draw to back off)",
+    ),
+    ("shrink", "Shrink", "Shrink the selected instances by N pixels"),
+    ("remove_small", "Remove small", "Remove pieces smaller than N pixels"),
+    ("keep_largest", "Keep largest", "Keep only the largest connected piece"),
+    (
+        "split",
+        "Split",
+        "Make each connected piece its own instance of the same class, with the same answers",
+    ),
+):
+    register(Tool(f"cleanup_{_name}", _label, (), _tooltip, ToolKind.ACTION))

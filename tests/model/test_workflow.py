@@ -163,3 +163,19 @@ def test_when_the_current_class_is_removed_the_first_one_left_is_current(workflo
 def test_picking_an_unknown_class_is_refused(workflow):
     with pytest.raises(DocumentError, match="unknown class id"):
         workflow.pick_class("nope")
+
+
+def test_split_pieces_are_new_instances_of_the_class_with_copied_answers(workflow, fish):
+    orange = workflow.document.ontology.segmentation_classes[0].feature_schema_id
+    workflow.document.add_instance(3, orange, answers={"note": {"text": "x"}})
+    workflow.apply_delta({3: 50, 9: 5})
+    pending = workflow.pick_class()
+    new_ids = workflow.split_instance(3, 2)
+    assert len(new_ids) == 2 and pending not in new_ids and min(new_ids) > 9
+    for label_id in new_ids:
+        instance = workflow.document.instance(label_id)
+        assert instance.schema_id == orange and instance.answers == {"note": {"text": "x"}}
+        assert instance.answers is not workflow.document.instance(3).answers
+    # painting them does not make them the current class's or change their class
+    settled = workflow.apply_delta({3: -20, new_ids[0]: 12, new_ids[1]: 8})
+    assert settled.created == ()
