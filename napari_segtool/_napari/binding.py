@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from napari.layers import Image, Labels
-from napari.utils.colormaps import DirectLabelColormap
 from psygnal import Signal
 
 from napari_segtool._napari import compat
@@ -63,7 +62,7 @@ def segmentation_layer_kwargs(document: Document, name: str, **kwargs: Any) -> d
         "name": name,
         "metadata": {METADATA_KEY: document.to_dict()},
         "features": pd.DataFrame(document.feature_columns()),
-        "colormap": DirectLabelColormap(color_dict=colour_dict(document)),
+        "colormap": compat.instance_colormap(colour_dict(document)),
         **kwargs,
     }
 
@@ -517,7 +516,7 @@ class LayerBinding:
         layer = self.layer
         if layer is None:
             return
-        layer.colormap = DirectLabelColormap(color_dict=dict(self._colours))
+        layer.colormap = compat.instance_colormap(dict(self._colours))
 
 
 class CountsFromScratchWarning(RuntimeWarning):
