@@ -542,11 +542,14 @@ def history_changes(item) -> Iterator[tuple[np.ndarray, np.ndarray]]:
 
     An item is what a ``paint`` event carries: a list of ``_MaskedPaintAtom``
     (mask tools, region writes) and ``(indices, old, new)`` tuples (``data_setitem``).
+    A mask tool's new values are one label: a read-only broadcast of it (no copy
+    the size of a 3-D fill).
     """
     for atom in item:
         if hasattr(atom, "slice_key"):
             old_values = np.asarray(atom.old_values).ravel()
-            yield old_values, np.full(old_values.size, atom.new_value, dtype=old_values.dtype)
+            new_value = np.asarray(atom.new_value, dtype=old_values.dtype)
+            yield old_values, np.broadcast_to(new_value, old_values.shape)
         else:
             _indices, old_values, new_values = atom
             old_values = np.asarray(old_values).ravel()

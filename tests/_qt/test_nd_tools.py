@@ -14,6 +14,7 @@ import pytest
 
 from napari_segtool import PLUGIN_NAME
 from napari_segtool._napari.binding import binding_of, segmentation_layer_kwargs
+from napari_segtool._napari.feedback import feedback_of
 from napari_segtool._napari.interpolate import interpolate_instances
 from napari_segtool._napari.polygons import shapes_to_instance
 from napari_segtool.model.document import Document, DocumentError
@@ -296,6 +297,28 @@ def test_protected_voxels_are_untouched_by_every_tool_on_every_slice(stack, prot
     with pytest.raises(DocumentError):
         binding.change_class(protected, BLUE_FISH)
     untouched()
+
+
+def test_the_status_bar_counts_each_kept_voxel_of_a_3d_stroke_once(stack):
+    layer, binding = stack.layer, stack.binding
+    protected, _free = _draw_locked_and_neighbour(stack)
+    plane = (1,) * (stack.ndim - 2)
+    stack.go_to(*plane)
+    layer.selected_label = binding.start_instance(BLUE_FISH)
+    layer.n_edit_dimensions = 3
+    layer.brush_size = 7
+    points = [(20, x) for x in range(8, 34, 3)]  # overlapping balls across it
+    before = stack.data()
+    stack.stroke(points)
+    covered = np.zeros(before.shape, dtype=bool)
+    volume = (*plane[:-1], slice(None))
+    for y, x in points:
+        covered[volume] |= ball(before.shape[-3:], (plane[-1], y, x), 3.5)
+    expected = int((covered & (before == protected)).sum())
+    message = feedback_of(layer).last_message
+    assert message.startswith(f"Stroke clipped: kept {expected} pixels of locked ")
+    np.testing.assert_array_equal(np.asarray(layer.data) == protected, before == protected)
+    stack.check_counts()
 
 
 # -- draw to back ---------------------------------------------------------------------------------
