@@ -434,3 +434,45 @@ def test_shapes_on_two_slices_become_one_instance_across_them(stack):
     shapes.add_polygons([slanted])
     with pytest.raises(ValueError, match="one slice"):
         shapes_to_instance(layer, shapes, ORANGE_FISH, [2])
+
+
+def test_tools_paint_the_plane_on_screen_when_the_axes_are_rolled(make_napari_viewer, fish):
+    """Viewing Z x X (sliders on Y): the brush, a line and fill stay in that plane."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(
+        np.zeros((12, 30, 40), dtype=np.uint32),
+        **segmentation_layer_kwargs(Document(fish), "rolled"),
+    )
+    _, dock = viewer.window.add_plugin_dock_widget(PLUGIN_NAME, "Segmentation")
+    stack = Stack(viewer, layer, dock)
+    stack.displayed = (0, 2)
+    viewer.dims.order = (1, 0, 2)
+    viewer.dims.set_current_step(1, 7)
+    binding = stack.binding
+    layer.mode = "paint"
+    label = binding.start_instance(ORANGE_FISH)
+    layer.brush_size = 3
+
+    def at(z, x):
+        return (z, 7, x)
+
+    steps = [stack.data()]
+    stroke(layer, [at(2, 5), at(9, 5)], dims_displayed=(0, 2))
+    steps.append(stack.data())
+    click(layer, at(2, 20), dims_displayed=(0, 2))
+    steps.append(stack.data())
+    shift_click(layer, at(9, 30), dims_displayed=(0, 2))
+    steps.append(stack.data())
+    data = np.asarray(layer.data)
+    assert (data[:, 7, :] == label).sum() == (data == label).sum()  # all in slice y = 7
+    assert (data[2:10, 7, 5] == label).all() and data[9, 7, 30] == label
+    stack.check_counts()
+    layer.fill(at(0, 39), binding.start_instance(BLUE_FISH))
+    steps.append(stack.data())
+    data = np.asarray(layer.data)
+    assert not (data[:, 7, :] == 0).any() and not data[:, 6, :].any()
+    stack.check_counts()
+    for expected in reversed(steps[:-1]):
+        layer.undo()
+        np.testing.assert_array_equal(layer.data, expected)
+        stack.check_counts()
