@@ -116,6 +116,7 @@ def main() -> None:
 
     plain_viewer = ViewerModel()
     plain = plain_viewer.add_labels(data.copy(), name="napari alone")
+    data_before = data.copy()
     ontology = load_default_ontology()
     classes = [c.feature_schema_id for c in ontology.segmentation_classes]
     document = Document(ontology)
@@ -168,6 +169,11 @@ def main() -> None:
         print(f"    napari alone (no plugin listening):  {base * 1e3:8.1f} ms")
         print(f"    plugin + table update:               {plugin * 1e3:8.1f} ms")
         print(f"    ratio plugin / napari alone:         {plugin / base:8.2f}x (target <= 1.5x)")
+    # the same work on both layers: they differ only where the plugin kept locked voxels
+    differ = np.asarray(layer.data) != np.asarray(plain.data)
+    kept = np.asarray(layer.data)[differ]
+    assert np.isin(kept, sorted(binding.lock_guard.protected_ids)).all(), "strokes differed"
+    assert np.count_nonzero(np.asarray(plain.data) != data_before), "nothing was painted"
     values, counts = np.unique(np.asarray(layer.data), return_counts=True)
     expected = {int(v): int(c) for v, c in zip(values, counts, strict=True) if v}
     assert binding.pixel_counts == expected, "the table's counts drifted from the pixels"
