@@ -9,6 +9,8 @@ history atoms (their n-D slice keys), never from a recount.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -101,10 +103,21 @@ def test_every_tool_on_several_slices_keeps_the_table_exact_and_undo_redo_exact(
     layer, binding = stack.layer, stack.binding
     layer.mode = "paint"
     history = [stack.data()]
+    boxes: list = []  # what the binding says changed (from the atoms' n-D slice keys)
+    binding.pixels_changed.connect(boxes.extend)
+
+    def covered(before, after):
+        """Every changed voxel lies in a box the binding reported."""
+        inside = np.zeros(before.shape, dtype=bool)
+        for box in boxes:
+            inside[box] = True
+        boxes.clear()
+        assert not ((before != after) & ~inside).any()
 
     def step():
         stack.check_counts()
         history.append(stack.data())
+        covered(history[-2], history[-1])
 
     orange = binding.start_instance(ORANGE_FISH)
     layer.brush_size = 7
@@ -169,6 +182,7 @@ def test_every_tool_on_several_slices_keeps_the_table_exact_and_undo_redo_exact(
     layer.undo()
     history.pop()
     stack.check_counts()
+    boxes.clear()
     layer.n_edit_dimensions = 3
     layer.fill(stack.at(0, PLANE - 1), water)
     volume = np.asarray(layer.data)[planes[0][:-1]] if stack.ndim == 4 else np.asarray(layer.data)
@@ -189,14 +203,16 @@ def test_every_tool_on_several_slices_keeps_the_table_exact_and_undo_redo_exact(
     step()
 
     # undo everything, step by step, then redo it all: exact at every step
-    for expected in reversed(history[:-1]):
+    for later, expected in zip(reversed(history[1:]), reversed(history[:-1]), strict=True):
         layer.undo()
         np.testing.assert_array_equal(layer.data, expected)
         stack.check_counts()
-    for expected in history[1:]:
+        covered(later, expected)
+    for earlier, expected in pairwise(history):
         layer.redo()
         np.testing.assert_array_equal(layer.data, expected)
         stack.check_counts()
+        covered(earlier, expected)
 
 
 # -- locks and hidden instances: every tool, every slice ------------------------------------------
@@ -271,6 +287,9 @@ def test_protected_voxels_are_untouched_by_every_tool_on_every_slice(stack, prot
     key_press(stack.viewer, "Alt")  # hold-Alt erase
     stack.stroke([(20, 4), (20, 44)])
     key_release(stack.viewer, "Alt")
+    untouched()
+    # a script's data_setitem over every slice of it
+    layer.data_setitem(np.nonzero(kept | (np.asarray(layer.data) == 0)), painter)
     untouched()
     # painting *with* the protected id grows it nowhere
     layer.selected_label = protected
