@@ -151,7 +151,9 @@ def test_every_tool_on_several_slices_keeps_the_table_exact_and_undo_redo_exact(
     assert (np.asarray(layer.data)[planes[2]][40, 5:41] == blue).all()
     step()
     layer.n_edit_dimensions = 3
-    stack.shift_click((5, 40))
+    stack.shift_click((5, 40))  # a tube: the slice below gets it too
+    neighbour = (*planes[2][:-1], planes[2][-1] - 1)
+    assert (np.asarray(layer.data)[neighbour][5:41, 40] == blue).all()
     step()
     layer.n_edit_dimensions = 2
 
