@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from napari.layers import Image, Labels
-from napari.utils.colormaps import DirectLabelColormap
 from psygnal import Signal
 
 from napari_segtool._napari import compat
@@ -63,7 +62,7 @@ def segmentation_layer_kwargs(document: Document, name: str, **kwargs: Any) -> d
         "name": name,
         "metadata": {METADATA_KEY: document.to_dict()},
         "features": pd.DataFrame(document.feature_columns()),
-        "colormap": DirectLabelColormap(color_dict=colour_dict(document)),
+        "colormap": compat.instance_colormap(colour_dict(document)),
         **kwargs,
     }
 
@@ -517,7 +516,7 @@ class LayerBinding:
         layer = self.layer
         if layer is None:
             return
-        layer.colormap = DirectLabelColormap(color_dict=dict(self._colours))
+        layer.colormap = compat.instance_colormap(dict(self._colours))
 
 
 class CountsFromScratchWarning(RuntimeWarning):
@@ -538,11 +537,25 @@ def _history_readable(layer_class: type) -> bool:
 
 
 def _history_delta(item, forward: bool) -> Counter:
-    """Per-label pixel-count change of a napari history item (a list of atoms)."""
+    """Per-label pixel-count change of a napari history item (a list of atoms).
+
+    A brush stroke is one atom per dab: the painted label of each is counted
+    by its size, and the old values of all dabs are counted in one pass.
+    """
     delta: Counter = Counter()
+    varied: dict[int, list[np.ndarray]] = {-1: [], 1: []}
     for old_values, new_values in compat.history_changes(item):
         before, after = (old_values, new_values) if forward else (new_values, old_values)
         for values, sign in ((before, -1), (after, 1)):
+            if not values.size:
+                continue
+            if values.strides == (0,):  # one label (a mask tool's new value)
+                delta[int(values[0])] += sign * values.size
+            else:
+                varied[sign].append(values)
+    for sign, arrays in varied.items():
+        if arrays:
+            values = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
             for label_id, count in label_store(values).counts().items():
                 delta[label_id] += sign * count
     return delta

@@ -31,7 +31,12 @@ What is used, and by whom
       (``Window._qt_window``) and shadows its ``close(quit_app, confirm_need)``
       on the instance, so napari's own "Close window?" is not asked after the
       guard's question: :func:`qt_window`, :func:`shadow_window_close`;
-    - plugin hooks receive napari's public-only proxies: :func:`unwrap`.
+    - plugin hooks receive napari's public-only proxies: :func:`unwrap`;
+    - the instance colours are a ``DirectLabelColormap`` whose
+      ``_data_to_texture`` remembers the texture value of each single label:
+      napari converts the painted label once per brush dab, and its numpy
+      path walks every key of the colour dict each time (5,000 instances:
+      more than napari's whole dab): :func:`instance_colormap`.
 
 The check
     :func:`problem` checks a *feature* (one of :data:`FEATURES`) the first
@@ -70,7 +75,8 @@ PAINT_HOOK = "paint hook"
 REGION_WRITES = "region writes"
 MODE_CALLBACKS = "mode callbacks"
 UNDO_HISTORY = "undo history"
-FEATURES = (PAINT_HOOK, REGION_WRITES, MODE_CALLBACKS, UNDO_HISTORY)
+LABEL_TEXTURES = "label textures"
+FEATURES = (PAINT_HOOK, REGION_WRITES, MODE_CALLBACKS, UNDO_HISTORY, LABEL_TEXTURES)
 
 HOOK_NAME = "_apply_mask_to_data"
 #: the hook's parameters as of napari 0.9.2
@@ -345,11 +351,50 @@ def _undo_history_probe(layer_class: type) -> str | None:
     return None
 
 
+def _label_textures_problem(_layer_class: type) -> str | None:
+    """napari's texture conversion is the one the memo wraps, and the memo gives its values."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    function = getattr(DirectLabelColormap, _TEXTURE_NAME, None)
+    if not callable(function):
+        return f"DirectLabelColormap.{_TEXTURE_NAME} is gone"
+    try:
+        parameters = tuple(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return f"the signature of DirectLabelColormap.{_TEXTURE_NAME} cannot be read"
+    if parameters != ("self", "values"):
+        return f"DirectLabelColormap.{_TEXTURE_NAME}{parameters} is not (self, values)"
+    colours = {None: "transparent", 0: "transparent", 3: "red", 700: "blue", 9: "red"}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            napari_map = DirectLabelColormap(color_dict=colours)
+            memo_map = _texture_memo_class()(color_dict=colours)
+            for dtype in (np.uint8, np.int16, np.uint32, np.int64):
+                values = np.array([0, 3, 9, 5, 700], dtype=np.int64)
+                values = values[values <= np.iinfo(dtype).max].astype(dtype)
+                for value in values:
+                    one = np.array([value], dtype=dtype)
+                    for _ in range(2):  # computed, then remembered
+                        expected = napari_map._data_to_texture(one)
+                        got = memo_map._data_to_texture(one)
+                        if got.dtype != expected.dtype or not np.array_equal(got, expected):
+                            return f"the remembered texture of label {value} ({dtype}) differs"
+                if not np.array_equal(
+                    memo_map._data_to_texture(values), napari_map._data_to_texture(values)
+                ):
+                    return "the texture of a label array differs"
+    except Exception as error:
+        return f"probe failed: {type(error).__name__}: {error}"
+    return None
+
+
 _CHECKS: dict[str, Callable[[type], str | None]] = {
     PAINT_HOOK: _paint_hook_problem,
     REGION_WRITES: _region_writes_problem,
     MODE_CALLBACKS: _mode_callbacks_problem,
     UNDO_HISTORY: _undo_history_problem,
+    LABEL_TEXTURES: _label_textures_problem,
 }
 
 
@@ -497,11 +542,14 @@ def history_changes(item) -> Iterator[tuple[np.ndarray, np.ndarray]]:
 
     An item is what a ``paint`` event carries: a list of ``_MaskedPaintAtom``
     (mask tools, region writes) and ``(indices, old, new)`` tuples (``data_setitem``).
+    A mask tool's new values are one label: a read-only broadcast of it (no copy
+    the size of a 3-D fill).
     """
     for atom in item:
         if hasattr(atom, "slice_key"):
             old_values = np.asarray(atom.old_values).ravel()
-            yield old_values, np.full(old_values.size, atom.new_value, dtype=old_values.dtype)
+            new_value = np.asarray(atom.new_value, dtype=old_values.dtype)
+            yield old_values, np.broadcast_to(new_value, old_values.shape)
         else:
             _indices, old_values, new_values = atom
             old_values = np.asarray(old_values).ravel()
@@ -616,6 +664,60 @@ def restore_window_close(window, replacement: Callable[..., Any]) -> None:
 def napari_window_close(window, quit_app: bool = False, confirm_need: bool = False):
     """napari's own main-window ``close`` (whatever the instance has)."""
     return type(window).close(window, quit_app=quit_app, confirm_need=confirm_need)
+
+
+# -- instance colours (the binding) ------------------------------------------------------------
+_TEXTURE_NAME = "_data_to_texture"
+_texture_memo: type | None = None
+
+
+def _texture_memo_class() -> type:
+    """``DirectLabelColormap`` remembering the texture value of single labels (made once)."""
+    global _texture_memo
+    if _texture_memo is None:
+        from napari.utils.colormaps import DirectLabelColormap
+        from pydantic import PrivateAttr
+
+        class InstanceColormap(DirectLabelColormap):
+            """napari's direct colormap; one label's texture value is computed once.
+
+            The colour dict is never edited in place (napari would not redraw;
+            the binding assigns a new colormap), so what is remembered stays right.
+            """
+
+            _single_textures: dict = PrivateAttr(default_factory=dict)
+
+            def _data_to_texture(self, values):
+                if (
+                    self.use_selection
+                    or not isinstance(values, np.ndarray)
+                    or values.size != 1
+                    or values.dtype.kind not in "iu"
+                ):
+                    return super()._data_to_texture(values)
+                key = (values.dtype.str, values.shape, int(values.flat[0]))
+                texture = self._single_textures.get(key)
+                if texture is None:
+                    texture = self._single_textures[key] = super()._data_to_texture(values)
+                return texture.copy()
+
+        # a module-level name, so the colormap pickles and copies like napari's
+        InstanceColormap.__module__, InstanceColormap.__qualname__ = __name__, "InstanceColormap"
+        globals()["InstanceColormap"] = _texture_memo = InstanceColormap
+    return _texture_memo
+
+
+def instance_colormap(color_dict: dict):
+    """A colormap of ``color_dict`` for a label layer with many instances.
+
+    napari's ``DirectLabelColormap`` with the single-label memo when napari's
+    texture conversion passes its check (:data:`LABEL_TEXTURES`), else napari's own.
+    """
+    from napari.utils.colormaps import DirectLabelColormap
+
+    if problem(LABEL_TEXTURES) is not None:
+        return DirectLabelColormap(color_dict=color_dict)
+    return _texture_memo_class()(color_dict=color_dict)
 
 
 # -- viewers and proxies ---------------------------------------------------------------------

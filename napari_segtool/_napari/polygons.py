@@ -16,7 +16,10 @@ when its centre is; :mod:`napari_segtool.tools.polygon`), unites the selected
 shapes and removes the ones marked ``"hole"``. The edit replaces **only
 background** pixels whatever the draw-to-back setting: existing instances are
 never overwritten (like Labelbox's "draw to back"). The painter writes it, so
-locks hold as for every edit, in one undoable step.
+locks hold as for every edit, in one undoable step. In a stack (a Shapes
+layer with the Labels layer's dimensions, as napari draws shapes on the
+current slice) each shape fills the slice it lies in; shapes on several
+slices make one instance across them.
 """
 
 from __future__ import annotations
@@ -163,15 +166,19 @@ def shapes_to_instance(
     if not is_segmentation_layer(labels):
         raise ValueError(f"{labels.name!r} is not a segmentation layer")
     data = labels.data
-    if data.ndim != 2 or shapes.ndim != 2:
-        raise ValueError("shapes can become instances only between 2D layers")
+    if shapes.ndim != data.ndim:
+        raise ValueError(
+            f"{shapes.name!r} has {shapes.ndim} dimensions and {labels.name!r} {data.ndim}: "
+            "shapes become instances only in a layer of as many dimensions"
+        )
     document = document_of(labels)
     if document.ontology.class_by_id(schema_id) is None:
         raise DocumentError(f"unknown class id {schema_id!r}")
     chosen = sorted(shapes.selected_data) if indices is None else list(indices)
     if not chosen:
         raise ValueError(f"select one or more shapes of {shapes.name!r} first")
-    outlines, holes = [], []
+    # plane (index along every axis but the last two) -> (outlines, holes)
+    planes: dict[tuple[int, ...], tuple[list, list]] = {}
     ring_kinds = (
         shapes.features["ring"].tolist() if "ring" in shapes.features else [None] * shapes.nshapes
     )
@@ -180,7 +187,8 @@ def shapes_to_instance(
         if kind not in CLOSED_SHAPES:
             raise ValueError(f"shape {index} is a {kind}: only closed shapes enclose pixels")
         vertices = _labels_coordinates(shapes, labels, _outline(shapes.data[index], kind))
-        (holes if ring_kinds[index] == "hole" else outlines).append(vertices)
+        outlines, holes = planes.setdefault(_plane_of(vertices, index), ([], []))
+        (holes if ring_kinds[index] == "hole" else outlines).append(vertices[:, -2:])
     binding = binding_of(labels)
     # one allocator: above every painted id and the selected one (the binding may
     # have that id ready for the next stroke), and no instance's id
@@ -189,15 +197,34 @@ def shapes_to_instance(
     if label_id > np.iinfo(data.dtype).max:
         raise ValueError(f"label id {label_id} does not fit the layer's {data.dtype} pixels")
     background = int(labels.colormap.background_value)
-    edit = polygon_edit(
-        data.shape, outlines, holes=holes, label=label_id, replaces=frozenset({background})
-    )
-    if edit is None or not preview(labels, edit).changed:
+    dims = [data.ndim - 2, data.ndim - 1]
+    edits = [
+        polygon_edit(
+            data.shape,
+            outlines,
+            holes=holes,
+            label=label_id,
+            dims=dims,
+            plane=(*plane, 0, 0),
+            replaces=frozenset({background}),
+        )
+        for plane, (outlines, holes) in planes.items()
+        if all(0 <= p < n for p, n in zip(plane, data.shape, strict=False))
+    ]
+    if not preview(labels, edits).changed:
         raise ValueError("the shapes cover no unannotated pixel (instances are never overwritten)")
     # the instance exists before its pixels: the paint event then finds its class
     document.add_instance(label_id, schema_id)
-    paint(labels, edit)
+    paint(labels, edits)  # every plane's shapes: one undo step
     return label_id
+
+
+def _plane_of(vertices: np.ndarray, index: int) -> tuple[int, ...]:
+    """The slice a shape lies in: its index along every axis but the last two."""
+    others = np.round(vertices[:, :-2]).astype(int)
+    if len(others) and np.any(others != others[0]):
+        raise ValueError(f"shape {index} does not lie in one slice of the stack")
+    return tuple(int(c) for c in others[0]) if len(others) else ()
 
 
 def _outline(vertices: np.ndarray, kind: str) -> np.ndarray:

@@ -293,3 +293,49 @@ def test_qt_window_and_unwrap(make_napari_viewer):
         __wrapped__ = layer
 
     assert compat.unwrap(Proxy()) is layer
+
+
+def test_instance_colours_remember_single_labels_and_match_napari(reference_dir):
+    """The binding's colormap: napari's textures, each painted label converted once."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    ontology = Ontology.load(reference_dir / "ontology.fish.json")
+    layer = Labels(
+        np.zeros((8, 20, 20), np.uint32), **segmentation_layer_kwargs(Document(ontology), "s")
+    )
+    binding = binding_of(layer)
+    label = binding.start_instance(ontology.classes[0].feature_schema_id)
+    colormap = layer.colormap
+    assert isinstance(colormap, DirectLabelColormap) and type(colormap) is not DirectLabelColormap
+    layer.brush_size = 5
+    layer.paint((3, 5, 5), label)
+    napari_own = DirectLabelColormap(color_dict=dict(colormap.color_dict))
+    for value in (0, label, label + 1):
+        one = np.array([value], dtype=np.uint32)
+        for _ in range(2):
+            np.testing.assert_array_equal(
+                colormap._data_to_texture(one), napari_own._data_to_texture(one)
+            )
+    plane = np.asarray(layer.data[3])
+    np.testing.assert_array_equal(
+        colormap._data_to_texture(plane), napari_own._data_to_texture(plane)
+    )
+
+
+def test_a_changed_texture_conversion_gives_napari_s_own_colormap(monkeypatch):
+    from napari.utils.colormaps import DirectLabelColormap
+
+    def moved(self, values, selection=None):
+        return values
+
+    monkeypatch.setattr(DirectLabelColormap, "_data_to_texture", moved)
+    compat.forget_checks()
+    try:
+        assert "is not (self, values)" in compat.problem(compat.LABEL_TEXTURES)
+        assert (
+            type(compat.instance_colormap({None: "transparent", 1: "red"})) is DirectLabelColormap
+        )
+    finally:
+        monkeypatch.undo()
+        compat.forget_checks()
+    assert compat.problem(compat.LABEL_TEXTURES) is None
