@@ -31,7 +31,10 @@ What is used, and by whom
       (``Window._qt_window``) and shadows its ``close(quit_app, confirm_need)``
       on the instance, so napari's own "Close window?" is not asked after the
       guard's question: :func:`qt_window`, :func:`shadow_window_close`;
-    - plugin hooks receive napari's public-only proxies: :func:`unwrap`.
+    - plugin hooks receive napari's public-only proxies: :func:`unwrap`;
+    - an image the main command reads itself (TIFF hyperstacks) records its file as
+      napari's readers do, through ``napari.layers._source.layer_source``:
+      :func:`opened_from`.
 
 The check
     :func:`problem` checks a *feature* (one of :data:`FEATURES`) the first
@@ -627,3 +630,10 @@ def qt_window(viewer) -> Any | None:
 def unwrap(obj: Any) -> Any:
     """The object behind napari's plugin proxy (proxies hash and compare apart)."""
     return getattr(obj, "__wrapped__", obj)
+
+
+def opened_from(path: str):
+    """A context in which new layers name ``path`` as their source (``layer.source.path``)."""
+    from napari.layers._source import layer_source
+
+    return layer_source(path=path)
