@@ -3,11 +3,12 @@
 The instance table shows an instance's slice range ("z 10-20") from these
 extents. They follow the binding's signals, never a scan of the whole array
 per stroke: ``pixels_changed`` gives the boxes napari's history atoms touched,
-then ``counts_changed`` which ids changed. An id that gained pixels grows by
-its extent inside those boxes; one that lost pixels (erased, painted over,
-undone) is measured again inside its own old extent joined with the boxes, the
-only place it can still be. Only a full recount of the binding (data replaced,
-history unreadable) measures the whole array again, once, when next read.
+then ``counts_changed`` which ids changed; the pixels are read when an
+extent is next asked for. An id that only gained pixels grows by its extent
+inside those boxes; one that lost pixels (erased, painted over, undone) is
+measured again inside its own old extent joined with the boxes, the only place
+it can still be. Only a full recount of the binding (data replaced, history
+unreadable) measures the whole array again, once, when next read.
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ class InstanceExtents:
     def __init__(self, binding: LayerBinding):
         self._binding_ref = weakref.ref(binding)
         self._extents: dict[int, Extent] = {}
-        self._counts: dict[int, int] = {}
+        #: the pixel counts last seen, and what changed since the last read
+        self._seen: dict[int, int] = {}
+        self._pending: set[int] = set()
+        self._shrunk: set[int] = set()
         self._boxes: list[tuple[slice, ...]] = []
         self._stale = True
         binding.pixels_changed.connect(self._on_pixels_changed)
@@ -53,6 +57,8 @@ class InstanceExtents:
         """First and last index of ``label_id`` along each axis; None without pixels."""
         if self._stale:
             self._measure_all()
+        elif self._pending:
+            self._catch_up()
         return self._extents.get(int(label_id))
 
     def middle(self, label_id: int) -> tuple[int, ...] | None:
@@ -61,50 +67,60 @@ class InstanceExtents:
         return None if extent is None else tuple((lo + hi) // 2 for lo, hi in extent)
 
     # -- following the binding ----------------------------------------------------------
+    # napari sends ``paint`` for a single dab before it writes the pixels, so the
+    # signals only note what changed; the pixels are read on the next :meth:`extent`.
     def _on_pixels_changed(self, boxes) -> None:
         if boxes is None:
             self._stale = True
-            self._boxes = []
-        else:
-            self._boxes = merge_boxes([], boxes)
+        elif not self._stale:
+            self._boxes = merge_boxes(self._boxes, boxes)
 
     def _on_counts_changed(self, label_ids: Iterable[int]) -> None:
-        boxes, self._boxes = self._boxes, []
         binding = self._binding_ref()
-        if self._stale or binding is None or binding.layer is None:
+        if self._stale or binding is None:
             return  # measured on the next read
-        store = label_store(binding.layer.data)
         counts = binding.pixel_counts
-        grown: list[int] = []
         for label_id in label_ids:
-            new, old = counts.get(label_id, 0), self._counts.get(label_id, 0)
-            if new <= 0:
+            new, old = counts.get(label_id, 0), self._seen.get(label_id, 0)
+            self._seen[label_id] = new
+            if new <= old:  # it lost pixels somewhere: measured again, in its own box
+                self._shrunk.add(label_id)
+            self._pending.add(label_id)
+
+    def _catch_up(self) -> None:
+        binding = self._binding_ref()
+        pending, boxes = self._pending, self._boxes
+        shrunk = self._shrunk
+        self._pending, self._boxes, self._shrunk = set(), [], set()
+        if binding is None or binding.layer is None or not pending:
+            return
+        store = label_store(binding.layer.data)
+        grown: list[int] = []
+        for label_id in sorted(pending):
+            if self._seen.get(label_id, 0) <= 0:
                 self._extents.pop(label_id, None)
-                self._counts.pop(label_id, None)
-                continue
-            self._counts[label_id] = new
-            if new > old and (label_id not in self._extents or boxes):
-                grown.append(label_id)
-            else:
+                self._seen.pop(label_id, None)
+            elif label_id in shrunk or not boxes:
                 self._measure_in(store, label_id, [*boxes, *self._box_of(label_id)])
+            else:
+                grown.append(label_id)
         if grown:
             self._grow(store, grown, boxes)
 
     def _grow(self, store, label_ids: list[int], boxes: list[tuple[slice, ...]]) -> None:
         wanted = set(label_ids)
-        if not boxes:  # an id whose pixels came with no box: measured where it is
-            found = store.bounding_boxes(wanted)
-            for label_id, box in found.items():
-                self._extents[label_id] = _extent(box)
-            return
         for box in boxes:
             for label_id, local in label_store(store.region(box)).bounding_boxes(wanted).items():
                 self._join(label_id, _extent(_offset(local, box)))
 
     def _measure_in(self, store, label_id: int, boxes: list[tuple[slice, ...]]) -> None:
         """The id's extent inside the hull of ``boxes`` (where all its pixels are)."""
-        if not boxes:
-            self._extents.pop(label_id, None)
+        if not boxes:  # pixels that came with no box (no path does): looked for everywhere
+            box = store.bounding_boxes([label_id]).get(label_id)
+            if box is None:
+                self._extents.pop(label_id, None)
+            else:
+                self._extents[label_id] = _extent(box)
             return
         hull = tuple(
             slice(min(b[axis].start for b in boxes), max(b[axis].stop for b in boxes))
@@ -131,12 +147,13 @@ class InstanceExtents:
     def _measure_all(self) -> None:
         binding = self._binding_ref()
         self._stale = False
+        self._pending, self._boxes, self._shrunk = set(), [], set()
         if binding is None or binding.layer is None:
-            self._extents, self._counts = {}, {}
+            self._extents, self._seen = {}, {}
             return
         store = label_store(binding.layer.data)
         self._extents = {i: _extent(box) for i, box in store.bounding_boxes().items()}
-        self._counts = {i: n for i, n in binding.pixel_counts.items() if n > 0}
+        self._seen = {i: n for i, n in binding.pixel_counts.items() if n > 0}
 
 
 def _extent(box: tuple[slice, ...]) -> Extent:
