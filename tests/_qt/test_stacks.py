@@ -36,6 +36,7 @@ from tests._qt.test_forms import (
     YES,
     radio_button,
 )
+from tests.napari_input import stroke
 
 EXPECTED = {BLURRY: {YES: {WHY: "motion blur"}}}
 
@@ -332,3 +333,38 @@ def test_answers_given_on_one_slice_show_on_another(make_napari_viewer, fish, qt
     assert binding.document.image_answers == {LIGHTING: {DAYLIGHT: {}}}
     assert panel.image_form.value == {LIGHTING: {DAYLIGHT: {}}}
     assert layer.metadata[METADATA_KEY]["image_answers"] == {LIGHTING: {DAYLIGHT: {}}}
+
+
+def measured(layer, label_id) -> tuple[tuple[int, int], ...]:
+    where = np.nonzero(np.asarray(layer.data) == label_id)
+    return tuple((int(w.min()), int(w.max())) for w in where)
+
+
+def test_slice_ranges_follow_drag_strokes_and_the_3d_brush(make_napari_viewer):
+    viewer = make_napari_viewer(show=True)
+    layer, dock = stack_dock(viewer, (24, 64, 64), ("z", "y", "x"))
+    binding = binding_of(layer)
+    schema = binding.document.ontology.segmentation_classes[0].feature_schema_id
+    label_id = binding.start_instance(schema)
+    layer.mode = "paint"
+    layer.brush_size = 5
+    for z in (4, 9):
+        viewer.dims.set_current_step(0, z)
+        stroke(layer, [(z, 10, 10), (z, 10, 40), (z, 30, 40)], dims_displayed=(1, 2))
+    assert slices_of(dock, label_id) == f"z {span(4, 9)}"
+    assert dock.table_model.extents.extent(label_id) == measured(layer, label_id)
+    # napari's 3-D brush (n_edit_dimensions = 3) paints a ball through the planes
+    layer.n_edit_dimensions = 3
+    viewer.dims.set_current_step(0, 16)
+    layer.brush_size = 7
+    stroke(layer, [(16, 50, 50), (16, 52, 52)], dims_displayed=(1, 2))
+    assert slices_of(dock, label_id) == f"z {span(4, 19)}"
+    assert dock.table_model.extents.extent(label_id) == measured(layer, label_id)
+    # napari's 3-D eraser takes the ball away again: the range shrinks back
+    layer.mode = "erase"
+    stroke(layer, [(16, 50, 50), (16, 52, 52)], dims_displayed=(1, 2))
+    assert slices_of(dock, label_id) == f"z {span(4, 9)}"
+    assert dock.table_model.extents.extent(label_id) == measured(layer, label_id)
+    layer.undo()
+    assert dock.table_model.extents.extent(label_id) == measured(layer, label_id)
+    assert slices_of(dock, label_id) == f"z {span(4, 19)}"
