@@ -102,11 +102,13 @@ def segmentation_axes(image: Image) -> list[int]:
 
     napari counts an RGB(A) axis out of the layer's axes already.
     """
-    return [
+    kept = [
         axis
         for axis, label in enumerate(image.axis_labels)
         if str(label).strip().lower() not in CHANNEL_AXIS_LABELS
     ]
+    # a plane needs two axes: labels that call one of them "c" name no channel axis
+    return kept if len(kept) >= 2 else list(range(image.ndim))
 
 
 def image_source(image: Image) -> dict[str, Any]:
