@@ -559,14 +559,15 @@ class SegmentationDock(QWidget):
         menu.exec_(self.class_button.mapToGlobal(self.class_button.rect().bottomLeft()))
 
     def _follow_displayed_axes(self, _event=None) -> None:
-        """The Slices column lists the axes off screen; a 2-D layer has none."""
+        """The Slices column lists the layer's axes off screen (a 2-D layer has none)."""
         layer = self.binding.layer if self.binding is not None else None
-        self.table.setColumnHidden(SLICES_COLUMN, layer is None or layer.ndim <= 2)
-        if layer is not None:
-            offset = self.viewer.dims.ndim - layer.ndim
-            self.table_model.set_displayed_axes(
-                [d - offset for d in self.viewer.dims.displayed if d >= offset]
-            )
+        if layer is None:
+            self.table.setColumnHidden(SLICES_COLUMN, True)
+            return
+        offset = self.viewer.dims.ndim - layer.ndim
+        shown = [d - offset for d in self.viewer.dims.displayed if d >= offset]
+        self.table_model.set_displayed_axes(shown)
+        self.table.setColumnHidden(SLICES_COLUMN, layer.ndim <= max(len(shown), 2))
 
     def _row_menu(self, position) -> None:
         index = self.table.indexAt(position)

@@ -233,8 +233,9 @@ def test_slice_ranges_follow_paint_undo_and_erase_in_3d(make_napari_viewer):
     assert dock.table_model.row_of(other) is None
     # the column names the axes off screen: in 3-D view there are none
     viewer.dims.ndisplay = 3
-    assert slices_of(dock, nucleus) == ""
+    assert slices_of(dock, nucleus) == "" and dock.table.isColumnHidden(SLICES_COLUMN)
     viewer.dims.ndisplay = 2
+    assert not dock.table.isColumnHidden(SLICES_COLUMN)
     viewer.dims.order = (1, 0, 2)  # y on the slider now
     assert slices_of(dock, nucleus).startswith("y ")
     # every range equals a fresh measurement of the data
