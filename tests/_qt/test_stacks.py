@@ -369,3 +369,10 @@ def test_slice_ranges_follow_drag_strokes_and_the_3d_brush(make_napari_viewer):
     layer.undo()
     assert dock.table_model.extents.extent(label_id) == measured(layer, label_id)
     assert slices_of(dock, label_id) == f"z {span(4, 19)}"
+
+
+def test_axes_without_names_are_numbered():
+    from napari_segtool._qt.instance_table import axis_name
+
+    assert axis_name(("-3", "-2", "-1"), 0) == "axis 0"
+    assert axis_name(("t", "z", "y", "x"), 1) == "z"
