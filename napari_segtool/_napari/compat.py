@@ -27,14 +27,14 @@ What is used, and by whom
     - the layer-list guard shadows ``LayerList.remove_selected`` on the
       viewer's list (the GUI's delete paths call it):
       :func:`shadow_remove_selected`;
+    - an image the main command reads itself (TIFF hyperstacks) records its file as
+      napari's readers do, through ``napari.layers._source.layer_source``:
+      :func:`opened_from`;
     - the close guard filters events of napari's Qt main window
       (``Window._qt_window``) and shadows its ``close(quit_app, confirm_need)``
       on the instance, so napari's own "Close window?" is not asked after the
       guard's question: :func:`qt_window`, :func:`shadow_window_close`;
-    - plugin hooks receive napari's public-only proxies: :func:`unwrap`;
-    - an image the main command reads itself (TIFF hyperstacks) records its file as
-      napari's readers do, through ``napari.layers._source.layer_source``:
-      :func:`opened_from`.
+    - plugin hooks receive napari's public-only proxies: :func:`unwrap`.
 
 The check
     :func:`problem` checks a *feature* (one of :data:`FEATURES`) the first
