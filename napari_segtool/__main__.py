@@ -30,7 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     import napari
 
     viewer = napari.Viewer(title="napari-segtool")
-    open_viewer(viewer, args.paths)
+    try:
+        open_viewer(viewer, args.paths)
+    except ValueError as err:  # a file that cannot be read, named in the message
+        viewer.close()
+        print(f"napari-segtool: {err}", file=sys.stderr)
+        return 2
     napari.run()
     return 0
 
@@ -40,10 +45,19 @@ def open_viewer(viewer, paths: list[str]) -> None:
     from napari_segtool._napari.binding import is_segmentation_layer
     from napari_segtool._napari.commands import new_segmentation_layer
     from napari_segtool._napari.session import session_for
+    from napari_segtool._napari.stack_image import open_tiff_stack
+    from napari_segtool.formats.tiff_stack import is_tiff
 
     session_for(viewer)  # autosave, close guard, pen and keys for every segmentation layer
     if paths:
-        viewer.open(paths, plugin=None)  # any reader: images, Labelbox or COCO exports
+        # TIFFs by their axes (channels split, time and Z named); anything else by any
+        # reader: images, Labelbox or COCO exports
+        for path in paths:
+            if is_tiff(path):
+                open_tiff_stack(viewer, path)
+        others = [path for path in paths if not is_tiff(path)]
+        if others:
+            viewer.open(others, plugin=None)
         if not any(is_segmentation_layer(layer) for layer in viewer.layers):
             new_segmentation_layer(viewer)
     else:

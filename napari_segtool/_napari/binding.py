@@ -67,20 +67,47 @@ def segmentation_layer_kwargs(document: Document, name: str, **kwargs: Any) -> d
     }
 
 
+#: axis labels that name an image's channel axis (dropped from its segmentation)
+CHANNEL_AXIS_LABELS = frozenset({"c", "ch", "channel", "channels"})
+
+
 def segmentation_layer_for_image(
     image: Image, ontology: Ontology, name: str | None = None
 ) -> tuple[np.ndarray, dict[str, Any], str]:
-    """A layer data tuple: empty labels the size of ``image`` (its RGB axis dropped)."""
+    """A layer data tuple: empty labels over ``image``'s spatial and time axes.
+
+    An RGB(A) axis and an axis labelled as channels (``c``, ``channel``) are
+    dropped; every other axis keeps its size, scale, translate, unit and label,
+    so the labels lie exactly over the image in 2-D to 5-D. An instance is one
+    label id however many slices or frames it spans.
+    """
     data = image.data[0] if image.multiscale else image.data
-    shape = data.shape[:-1] if image.rgb else data.shape
+    axes = segmentation_axes(image)
+    shape = tuple(int(data.shape[axis]) for axis in axes)
     document = Document(ontology=ontology, source=image_source(image))
     kwargs = segmentation_layer_kwargs(
         document,
         name or f"{image.name} segmentation",
-        scale=image.scale[-len(shape) :],
-        translate=image.translate[-len(shape) :],
+        scale=[image.scale[axis] for axis in axes],
+        translate=[image.translate[axis] for axis in axes],
+        axis_labels=[image.axis_labels[axis] for axis in axes],
+        units=[image.units[axis] for axis in axes],
     )
     return np.zeros(shape, dtype=np.uint32), kwargs, "labels"
+
+
+def segmentation_axes(image: Image) -> list[int]:
+    """The layer axes of ``image`` that its segmentation has: all but a channel axis.
+
+    napari counts an RGB(A) axis out of the layer's axes already.
+    """
+    kept = [
+        axis
+        for axis, label in enumerate(image.axis_labels)
+        if str(label).strip().lower() not in CHANNEL_AXIS_LABELS
+    ]
+    # a plane needs two axes: labels that call one of them "c" name no channel axis
+    return kept if len(kept) >= 2 else list(range(image.ndim))
 
 
 def image_source(image: Image) -> dict[str, Any]:

@@ -27,6 +27,9 @@ What is used, and by whom
     - the layer-list guard shadows ``LayerList.remove_selected`` on the
       viewer's list (the GUI's delete paths call it):
       :func:`shadow_remove_selected`;
+    - an image the main command reads itself (TIFF hyperstacks) records its file as
+      napari's readers do, through ``napari.layers._source.layer_source``:
+      :func:`opened_from`;
     - the close guard filters events of napari's Qt main window
       (``Window._qt_window``) and shadows its ``close(quit_app, confirm_need)``
       on the instance, so napari's own "Close window?" is not asked after the
@@ -729,3 +732,10 @@ def qt_window(viewer) -> Any | None:
 def unwrap(obj: Any) -> Any:
     """The object behind napari's plugin proxy (proxies hash and compare apart)."""
     return getattr(obj, "__wrapped__", obj)
+
+
+def opened_from(path: str):
+    """A context in which new layers name ``path`` as their source (``layer.source.path``)."""
+    from napari.layers._source import layer_source
+
+    return layer_source(path=path)

@@ -51,7 +51,12 @@ from napari_segtool._napari.session import session_for
 from napari_segtool._qt.cleanup_panel import CleanupPanel
 from napari_segtool._qt.fit import ContentWidthScrollArea, fit_to_rows
 from napari_segtool._qt.forms import ClassificationPanel
-from napari_segtool._qt.instance_table import CLASS_COLUMN, COLUMNS, InstanceTableModel
+from napari_segtool._qt.instance_table import (
+    CLASS_COLUMN,
+    COLUMNS,
+    SLICES_COLUMN,
+    InstanceTableModel,
+)
 from napari_segtool._qt.measure_panel import MeasureButton
 from napari_segtool._qt.ontology_panel import OntologyPanel
 from napari_segtool._qt.pen_panel import PenPanel
@@ -125,7 +130,7 @@ class SegmentationDock(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
         metrics = self.table.fontMetrics()
-        for column, sample in enumerate(("0000", "", "000000", "missing", "", "")):
+        for column, sample in enumerate(("0000", "", "000000", "missing", "", "", "z 000-000")):
             width = max(
                 metrics.horizontalAdvance(sample), metrics.horizontalAdvance(COLUMNS[column])
             )
@@ -135,6 +140,9 @@ class SegmentationDock(QWidget):
         self.table.clicked.connect(self._on_row_clicked)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         self.table.doubleClicked.connect(lambda index: self.centre_on(self._id_at(index.row())))
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._row_menu)
+        self.table.setColumnHidden(SLICES_COLUMN, True)  # until a stack's layer is shown
 
         self.new_instance_button = QPushButton("New instance")
         self.new_instance_button.setToolTip(
@@ -329,6 +337,9 @@ class SegmentationDock(QWidget):
 
         self.viewer.layers.selection.events.active.connect(self._on_active_layer)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
+        self.viewer.dims.events.order.connect(self._follow_displayed_axes)
+        self.viewer.dims.events.ndisplay.connect(self._follow_displayed_axes)
+        self.viewer.dims.events.ndim.connect(self._follow_displayed_axes)
         self._on_active_layer()
         self._update_buttons()  # no layer yet: set_binding(None) changes nothing
 
@@ -365,6 +376,7 @@ class SegmentationDock(QWidget):
         self.binding = binding
         self.ontology_panel.set_binding(binding)
         self.table_model.set_binding(binding)
+        self._follow_displayed_axes()
         self.questions_panel.set_binding(binding)
         services = self.session.start(binding.layer) if binding is not None else None
         self.recovery_banner.follow(services.autosaver if services is not None else None)
@@ -556,7 +568,30 @@ class SegmentationDock(QWidget):
             )
         menu.exec_(self.class_button.mapToGlobal(self.class_button.rect().bottomLeft()))
 
+    def _follow_displayed_axes(self, _event=None) -> None:
+        """The Slices column lists the layer's axes off screen (a 2-D layer has none)."""
+        layer = self.binding.layer if self.binding is not None else None
+        if layer is None:
+            self.table.setColumnHidden(SLICES_COLUMN, True)
+            return
+        offset = self.viewer.dims.ndim - layer.ndim
+        shown = [d - offset for d in self.viewer.dims.displayed if d >= offset]
+        self.table_model.set_displayed_axes(shown)
+        self.table.setColumnHidden(SLICES_COLUMN, layer.ndim <= max(len(shown), 2))
+
+    def _row_menu(self, position) -> None:
+        index = self.table.indexAt(position)
+        if self.binding is None or not index.isValid():
+            return
+        label_id = self._id_at(index.row())
+        menu = QMenu(self)
+        centre = menu.addAction("Centre on this instance")
+        centre.setToolTip("Go to its middle slice and centre the view on it there")
+        centre.triggered.connect(lambda _=False: self.centre_on(label_id))
+        menu.exec_(self.table.viewport().mapToGlobal(position))
+
     def centre_on(self, label_ids) -> None:
+        """Move the sliders to the instance's middle slice and centre the camera on it there."""
         if self.binding is None or not label_ids:
             return
         label_id = label_ids[0] if isinstance(label_ids, list) else label_ids
@@ -565,9 +600,16 @@ class SegmentationDock(QWidget):
         # the layer's axes are the viewer's last ones
         offset = dims.ndim - layer.ndim
         displayed = list(dims.displayed)
-        point = focus_point(
-            label_store(layer.data), label_id, [d - offset for d in displayed if d >= offset]
-        )
+        shown = [d - offset for d in displayed if d >= offset]
+        # only the instance's own box is read (its extent is kept per edit)
+        extents = self.table_model.extents
+        extent = extents.extent(label_id) if extents is not None else None
+        if extent is None:
+            point = focus_point(label_store(layer.data), label_id, shown)
+        else:
+            box = tuple(slice(first, last + 1) for first, last in extent)
+            local = focus_point(label_store(layer.data[box]), label_id, shown)
+            point = local and tuple(p + b.start for p, b in zip(local, box, strict=True))
         if point is None:
             return
         world = layer.data_to_world(point)

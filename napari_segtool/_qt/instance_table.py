@@ -13,9 +13,15 @@ from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
 from qtpy.QtGui import QColor, QFont
 
 from napari_segtool._napari.binding import LayerBinding
+from napari_segtool._napari.extents import InstanceExtents, extents_of
 
-COLUMNS = ("ID", "Class", "Pixels", "Questions", "Lock", "Hide")
+COLUMNS = ("ID", "Class", "Pixels", "Questions", "Lock", "Hide", "Slices")
 ID_COLUMN, CLASS_COLUMN, PIXELS_COLUMN, QUESTIONS_COLUMN, LOCKED_COLUMN, HIDDEN_COLUMN = range(6)
+#: where an instance lies along the axes not on screen ("z 10-20", with an en dash); hidden for
+#: 2-D layers
+SLICES_COLUMN = 6
+#: between the first and last slice of a range
+RANGE_DASH = "\u2013"
 UNASSIGNED = "unassigned"
 #: before the class name of a crowd region (COCO ``iscrowd``): first, so a narrow column
 #: that elides the name still shows it
@@ -29,7 +35,10 @@ class InstanceTableModel(QAbstractTableModel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._binding: LayerBinding | None = None
+        self._extents: InstanceExtents | None = None
         self._ids: list[int] = []
+        #: the layer's axes on screen (the rest are stepped through with the sliders)
+        self._displayed: tuple[int, ...] | None = None
 
     # -- binding ------------------------------------------------------------------
     @property
@@ -46,6 +55,8 @@ class InstanceTableModel(QAbstractTableModel):
             document.ontology_changed.disconnect(self._on_everything_changed)
         self.beginResetModel()
         self._binding = binding
+        # before this model listens: the extents are updated when the rows are
+        self._extents = extents_of(binding) if binding is not None else None
         self._ids = self._current_ids()
         self.endResetModel()
         if binding is not None:
@@ -55,6 +66,41 @@ class InstanceTableModel(QAbstractTableModel):
             document.instance_changed.connect(self._on_instance_changed)
             document.instance_removed.connect(self._on_instance_changed)
             document.ontology_changed.connect(self._on_everything_changed)
+
+    @property
+    def extents(self) -> InstanceExtents | None:
+        return self._extents
+
+    def set_displayed_axes(self, axes) -> None:
+        """The layer axes on screen: the Slices column lists the others."""
+        axes = tuple(sorted(int(a) for a in axes))
+        if axes != self._displayed:
+            self._displayed = axes
+            if self._ids:
+                self.dataChanged.emit(
+                    self.index(0, SLICES_COLUMN), self.index(len(self._ids) - 1, SLICES_COLUMN)
+                )
+
+    def slice_range_text(self, label_id: int) -> str:
+        """``"z 10-20"`` for each axis off screen (one index when the range is one slice)."""
+        binding, extents = self._binding, self._extents
+        layer = binding.layer if binding is not None else None
+        if layer is None or extents is None:
+            return ""
+        extent = extents.extent(label_id)
+        if extent is None:
+            return ""
+        displayed = self._displayed
+        if displayed is None:
+            displayed = tuple(range(max(layer.ndim - 2, 0), layer.ndim))
+        parts = []
+        for axis, (first, last) in enumerate(extent):
+            if axis in displayed:
+                continue
+            name = axis_name(layer.axis_labels, axis)
+            span = str(first) if first == last else f"{first}{RANGE_DASH}{last}"
+            parts.append(f"{name} {span}")
+        return ", ".join(parts)
 
     def _current_ids(self) -> list[int]:
         binding = self._binding
@@ -153,6 +199,8 @@ class InstanceTableModel(QAbstractTableModel):
                 if instance is None:
                     return ""
                 return "missing" if document.missing_required(label_id) else "ok"
+            if column == SLICES_COLUMN:
+                return self.slice_range_text(label_id)
             return None
         if role == Qt.ItemDataRole.FontRole and column == CLASS_COLUMN and instance is not None:
             if instance.crowd:
@@ -228,7 +276,17 @@ _HEADER_TIPS = (
     "Whether every required question is answered",
     "Locked instances are never painted over or erased",
     "Hidden instances are not drawn",
+    "First and last slice holding the instance, along each axis not on screen "
+    "(double-click a row to go to its middle slice)",
 )
+
+
+def axis_name(axis_labels, axis: int) -> str:
+    """The layer's label of ``axis``; napari's default labels ("-3") become "axis 0"."""
+    label = str(axis_labels[axis]) if axis < len(axis_labels) else ""
+    if not label or label.lstrip("-").isdigit():
+        return f"axis {axis}"
+    return label
 
 
 def _is_checked(value) -> bool:

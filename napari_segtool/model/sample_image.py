@@ -1,4 +1,5 @@
-"""A synthetic fluorescence image of cells, made offline and deterministically."""
+"""Synthetic fluorescence images (2-D cells, a 3-D stack of nuclei), made offline and
+deterministically."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import numpy as np
 from scipy import ndimage
 
 SAMPLE_SHAPE = (384, 512)
+STACK_SHAPE = (32, 256, 256)
+#: the stack's voxel size (z, y, x): planes further apart than pixels, as in a confocal stack
+STACK_SCALE = (2.0, 0.5, 0.5)
 
 
 def cells_image(seed: int = 7, shape: tuple[int, int] = SAMPLE_SHAPE) -> np.ndarray:
@@ -54,3 +58,36 @@ def _spaced_points(rng, shape, count, min_distance, margin):
         if all(np.hypot(*(candidate - p)) >= min_distance for p in points):
             points.append(tuple(candidate))
     return points
+
+
+def nuclei_stack(seed: int = 11, shape: tuple[int, int, int] = STACK_SHAPE) -> np.ndarray:
+    """A uint8 Z stack of ellipsoid nuclei, blurred, with shot-like noise.
+
+    The nuclei are spaced apart in Y and X and span a good part of the planes
+    (as in a confocal stack of a cell layer); from a fixed seed, no download.
+    """
+    rng = np.random.default_rng(seed)
+    depth, height, width = shape
+    volume = np.zeros(shape, np.float32)
+    centres = _spaced_points(rng, (height, width), count=18, min_distance=52, margin=26)
+    for row, col in centres:
+        z = rng.uniform(0.35, 0.65) * depth
+        # semi-axes in voxels: planes lie 4 pixels apart (STACK_SCALE), so Z needs fewer
+        radii = np.array(
+            [rng.uniform(0.13, 0.19) * depth, rng.uniform(14, 20), rng.uniform(10, 15)]
+        )
+        angle = rng.uniform(0, np.pi)
+        low = np.maximum(np.floor([z, row, col] - radii.max() - 2).astype(int), 0)
+        high = np.minimum(np.ceil([z, row, col] + radii.max() + 3).astype(int), shape)
+        zz, rr, cc = np.mgrid[low[0] : high[0], low[1] : high[1], low[2] : high[2]]
+        dr, dc = rr - row, cc - col
+        u = dr * np.cos(angle) + dc * np.sin(angle)
+        v = -dr * np.sin(angle) + dc * np.cos(angle)
+        inside = ((zz - z) / radii[0]) ** 2 + (u / radii[1]) ** 2 + (v / radii[2]) ** 2 <= 1
+        box = tuple(slice(a, b) for a, b in zip(low, high, strict=True))
+        volume[box] = np.maximum(volume[box], inside * rng.uniform(0.55, 1.0))
+    volume = ndimage.gaussian_filter(volume, (0.8, 1.5, 1.5))
+    texture = ndimage.gaussian_filter(rng.normal(0, 1, shape).astype(np.float32), 1.5)
+    volume *= 1 + 0.25 * texture
+    background = 0.06 + 0.03 * rng.normal(size=shape).astype(np.float32)
+    return (np.clip(volume * 0.85 + background, 0, 1) * 255).astype(np.uint8)

@@ -324,6 +324,18 @@ def case_cells_sample(viewer, tmp_path, reference):
     assert segmentation_layers(viewer) == [viewer.layers[1]]
 
 
+def case_nuclei_stack_sample(viewer, tmp_path, reference):
+    """File > Open Sample > Nuclei 3-D stack: a Z stack and a segmentation layer over it."""
+    run_menu_item(f"napari/file/samples/{PLUGIN_NAME}", f"{PLUGIN_NAME}.nuclei-3d")
+    image, labels = viewer.layers
+    assert isinstance(image, Image) and image.data.shape == (32, 256, 256)
+    assert segmentation_layers(viewer) == [labels]
+    assert labels.data.shape == image.data.shape and tuple(labels.axis_labels) == ("z", "y", "x")
+    np.testing.assert_array_equal(labels.scale, image.scale)
+    ontology = document_of(labels).ontology
+    assert [c.name for c in ontology.segmentation_classes]  # the default ontology's classes
+
+
 CASES: dict[str, Callable] = {
     "widget:Segmentation": case_segmentation_dock,
     "widget:New segmentation layer": case_new_segmentation_layer_widget,
@@ -350,6 +362,7 @@ CASES: dict[str, Callable] = {
     ),
     f"writer:{PLUGIN_NAME}.write_labelbox_ndjson": case_ndjson_writer,
     "sample:cells": case_cells_sample,
+    "sample:nuclei-3d": case_nuclei_stack_sample,
 }
 
 
