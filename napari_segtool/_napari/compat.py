@@ -627,3 +627,9 @@ def qt_window(viewer) -> Any | None:
 def unwrap(obj: Any) -> Any:
     """The object behind napari's plugin proxy (proxies hash and compare apart)."""
     return getattr(obj, "__wrapped__", obj)
+
+
+# -- the assist tools (wand, superpixels) ---------------------------------------------------------
+def dims_order(layer: Labels) -> list[int]:
+    """The layer's axes in display order (the last ones are displayed)."""
+    return list(layer._slice_input.order)

@@ -108,6 +108,7 @@ class SegmentationDock(QWidget):
         self.ontology_panel = OntologyPanel(self)
         self.ontology_panel.class_activated.connect(self.start_instance)
         self.pen_panel = PenPanel(self)
+        self.pen_panel.viewer = self.viewer  # the assist tools read this viewer's image
 
         self.table_model = InstanceTableModel(self)
         self.table = QTableView()
