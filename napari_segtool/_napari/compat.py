@@ -633,3 +633,9 @@ def unwrap(obj: Any) -> Any:
 def dims_order(layer: Labels) -> list[int]:
     """The layer's axes in display order (the last ones are displayed)."""
     return list(layer._slice_input.order)
+
+
+def camera(viewer):
+    """The viewer's camera (``viewer.scene.camera`` since napari 0.9, ``viewer.camera`` before)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None else viewer.camera

@@ -5,7 +5,8 @@ While the tool is on, the image around the view (a bounded window, see
 :attr:`SuperpixelTool.size` pixels across, and their boundaries are shown on a
 helper layer. A click or a brush stroke (the brush size is napari's) over
 superpixels assigns every superpixel it touched, whole, to the current
-instance on release, through the painter (class colour, locks, hidden
+instance on release (a click: the one under the pointer; a drag: every one
+under the brush along the way), through the painter (class colour, locks, hidden
 instances, draw to back, one undo step); with **Alt** it removes them from the
 instance instead. A press outside the computed window computes the window
 around it.
@@ -107,7 +108,7 @@ class SuperpixelTool(CanvasTool):
         if viewer is not None:
             centre = np.asarray(viewer.dims.point, dtype=float)
             displayed = list(viewer.dims.displayed)
-            camera = np.asarray(viewer.camera.center, dtype=float)[-len(displayed) :]
+            camera = np.asarray(compat.camera(viewer).center, dtype=float)[-len(displayed) :]
             centre[displayed] = camera
             world = centre[-layer.ndim :]
             return tuple(layer.world_to_data(world))
@@ -188,8 +189,8 @@ class SuperpixelTool(CanvasTool):
             self.request(index)
             return
         remove = "Alt" in event.modifiers
-        self.chosen = set()
-        self._touch(layer, index)
+        # a click takes the superpixel under the pointer; a drag brushes (napari's brush size)
+        self.chosen = self.current.at([index])
         yield
         while event.type == "mouse_move":
             index = event_index(layer, event)
