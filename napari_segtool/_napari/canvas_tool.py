@@ -217,11 +217,11 @@ class CanvasTool:
         data = np.asarray(data, dtype=np.uint8)
         overlay = self._overlays.get(key)
         if overlay is not None and overlay in viewer.layers:
-            if overlay.data.shape == data.shape and np.array_equal(overlay.translate, translate):
-                overlay.data = data
-            else:
+            if not np.array_equal(overlay.translate, translate):
                 overlay.translate = translate
-                overlay.data = data
+            overlay.data = data
+            if not overlay.visible:
+                overlay.visible = True
             return overlay
         active = viewer.layers.selection.active
         overlay = Image(
@@ -239,6 +239,12 @@ class CanvasTool:
         viewer.layers.selection.active = active if active is not None else layer
         self._overlays[key] = overlay
         return overlay
+
+    def conceal_overlay(self, key: str) -> None:
+        """Hide the overlay but keep its layer (making a layer costs more than a click)."""
+        overlay = self._overlays.get(key)
+        if overlay is not None and overlay.visible:
+            overlay.visible = False
 
     def hide_overlay(self, key: str) -> None:
         overlay = self._overlays.pop(key, None)

@@ -116,7 +116,7 @@ class Wand(CanvasTool):
         """Write the region shown now to the current instance (one undo step)."""
         proposed, seed = self.proposed, self.seed
         self.proposed = self.seed = None
-        self.hide_overlay(PREVIEW)
+        self.conceal_overlay(PREVIEW)
         label = int(layer.selected_label)
         if proposed is None or label == ERASE:
             return PaintResult()
@@ -127,6 +127,13 @@ class Wand(CanvasTool):
             if operation == REPLACE:
                 edits.insert(0, _instance_in_window(layer, label, seed))
         return paint(layer, edits)
+
+    def _on_activate(self) -> None:
+        # the preview layer is made now, so a click only updates it
+        layer = self.layer
+        blank_region = tuple(slice(0, 1) for _ in range(layer.ndim))
+        if self.show_overlay(PREVIEW, blank_region, np.zeros((1,) * layer.ndim), "yellow"):
+            self.conceal_overlay(PREVIEW)
 
     def _on_deactivate(self) -> None:
         self.proposed = self.seed = None

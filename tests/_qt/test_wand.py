@@ -106,7 +106,10 @@ def test_dragging_changes_the_tolerance_live_with_a_preview_outline(make_napari_
     assert int(np.asarray(preview.data).sum()) > outline_pixels  # the outline grew
     release(layer, (40, 50), pos=(300 + 20 / TOLERANCE_PER_PIXEL, 300))
     np.testing.assert_array_equal(np.asarray(layer.data) == label, disk((40, 50), 20))
+    assert not preview.visible  # kept for the next click, hidden
+    wand.deactivate()
     assert wand.overlay(PREVIEW) is None and preview not in viewer.layers
+    wand.activate()
     # the next click starts from the dragged tolerance
     assert wand.tolerance == pytest.approx(25)
 
