@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from skimage.measure import label, regionprops
 
 HERE = Path(__file__).parent
@@ -23,23 +24,24 @@ sys.path.insert(0, str(HERE.parent))
 from tests.napari_input import click, drag_to, press  # noqa: E402
 
 
-def settle(app, rounds: int = 20) -> None:
+def settle(rounds: int = 20) -> None:
+    from qtpy.QtWidgets import QApplication
+
     for _ in range(rounds):
-        app.processEvents()
+        QApplication.processEvents()
 
 
 def main() -> int:
     recovery = tempfile.mkdtemp(prefix="segtool-screenshot-")
     os.environ["NAPARI_SEGTOOL_RECOVERY_DIR"] = recovery
     import napari
-    from qtpy.QtWidgets import QApplication
 
     from napari_segtool import PLUGIN_NAME
+    from napari_segtool._napari import compat
     from napari_segtool._napari.sample import SAMPLE_IMAGE_NAME
     from napari_segtool._napari.superpixels import superpixels_of
     from napari_segtool._napari.wand import wand_of
 
-    app = QApplication.instance()
     viewer = napari.Viewer(title="napari-segtool")
     viewer.window.resize(1500, 950)
     viewer.open_sample(PLUGIN_NAME, "cells")
@@ -62,7 +64,10 @@ def main() -> int:
     press(layer, centres[5], pos=(400.0, 400.0))
     drag_to(layer, centres[5], pos=(440.0, 400.0))
     viewer.reset_view()
-    settle(app)
+    camera = compat.camera(viewer)
+    camera.center = centres[5]
+    camera.zoom *= 1.6
+    settle()
     viewer.screenshot(str(HERE / "wand.png"), canvas_only=False, flash=False)
     wand = wand_of(layer)
     wand.proposed = wand.seed = None
@@ -73,16 +78,19 @@ def main() -> int:
     dock.pen_panel.superpixels_button.click()
     tool = superpixels_of(layer)
     dock.pen_panel.wait_for_superpixels()
-    settle(app)
+    settle()
     binding.start_instance(ontology.class_by_name("Cell").feature_schema_id)
     layer.preserve_labels = True
     row, col = centres[0]
-    for dr, dc in ((-20, 0), (20, 0), (0, -20), (0, 20), (-14, -14), (14, 14), (-14, 14)):
+    angles = np.radians(range(0, 360, 30))
+    ring = [(round(d * np.cos(a)), round(d * np.sin(a))) for d in (18, 28) for a in angles]
+    for dr, dc in ring:
         point = (row + dr, col + dc)
         if tool.current is not None and tool.current.contains(point):
             click(layer, point)
     layer.preserve_labels = False
-    settle(app)
+    camera.center = centres[0]
+    settle()
     viewer.screenshot(str(HERE / "superpixels.png"), canvas_only=False, flash=False)
     print("wrote docs/wand.png and docs/superpixels.png")
     viewer.close()

@@ -206,7 +206,12 @@ class CanvasTool:
 
     # -- overlays ----------------------------------------------------------------------
     def show_overlay(
-        self, key: str, region: tuple[slice, ...], data: np.ndarray, colormap: str
+        self,
+        key: str,
+        region: tuple[slice, ...],
+        data: np.ndarray,
+        colormap: str,
+        opacity: float = 1.0,
     ) -> Image | None:
         """Show ``data`` (a box of the label grid at ``region``) on a helper layer."""
         layer, viewer = self.layer, self.viewer
@@ -232,6 +237,7 @@ class CanvasTool:
             colormap=colormap,
             contrast_limits=(0, 1),
             blending="additive",
+            opacity=opacity,
             metadata={HELPER_KEY: True},
         )
         viewer.layers.append(overlay)

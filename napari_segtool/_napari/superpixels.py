@@ -166,7 +166,7 @@ class SuperpixelTool(CanvasTool):
 
     def _show(self, superpixels: Superpixels) -> None:
         self.current = superpixels
-        self.show_overlay(BOUNDARIES, superpixels.region, superpixels.boundaries(), "cyan")
+        self.show_overlay(BOUNDARIES, superpixels.region, superpixels.boundaries(), "cyan", 0.5)
 
     def _on_activate(self) -> None:
         self.request(self._centre())
