@@ -126,6 +126,7 @@ class CanvasTool:
         self._viewer_ref = weakref.ref(viewer) if viewer is not None else None
         self.active = False
         self._overlays: dict[str, Image] = {}
+        self._watched_viewer = None
         tool_ref = weakref.ref(self)
 
         def canvas_tool_drag(layer, event):
@@ -174,6 +175,10 @@ class CanvasTool:
         layer.mouse_pan = False
         layer.mouse_drag_callbacks.append(self._drag_callback)
         layer.events.mode.connect(self._on_mode)
+        viewer = self.viewer
+        if viewer is not None:
+            viewer.layers.events.removed.connect(self._on_layer_removed)
+            self._watched_viewer = weakref.ref(viewer)
         self.active = True
         self._on_activate()
         self.active_changed.emit(True)
@@ -188,12 +193,21 @@ class CanvasTool:
             if self._drag_callback in layer.mouse_drag_callbacks:
                 layer.mouse_drag_callbacks.remove(self._drag_callback)
             layer.mouse_pan = layer.mode == PAN_ZOOM
+        watched = self._watched_viewer() if self._watched_viewer is not None else None
+        if watched is not None:
+            watched.layers.events.removed.disconnect(self._on_layer_removed)
+        self._watched_viewer = None
         self._on_deactivate()
         self.remove_overlays()
         self.active_changed.emit(False)
 
     def _on_mode(self, _event=None) -> None:
         self.deactivate()
+
+    def _on_layer_removed(self, event) -> None:
+        # the label layer left the viewer: its overlays go with it
+        if event.value is self.layer:
+            self.deactivate()
 
     def _on_activate(self) -> None:
         """Subclasses: the tool just went on."""

@@ -250,3 +250,13 @@ def test_on_a_stack_the_wand_floods_the_plane_or_the_volume(make_napari_viewer, 
     assert binding.pixel_counts[label] == int(ball((6, 20, 20), 5, shape).sum())
     layer.undo()
     np.testing.assert_array_equal(np.asarray(layer.data) == label, expected)
+
+
+def test_removing_the_label_layer_turns_the_wand_off_and_takes_its_preview(scene):
+    viewer, layer, dock, binding = scene
+    wand = wand_of(layer)
+    wand.activate()
+    preview = wand.overlay(PREVIEW)
+    assert preview in viewer.layers
+    viewer.layers.remove(layer)
+    assert not wand.active and preview not in viewer.layers
