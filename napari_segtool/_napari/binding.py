@@ -31,6 +31,7 @@ from napari.layers import Image, Labels
 from psygnal import Signal
 
 from napari_segtool._napari import compat
+from napari_segtool._napari.canvas_tool import canvas_tool_active
 from napari_segtool._napari.compat import unwrap
 from napari_segtool._napari.lock_guard import install_lock_guard
 from napari_segtool._napari.painter import PaintResult, paint
@@ -257,7 +258,8 @@ class LayerBinding:
         pending = self.workflow.pick_class(schema_id)
         if layer is not None:
             layer.selected_label = pending
-            if switch_mode and layer.mode not in ("paint", "fill", "polygon"):
+            keep = ("paint", "fill", "polygon")
+            if switch_mode and layer.mode not in keep and not canvas_tool_active(layer):
                 layer.mode = "paint"
         self._update_colour(pending)
         self.current_changed.emit()

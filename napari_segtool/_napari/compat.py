@@ -739,3 +739,15 @@ def opened_from(path: str):
     from napari.layers._source import layer_source
 
     return layer_source(path=path)
+
+
+# -- the assist tools (wand, superpixels) ---------------------------------------------------------
+def dims_order(layer: Labels) -> list[int]:
+    """The layer's axes in display order (the last ones are displayed)."""
+    return list(layer._slice_input.order)
+
+
+def camera(viewer):
+    """The viewer's camera (``viewer.scene.camera`` since napari 0.9, ``viewer.camera`` before)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None else viewer.camera

@@ -117,6 +117,7 @@ class SegmentationDock(QWidget):
         self.pen_panel = PenPanel(self)
         self.scribble_panel = ScribblePanel(self)
         self.cleanup_panel = CleanupPanel(self)
+        self.pen_panel.viewer = self.viewer  # the assist tools read this viewer's image
 
         self.table_model = InstanceTableModel(self)
         self.table = QTableView()

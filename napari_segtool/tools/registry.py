@@ -22,6 +22,8 @@ class ToolKind(StrEnum):
     NAPARI_GESTURE = "napari gesture"
     #: a key bound on the layer by the plugin (the instance workflow)
     ACTION = "action"
+    #: a click tool of the plugin (assist tools); the panel shows it as a toggle button
+    CANVAS = "canvas tool"
 
 
 @dataclass(frozen=True)
@@ -177,3 +179,25 @@ for _name, _label, _tooltip in (
     ),
 ):
     register(Tool(f"cleanup_{_name}", _label, (), _tooltip, ToolKind.ACTION))
+# -- assist tools: click tools reading the image ------------------------------------------------
+register(
+    Tool(
+        "wand",
+        "Wand",
+        ("w",),
+        "Magic wand (W): click an object to fill the connected area of similar intensity; "
+        "drag right / left while holding to raise / lower the tolerance, release to commit. "
+        "Click replaces the current instance in this plane, Shift+click adds, Alt+click removes",
+        ToolKind.CANVAS,
+    )
+)
+register(
+    Tool(
+        "superpixels",
+        "Superpixels",
+        ("s",),
+        "Superpixels (S): click or brush over superpixels to give them whole to the current "
+        "instance; Alt removes them. Computed around the view when the tool goes on",
+        ToolKind.CANVAS,
+    )
+)
