@@ -169,6 +169,10 @@ class CanvasTool:
         for other in tools_on(layer):
             if other is not self:
                 other.deactivate()
+        # one assist tool at a time: both would take the same drags
+        from napari_segtool._napari.scribble import stop_scribbling
+
+        stop_scribbling(layer)
         layer.mode = PAN_ZOOM
         if layer.mode != PAN_ZOOM:
             return

@@ -28,6 +28,7 @@ from napari.utils.notifications import show_info
 from psygnal import Signal
 
 from napari_segtool._napari import compat
+from napari_segtool._napari.canvas_tool import tools_on
 from napari_segtool._napari.compat import unwrap
 from napari_segtool._napari.interpolate import viewer_of
 from napari_segtool._napari.painter import PaintResult, paint
@@ -91,6 +92,8 @@ class Scribbler:
         layer = self.layer
         if layer is None or self.active:
             return
+        for other in tools_on(layer):  # one assist tool at a time: both would take the drags
+            other.deactivate()
         self.active = True
         self._told_no_image = False
         layer.mode = "pan_zoom"

@@ -260,3 +260,24 @@ def test_removing_the_label_layer_turns_the_wand_off_and_takes_its_preview(scene
     assert preview in viewer.layers
     viewer.layers.remove(layer)
     assert not wand.active and preview not in viewer.layers
+
+
+def test_one_assist_tool_at_a_time_wand_superpixels_and_scribble(scene):
+    from napari_segtool._napari.scribble import scribbler_of
+    from napari_segtool._napari.superpixels import superpixels_of
+
+    viewer, layer, dock, binding = scene
+    binding.start_instance(ORANGE_FISH)
+    wand, scribbler = wand_of(layer), scribbler_of(layer)
+    key_press(viewer, "r")
+    assert scribbler.active and dock.scribble_panel.scribble_button.isChecked()
+    key_press(viewer, "w")  # the wand takes over: the scribbles' drags would take the click
+    assert wand.active and not scribbler.active
+    assert not dock.scribble_panel.scribble_button.isChecked()
+    key_press(viewer, "r")
+    assert scribbler.active and not wand.active and not dock.pen_panel.wand_button.isChecked()
+    assert layer.mouse_drag_callbacks.count(wand._drag_callback) == 0
+    key_press(viewer, "s")
+    assert superpixels_of(layer).active and not scribbler.active
+    click(layer, (30, 30))  # one tool answers the click; the others left no callbacks behind
+    assert layer.mouse_drag_callbacks.count(scribbler._on_drag) == 0
