@@ -121,13 +121,13 @@ class _ConvertFile:
         )
 
 
-def _one_at_a_time(unit: Unit):
+def _one_at_a_time(unit: Unit, images: bool = True):
     """The unit's data rows / images read one by one: a task holds one image at a time."""
     if unit.indices is None:
-        yield unit.read()
+        yield unit.read(images)
         return
     for group in unit.groups():  # the planes of a stack are read together, as one stack
-        yield Unit(unit.path, unit.format_name, group, unit.count).read()
+        yield Unit(unit.path, unit.format_name, group, unit.count).read(images)
 
 
 @dataclass
@@ -209,7 +209,7 @@ class _CountUnit:
 
     def __call__(self, unit: Unit) -> list[Counter[str]]:
         held = []
-        for result in _one_at_a_time(unit):
+        for result in _one_at_a_time(unit, images=False):  # counted: no pixels of images
             counts = [content_counts(ReadResult((item,))) for item in result.labels]
             if counts:  # the objects of other tools of a data row go with its label image
                 counts[0]["objects of other tools"] += sum(len(s.coords) for s in result.shapes)

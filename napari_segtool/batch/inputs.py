@@ -49,13 +49,16 @@ class Unit:
             return []
         return list(self.together) if self.together else [(n,) for n in self.indices]
 
-    def read(self) -> ReadResult:
+    def read(self, images: bool = True) -> ReadResult:
+        """The unit's result; ``images=False``: without decoding the images where the format
+        can (what is counted, not what is shown)."""
         with warnings.catch_warnings():  # collected in the result's notes
             warnings.simplefilter("ignore")
             entry = registry.get(self.format_name)
+            options = {} if images or not entry.reads_without_images else {"load_images": False}
             if self.indices is None:
-                return entry.read(self.path)
-            return entry.read_units(self.path, self.indices)
+                return entry.read(self.path, **options)
+            return entry.read_units(self.path, self.indices, **options)
 
     def __str__(self) -> str:
         return str(self.path) if self.indices is None else f"{self.path} {list(self.indices)}"

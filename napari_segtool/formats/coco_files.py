@@ -112,6 +112,7 @@ def read_coco_file(
     claim: Any = None,
     max_pixels: int | None = PILLOW_LIMIT,
     units: Collection[int] | None = None,
+    load_images: bool = True,
     **_options,
 ) -> ReadResult:
     """Per COCO image: the image (when found), its labels and document, and its boxes.
@@ -120,6 +121,8 @@ def read_coco_file(
     second parse). ``units`` reads only the images at those positions of the
     ``images`` list (see :func:`count_images`). Everything is parsed and loaded before anything is
     returned; :class:`~.coco.CocoError` names the file and the problem.
+    ``load_images=False`` neither looks for nor decodes the images (the labels and
+    documents only: a batch command reading back what it wrote).
     """
     path = str(path)
     data = claim if isinstance(claim, dict) else read_json_file(path)
@@ -134,20 +137,22 @@ def read_coco_file(
             if PLANE_SOURCE in image.document.source:  # a stack's image is opened once
                 items.append(LabelsItem(image.labels, image.document, f"{name} segmentation"))
                 continue
-            image_file = find_image_file(json_file, image.file_name, path)
+            image_file = find_image_file(json_file, image.file_name, path) if load_images else None
             if image_file is not None:
                 pixels = load_image(image_file, image, path, max_pixels)
                 image.document.source["image_path"] = str(image_file)
                 rgb = pixels.ndim == 3 and pixels.shape[-1] in (3, 4)
                 items.append(ImageItem(pixels, name, image_file, rgb))
-            elif image.file_name and not _refused(image.file_name):
+            elif load_images and image.file_name and not _refused(image.file_name):
                 missing.append(image.file_name)
             items.append(LabelsItem(image.labels, image.document, f"{name} segmentation"))
             boxes = box_shapes(image.document, f"{name} boxes")
             if boxes is not None:
                 items.append(boxes)
         try:
-            items = join_planes(items, _StackImages(json_file, path, missing))
+            items = join_planes(
+                items, _StackImages(json_file, path, missing) if load_images else _no_stack_image
+            )
         except PlaneError as err:
             raise CocoError(path, str(err)) from None
         if missing:
@@ -158,6 +163,10 @@ def read_coco_file(
                 stacklevel=2,
             )
     return ReadResult(tuple(items), tuple(notes))
+
+
+def _no_stack_image(_base: str, _sources) -> None:
+    return None
 
 
 class _StackImages:

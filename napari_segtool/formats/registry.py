@@ -55,6 +55,8 @@ class FileFormat:
     #: ``unit_names(path, claim) -> [name per unit]``: what each data row / image is called
     #: (``External ID``, ``file_name``), so that the planes of a stack are read together
     unit_names: Callable[[str, Any], list[Any]] | None = None
+    #: the reader takes ``load_images=False``: labels and documents without decoding the images
+    reads_without_images: bool = False
 
     def can_read(self, path: str | Path) -> bool:
         return self.claim(str(path)) is not None
@@ -203,6 +205,7 @@ _BUILT_IN = (
         write_part=_coco_image_part,
         assemble=coco_files.assemble_coco_file,
         unit_names=coco_files.image_names,
+        reads_without_images=True,
     ),
     FileFormat(
         name="labelbox-ndjson",

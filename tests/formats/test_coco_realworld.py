@@ -342,3 +342,20 @@ def test_file_names_with_and_without_sub_paths_are_found(tmp_path, file_name, wh
     shutil.copy(source / "images/val/b.jpg", tmp_path / where)
     (image,) = read_quietly(json_file).images
     assert image.path == (tmp_path / where).resolve()
+
+
+@pytest.mark.parametrize("name", REAL_COCO_FILES)
+def test_reading_without_images_gives_the_same_labels_and_documents(name):
+    path = REALWORLD / name
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = read_coco_file(path)
+        bare = read_coco_file(path, load_images=False)
+    assert not bare.images and not [n for n in bare.notes if "not found" in n]
+    assert len(bare.labels) == len(full.labels)
+    for ours, theirs in zip(bare.labels, full.labels, strict=True):
+        np.testing.assert_array_equal(np.asarray(ours.data), np.asarray(theirs.data))
+        assert ours.document.instances.keys() == theirs.document.instances.keys()
+        for label_id, instance in theirs.document.instances.items():
+            assert ours.document.class_of(label_id).name == theirs.document.class_of(label_id).name
+            assert ours.document.instances[label_id].answers == instance.answers
