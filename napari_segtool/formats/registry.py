@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from napari_segtool.formats import coco_files, labelbox_ndjson, labelbox_v1, planes
+from napari_segtool.formats import coco_files, labelbox_ndjson, labelbox_v1, ome_zarr, planes
 from napari_segtool.formats.result import ImageItem, LabelsItem, ReadResult, WriteResult
 
 
@@ -215,6 +215,14 @@ _BUILT_IN = (
         write_part=_ndjson_row_part,
         assemble=labelbox_ndjson.assemble_ndjson,
         unit_names=_ndjson_unit_names,
+    ),
+    FileFormat(
+        name="ome-zarr",
+        display_name="OME-Zarr",
+        extensions=ome_zarr.EXTENSIONS,
+        claim=ome_zarr.claim_store,
+        reader=ome_zarr.read_result,
+        writer=ome_zarr.write_items,
     ),
 )
 _FORMATS: dict[str, FileFormat] = {entry.name: entry for entry in _BUILT_IN}
