@@ -120,7 +120,7 @@ def _image_item(root: Path, node) -> ImageItem:
         size = levels[0].shape[c]
         if size in (3, 4) and levels[0].dtype == np.uint8:
             levels = [np.moveaxis(level, c, -1) for level in levels]
-            axes = [a for a in axes if a != "c"] + ["c"]
+            axes = [a for a in axes if a != "c"]  # napari counts no colour axis
             rgb = True
         elif size == 1:
             levels = [level.take(0, axis=c) for level in levels]
