@@ -250,6 +250,11 @@ def format_for(path: str | Path) -> FileFormat:
     return claimed_format(path)[0]
 
 
+def format_claims(path: str | Path) -> bool:
+    """Whether some registered format reads ``path``."""
+    return any(entry.claim(str(path)) is not None for entry in _FORMATS.values())
+
+
 def claimed_format(path: str | Path) -> tuple[FileFormat, Any]:
     """The format that claims ``path`` and its claim, to hand to its reader (no second parse)."""
     for entry in _FORMATS.values():

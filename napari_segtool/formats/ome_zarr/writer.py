@@ -176,10 +176,7 @@ def _replace_group(labels_dir: Path, name: str, item: LabelsItem, levels, fmt, z
     pixels = label_pixels(item)
     ndim = pixels.ndim
     pyramid = [nearest_level(pixels, tuple(shape[-ndim:])) for shape, _ in levels]
-    chunks = [
-        {"chunks": tuple(min(c, s) for c, s in zip(chunk[-ndim:], shape[-ndim:], strict=True))}
-        for shape, chunk in levels
-    ]
+    chunks = [{"chunks": tuple(chunk[-ndim:])} for _, chunk in levels]  # the image's own
     labels_dir.mkdir(exist_ok=True)
     token = secrets.token_hex(4)
     staging = labels_dir / f".{name}{WRITING_TAG}{token}"
@@ -214,10 +211,14 @@ def _swap_in(labels_dir: Path, name: str, staging: Path, token: str) -> None:
     target = labels_dir / name
     previous = labels_dir / f".{name}{PREVIOUS_TAG}{token}"
     if target.exists():
-        os.replace(target, previous)
-    os.replace(staging, target)
+        _rename(target, previous)
+    _rename(staging, target)
     fsync_dir(labels_dir)
     shutil.rmtree(previous, ignore_errors=True)
+
+
+def _rename(source: Path, target: Path) -> None:
+    os.replace(source, target)
 
 
 def _list_groups(root: Path, names: Sequence[str], fmt: Format, zarr_format: int) -> None:
