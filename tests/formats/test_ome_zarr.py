@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import warnings
 
@@ -73,10 +74,7 @@ def test_round_trip_keeps_classes_answers_flags_ontology_and_image_answers(tmp_p
     result = _read(path)
     (image,) = result.images
     (item,) = result.labels
-    assert (
-        image.rgb
-        and [level.shape for level in image.data] == [(60, 80, 3)]
-        or (image.data.shape == (60, 80, 3))
+    assert image.rgb and image.data.shape == (60, 80, 3)  # one level: not a pyramid
     )
     np.testing.assert_array_equal(item.data, labels)
     _same_document(item.document, document)
@@ -259,7 +257,7 @@ def test_the_version_follows_the_store(tmp_path):
     path = tmp_path / "cells.ome.zarr"
     _write_new(path, "0.4")
     (item,) = _read(path).labels
-    with pytest.raises(OmeZarrError, match="0.4"):
+    with pytest.raises(OmeZarrError, match=r"OME-NGFF 0\.4"):
         registry.get("ome-zarr").write(path, [item], version="0.5")
     registry.get("ome-zarr").write(path, [item])
     assert not (path / "labels" / "cells_segmentation" / "zarr.json").exists()
@@ -270,7 +268,7 @@ def test_malformed_attributes_name_the_file(tmp_path):
     _write_new(path, "0.4")
     bad = path / "labels" / "cells_segmentation" / ".zattrs"
     bad.write_text("{not json")
-    with pytest.raises(OmeZarrError, match=str(bad)):
+    with pytest.raises(OmeZarrError, match=re.escape(str(bad))):
         _read(path)
     (path / ".zattrs").write_text(json.dumps({"something": "else"}))
     with pytest.raises(OmeZarrError, match=r"\.zattrs: no 'multiscales'"):
@@ -283,7 +281,7 @@ def test_a_missing_array_is_named(tmp_path):
     shutil.rmtree(path / "labels" / "cells_segmentation" / "1", ignore_errors=True)
     missing = [p for p in (path / "labels" / "cells_segmentation").iterdir() if p.is_dir()]
     shutil.rmtree(missing[-1])
-    with pytest.raises(OmeZarrError, match="array of level .* is missing"):
+    with pytest.raises(OmeZarrError, match=r"array of level \d is missing"):
         _read(path)
 
 
