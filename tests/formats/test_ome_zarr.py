@@ -75,7 +75,6 @@ def test_round_trip_keeps_classes_answers_flags_ontology_and_image_answers(tmp_p
     (image,) = result.images
     (item,) = result.labels
     assert image.rgb and image.data.shape == (60, 80, 3)  # one level: not a pyramid
-    )
     np.testing.assert_array_equal(item.data, labels)
     _same_document(item.document, document)
     assert item.name == "cells_segmentation"
