@@ -56,6 +56,15 @@ def _write_new(path, version="0.5", name="cells segmentation"):
     return labels, document
 
 
+def _image_files(path) -> list[tuple[str, bytes]]:
+    """Every file of the store outside ``labels/``, with its bytes."""
+    return sorted(
+        (str(p.relative_to(path)), p.read_bytes())
+        for p in path.rglob("*")
+        if p.is_file() and "labels" not in p.relative_to(path).parts
+    )
+
+
 def _same_document(read, document) -> None:
     assert read.ontology.to_dict() == document.ontology.to_dict()
     assert read.image_answers == document.image_answers
@@ -80,12 +89,13 @@ def test_round_trip_keeps_classes_answers_flags_ontology_and_image_answers(tmp_p
     assert item.name == "cells_segmentation"
     assert item.document.source[STORE_SOURCE]["version"] == version
     # saved again into the store it came from: the group is replaced, nothing else
-    image_bytes = sorted(p.read_bytes() for p in (path / "0").rglob("*") if p.is_file())
+    image_bytes = _image_files(path)
+    assert image_bytes
     item.document.set_locked(1, True)
     registry.get("ome-zarr").write(path, [item])
     (again,) = _read(path).labels
     assert again.document.instances[1].locked
-    assert sorted(p.read_bytes() for p in (path / "0").rglob("*") if p.is_file()) == image_bytes
+    assert _image_files(path) == image_bytes
     assert sorted(os.listdir(path / "labels")) == sorted(
         [".zattrs", ".zgroup", "cells_segmentation"]
         if version == "0.4"
