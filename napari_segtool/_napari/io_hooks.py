@@ -63,7 +63,10 @@ def layer_data(result: ReadResult) -> list[LayerData]:
             meta: dict[str, Any] = {"name": item.name}
             if item.rgb is not None:
                 meta["rgb"] = item.rgb
-            if item.axis_labels is not None and len(item.axis_labels) == np.ndim(item.data):
+            if isinstance(item.data, list):  # a pyramid, largest level first
+                meta["multiscale"] = True
+            first = item.data[0] if isinstance(item.data, list) else item.data
+            if item.axis_labels is not None and len(item.axis_labels) == np.ndim(first):
                 meta["axis_labels"] = item.axis_labels
             layers.append((item.data, meta, "image"))
         elif isinstance(item, LabelsItem):

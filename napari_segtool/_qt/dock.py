@@ -45,6 +45,8 @@ from napari_segtool._napari.io_coco import export_coco
 from napari_segtool._napari.io_hooks import open_file
 from napari_segtool._napari.io_labelbox import export_layer
 from napari_segtool._napari.io_ndjson_writer import export_ndjson_layer
+from napari_segtool._napari.io_ome_zarr import default_path as default_ome_zarr_path
+from napari_segtool._napari.io_ome_zarr import save_ome_zarr
 from napari_segtool._napari.keys import CLASS_KEYS, INTERPOLATE_KEY, NEW_INSTANCE_KEY
 from napari_segtool._napari.polygons import labels_to_shapes, shapes_to_instance
 from napari_segtool._napari.session import session_for
@@ -202,6 +204,12 @@ class SegmentationDock(QWidget):
             "Write this layer as COCO instance segmentation (RLE masks, categories from the "
             "ontology, answers as attributes); File > Save with a .coco.json name does the same"
         )
+        self.ome_zarr_button = QPushButton("Save OME-Zarr…")
+        self.ome_zarr_button.setToolTip(
+            "Write this layer as an OME-Zarr label group (classes, answers, colours; a pyramid "
+            "like the image's): into the store the image came from, or a new store with the "
+            "image; File > Save with a .ome.zarr name does the same"
+        )
         self.to_polygons_button = QPushButton("To polygons")
         self.to_polygons_button.setToolTip(
             "Add a Shapes layer with every instance's outline (pixel edges), coloured by class"
@@ -214,6 +222,7 @@ class SegmentationDock(QWidget):
         self.save_button.clicked.connect(self._save_dialog)
         self.open_button.clicked.connect(self._open_dialog)
         self.coco_button.clicked.connect(self._coco_dialog)
+        self.ome_zarr_button.clicked.connect(self._ome_zarr_dialog)
         self.to_polygons_button.clicked.connect(self.to_polygons)
         self.from_polygons_button.clicked.connect(self.selected_shapes_to_instance)
         self.polygon_mode = QComboBox()
@@ -272,6 +281,7 @@ class SegmentationDock(QWidget):
         for button in (self.coco_button, self.to_polygons_button, self.from_polygons_button):
             polygon_buttons.addWidget(button)
         file_layout.addLayout(polygon_buttons)
+        file_layout.addWidget(self.ome_zarr_button)
         file_layout.addWidget(self.file_status)
 
         classes_section = QCollapsible("Classes")
@@ -491,6 +501,7 @@ class SegmentationDock(QWidget):
             self.new_instance_button,
             self.save_button,
             self.coco_button,
+            self.ome_zarr_button,
             self.to_polygons_button,
             self.from_polygons_button,
             self.polygon_mode,
@@ -750,6 +761,31 @@ class SegmentationDock(QWidget):
         )
         if path:
             self.export_coco(path)
+
+    def save_ome_zarr(self, path: str | Path) -> bool:
+        """Write the bound layer as a label group of the OME-Zarr at ``path``; report it."""
+        if self.binding is None:
+            return False
+        try:
+            result = save_ome_zarr(self.viewer, self.binding.layer, path)
+        except (ValueError, OSError) as err:  # the format's error is a ValueError
+            show_error(f"OME-Zarr not written: {err}")
+            self.file_status.setText(f"OME-Zarr not written: {err}")
+            return False
+        self.file_status.setText(result.summary)
+        return True
+
+    def _ome_zarr_dialog(self) -> None:
+        if self.binding is None:
+            return
+        entry = registry.get("ome-zarr")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save OME-Zarr", default_ome_zarr_path(self.binding.layer), entry.file_filter
+        )
+        if path and not path.lower().endswith(entry.extensions):
+            path += entry.extensions[0]
+        if path:
+            self.save_ome_zarr(path)
 
     def to_polygons(self):
         if self.binding is None:

@@ -73,6 +73,11 @@ def is_ontology_file(path: Path) -> bool:
     return "ontology" in path.name.lower()
 
 
+def is_store_folder(path: Path) -> bool:
+    """A folder that a registered format reads as one input (an OME-Zarr store)."""
+    return path.name.lower().endswith(readable_extensions()) and registry.format_claims(path)
+
+
 def expand_inputs(arguments: Iterable[str]) -> tuple[list[InputFile], list[tuple[str, str]]]:
     """The files named by ``arguments`` and ``(argument, problem)`` for those naming nothing.
 
@@ -85,12 +90,21 @@ def expand_inputs(arguments: Iterable[str]) -> tuple[list[InputFile], list[tuple
     endings = readable_extensions()
     for argument in arguments:
         path = Path(argument)
-        if path.is_dir():
+        if path.is_dir() and is_store_folder(path):
+            root, candidates = path.parent, [path]
+        elif path.is_dir():
             root = path
+            stores = [p for p in sorted(path.rglob("*")) if p.is_dir() and is_store_folder(p)]
             candidates = [
                 p
                 for p in sorted(path.rglob("*"))
-                if p.is_file() and p.name.lower().endswith(endings) and not is_ontology_file(p)
+                if p.is_file()
+                and p.name.lower().endswith(endings)
+                and not is_ontology_file(p)
+                and not any(p.is_relative_to(store) for store in stores)  # a store's own files
+            ]
+            candidates += [
+                s for s in stores if not any(s != o and s.is_relative_to(o) for o in stores)
             ]
         elif path.is_file():
             root, candidates = path.parent, [path]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from napari_segtool.formats import coco_files, labelbox_ndjson, labelbox_v1, planes
+from napari_segtool.formats import coco_files, labelbox_ndjson, labelbox_v1, ome_zarr, planes
 from napari_segtool.formats.result import ImageItem, LabelsItem, ReadResult, WriteResult
 
 
@@ -219,6 +219,14 @@ _BUILT_IN = (
         assemble=labelbox_ndjson.assemble_ndjson,
         unit_names=_ndjson_unit_names,
     ),
+    FileFormat(
+        name="ome-zarr",
+        display_name="OME-Zarr",
+        extensions=ome_zarr.EXTENSIONS,
+        claim=ome_zarr.claim_store,
+        reader=ome_zarr.read_result,
+        writer=ome_zarr.write_items,
+    ),
 )
 _FORMATS: dict[str, FileFormat] = {entry.name: entry for entry in _BUILT_IN}
 
@@ -243,6 +251,11 @@ def get(name: str) -> FileFormat:
 def format_for(path: str | Path) -> FileFormat:
     """The format that claims ``path`` (the first to, in registration order)."""
     return claimed_format(path)[0]
+
+
+def format_claims(path: str | Path) -> bool:
+    """Whether some registered format reads ``path``."""
+    return any(entry.claim(str(path)) is not None for entry in _FORMATS.values())
 
 
 def claimed_format(path: str | Path) -> tuple[FileFormat, Any]:

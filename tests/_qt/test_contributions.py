@@ -195,7 +195,7 @@ def case_save_segmentation_as(viewer, tmp_path, reference):
             run_menu_item("napari/file/io_utilities", f"{PLUGIN_NAME}.save_segmentation_as")
         assert offered == [e.file_filter for e in formats]
         path = tmp_path / f"cells-{entry.name}{entry.extensions[0]}"
-        assert path.is_file(), f"{entry.display_name}: nothing written"
+        assert path.exists(), f"{entry.display_name}: nothing written"
         assert path.name in notification_manager.records[-1].message
         assert path.name in viewer.status
         (item,) = registry.format_for(path).read(path).labels
@@ -208,7 +208,7 @@ def case_save_segmentation_as(viewer, tmp_path, reference):
         assert list(read_back) == [named(f) for f in expected]
         for feature_id, mask in expected.items():
             np.testing.assert_array_equal(read_back[named(feature_id)], mask)
-        if entry.name in ("labelbox-v1", "coco"):  # the formats that hold locks
+        if entry.name in ("labelbox-v1", "coco", "ome-zarr"):  # the formats that hold locks
             again = {i.feature_id: (i.locked, i.hidden) for i in item.document.instances.values()}
             assert again == flags
             assert item.document.hidden_classes == document.hidden_classes
@@ -264,6 +264,22 @@ def case_coco_reader(viewer, tmp_path, reference):
     assert sorted(document_of(labels).instances) == sorted(document.instances)
 
 
+def case_ome_zarr_reader(viewer, tmp_path, reference):
+    """napari-ome-zarr reads .zarr folders too: plugin='napari-segtool' chooses this reader."""
+    image, labels = open_sample(viewer)
+    draw_two_instances(labels)
+    expected = masks_by_feature(labels)
+    path = tmp_path / "cells.ome.zarr"
+    viewer.layers.selection = {image, labels}
+    viewer.layers.save(str(path), selected=True, plugin=PLUGIN_NAME)
+    viewer.layers.clear()
+    viewer.open(str(path), plugin=PLUGIN_NAME)
+    assert [type(layer) for layer in viewer.layers] == [Image, Labels]
+    assert viewer.layers[0].multiscale is False and viewer.layers[0].rgb
+    (again,) = segmentation_layers(viewer)
+    assert list(masks_by_feature(again)) == list(expected)
+
+
 # -- writers ----------------------------------------------------------------------------------
 def saved_then_read_back(writer_command: str, check_file: Callable[[Path], None]) -> Callable:
     (writer,) = [w for w in MANIFEST.contributions.writers if w.command == writer_command]
@@ -298,6 +314,15 @@ def is_coco_file(path: Path) -> None:
     assert len(coco["annotations"]) == 2 and len(coco["images"]) == 1
 
 
+def is_ome_zarr(path: Path) -> None:
+    import zarr
+    from ome_zarr_models import open_ome_zarr
+
+    model = open_ome_zarr(zarr.open_group(str(path), mode="r"))
+    assert model.labels is not None
+    assert list(model.labels.ome_attributes.labels) == ["cells_segmentation"]
+
+
 def case_ndjson_writer(viewer, tmp_path, reference):
     """File > Save Selected Layers as cells.ndjson: one line per instance, masks exact."""
     image, labels = open_sample(viewer)
@@ -318,6 +343,20 @@ def case_ndjson_writer(viewer, tmp_path, reference):
 
 
 # -- samples ----------------------------------------------------------------------------------
+def case_tissue_sample(viewer, tmp_path, reference):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        patch.setenv("NAPARI_SEGTOOL_TISSUE_SIZE", "2600")
+        viewer.open_sample(PLUGIN_NAME, "tissue")
+    image, labels = viewer.layers
+    assert isinstance(image, Image) and image.multiscale
+    levels = [(2600, 2600), (1300, 1300), (650, 650)]
+    assert [tuple(shape) for shape in image.level_shapes] == levels
+    assert segmentation_layers(viewer) == [labels]
+    assert labels.data.shape == (2600, 2600) and labels.data.dtype == np.uint16
+    assert list((tmp_path / "cache" / "napari-segtool").glob("tissue-*.ome.zarr"))
+
+
 def case_cells_sample(viewer, tmp_path, reference):
     viewer.open_sample(PLUGIN_NAME, "cells")
     assert [type(layer) for layer in viewer.layers] == [Image, Labels]
@@ -361,6 +400,11 @@ CASES: dict[str, Callable] = {
         f"{PLUGIN_NAME}.write_coco", is_coco_file
     ),
     f"writer:{PLUGIN_NAME}.write_labelbox_ndjson": case_ndjson_writer,
+    f"reader:{PLUGIN_NAME}.get_ome_zarr_reader": case_ome_zarr_reader,
+    f"writer:{PLUGIN_NAME}.write_ome_zarr": saved_then_read_back(
+        f"{PLUGIN_NAME}.write_ome_zarr", is_ome_zarr
+    ),
+    "sample:tissue": case_tissue_sample,
     "sample:cells": case_cells_sample,
     "sample:nuclei-3d": case_nuclei_stack_sample,
 }

@@ -28,9 +28,10 @@ def annotated() -> LabelsItem:
     return LabelsItem(labels, document, "cells segmentation")
 
 
-def test_the_registry_lists_labelbox_v1_coco_and_ndjson():
+def test_the_registry_lists_labelbox_v1_coco_ndjson_and_ome_zarr():
     names = [entry.name for entry in registry.formats()]
-    assert names == ["labelbox-v1", "coco", "labelbox-ndjson"]
+    assert names == ["labelbox-v1", "coco", "labelbox-ndjson", "ome-zarr"]
+    assert registry.get("ome-zarr").file_filter == "OME-Zarr (*.ome.zarr *.zarr)"
     assert registry.get("labelbox-ndjson").file_filter == "Labelbox NDJSON (*.ndjson *.jsonl)"
     assert registry.get("coco").file_filter == "COCO instance segmentation (*.coco.json)"
     assert registry.get("labelbox-v1").file_filter == "Labelbox v1 export (*.json)"
