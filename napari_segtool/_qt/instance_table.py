@@ -196,8 +196,8 @@ class InstanceTableModel(QAbstractTableModel):
             if column == PIXELS_COLUMN:
                 return self._binding.pixel_counts.get(label_id, 0)
             if column == QUESTIONS_COLUMN:
-                if instance is None:
-                    return ""
+                if instance is None:  # what another tool said of the value, if anything
+                    return imported_text(document.imported_properties(label_id))
                 return "missing" if document.missing_required(label_id) else "ok"
             if column == SLICES_COLUMN:
                 return self.slice_range_text(label_id)
@@ -225,8 +225,15 @@ class InstanceTableModel(QAbstractTableModel):
                 return "Hidden" + ("" if instance.hidden else _THROUGH_CLASS.format(box="Hide"))
             if column == CLASS_COLUMN and instance is not None and instance.crowd:
                 return CROWD_TIP
+            if column == CLASS_COLUMN and instance is not None:
+                imported = document.imported_properties(label_id)
+                if imported:
+                    return "Properties from the file: " + imported_text(imported)
             if instance is None:
-                return "Painted with an id no instance owns: assign it a class"
+                imported = document.imported_properties(label_id)
+                lines = [f"{key}: {value}" for key, value in imported.items()]
+                head = ["Properties from the file:", *lines, ""] if lines else []
+                return "\n".join([*head, "Painted with an id no instance owns: assign it a class"])
         if (
             role == Qt.ItemDataRole.ForegroundRole
             and column == QUESTIONS_COLUMN
@@ -293,3 +300,8 @@ def _is_checked(value) -> bool:
     if isinstance(value, Qt.CheckState):
         return value == Qt.CheckState.Checked
     return value == Qt.CheckState.Checked.value or value is True
+
+
+def imported_text(properties: dict) -> str:
+    """Another tool's properties of a value in one short line (``kind=round, area=25``)."""
+    return ", ".join(f"{key}={value}" for key, value in properties.items())

@@ -38,6 +38,11 @@ DOCUMENT_VERSION = 1
 METADATA_KEY = "napari_segtool"
 
 
+#: ``source`` key: other tools' properties per label value (``str(value)``: ``{name: value}``),
+#: kept as read and written back
+IMPORTED_PROPERTIES = "imported_properties"
+
+
 class DocumentError(ValueError):
     """A document (or its serialised form) that cannot be used."""
 
@@ -274,6 +279,14 @@ class Document:
     def _require_class(self, schema_id: str) -> None:
         if self.ontology.class_by_id(schema_id) is None:
             raise DocumentError(f"unknown class id {schema_id!r}")
+
+    # -- what another tool said of a label value -------------------------------------
+    def imported_properties(self, label_id: int) -> dict[str, Any]:
+        """The properties a file of another tool gave the label value ``label_id`` (an
+        OME-Zarr label group's ``image-label`` ``properties``); empty when none."""
+        kept = self.source.get(IMPORTED_PROPERTIES)
+        found = kept.get(str(label_id)) if isinstance(kept, dict) else None
+        return dict(found) if isinstance(found, dict) else {}
 
     # -- required questions ---------------------------------------------------
     def missing_required(self, label_id: int) -> list[str]:

@@ -83,3 +83,47 @@ def test_opened_with_this_plugin_every_class_and_flag_comes_back(saved_store):
     (again,) = [layer for layer in viewer.layers if is_segmentation_layer(layer)]
     assert document_of(again).instances[1].hidden
     assert again.name == labels.name
+
+
+def test_another_tools_label_group_shows_its_properties_in_the_table(make_napari_viewer, tmp_path):
+    import zarr
+    from ome_zarr.format import FormatV04
+    from ome_zarr.writer import write_image, write_labels
+    from qtpy.QtCore import Qt
+
+    from napari_segtool._qt.instance_table import CLASS_COLUMN, QUESTIONS_COLUMN
+
+    path = tmp_path / "other.zarr"
+    root = zarr.open_group(str(path), mode="w", zarr_format=2)
+    write_image(np.zeros((60, 80), np.uint8), root, scale_factors=[2], fmt=FormatV04(), axes="yx")
+    theirs = np.zeros((60, 80), np.uint8)
+    theirs[5:15, 5:15] = 4
+    theirs[30:40, 30:50] = 7
+    write_labels(
+        theirs,
+        root,
+        name="nuclei",
+        scale_factors=[2],
+        fmt=FormatV04(),
+        axes="yx",
+        scaler=None,
+        label_metadata={"properties": [{"label-value": 4, "kind": "round", "area": 100}]},
+    )
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin=PLUGIN_NAME)
+    labels = viewer.layers["nuclei"]
+    viewer.layers.selection.active = labels
+    dock = SegmentationDock(viewer)
+    model = dock.table_model
+
+    def cell(label_id, column, role=Qt.ItemDataRole.DisplayRole):
+        return model.data(model.index(model.row_of(label_id), column), role)
+
+    assert cell(4, CLASS_COLUMN) == "unassigned" and cell(7, CLASS_COLUMN) == "unassigned"
+    assert cell(4, QUESTIONS_COLUMN) == "kind=round, area=100"
+    assert cell(7, QUESTIONS_COLUMN) == ""
+    tip = cell(4, QUESTIONS_COLUMN, Qt.ItemDataRole.ToolTipRole)
+    assert "kind: round" in tip and "area: 100" in tip
+    # given a class, the row keeps telling what the other tool said
+    document_of(labels).add_instance(4, document_of(labels).ontology.classes[0].feature_schema_id)
+    assert "kind=round" in cell(4, CLASS_COLUMN, Qt.ItemDataRole.ToolTipRole)

@@ -21,7 +21,7 @@ import numpy as np
 
 from napari_segtool.model.answers import summarise_answers
 from napari_segtool.model.colours import instance_colour
-from napari_segtool.model.document import Document, DocumentError, Instance
+from napari_segtool.model.document import IMPORTED_PROPERTIES, Document, DocumentError, Instance
 from napari_segtool.model.ids import new_cuid
 from napari_segtool.model.ontology import Ontology, OntologyError
 
@@ -30,7 +30,7 @@ NAMESPACE_VERSION = 1
 #: ``document.source`` key: where the layer was read from (store, label group, NGFF version)
 STORE_SOURCE = "ome_zarr"
 #: ``document.source`` key: other tools' properties by label value (str), written back
-FOREIGN_SOURCE = "ome_zarr_properties"
+FOREIGN_SOURCE = IMPORTED_PROPERTIES
 #: property keys this plugin writes (and reads back) for each instance
 INSTANCE_KEYS = (
     "class",
