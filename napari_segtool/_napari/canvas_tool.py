@@ -152,6 +152,16 @@ class CanvasTool:
     def image(self) -> NormalisedImage:
         return image_for(self.layer, self.viewer)
 
+    def image_or_warning(self) -> NormalisedImage | None:
+        """The image, or ``None`` once the user is told why there is none."""
+        try:
+            return self.image()
+        except NoImageError as error:
+            from napari.utils.notifications import show_warning
+
+            show_warning(str(error))
+            return None
+
     # -- on / off ----------------------------------------------------------------
     def set_active(self, on: bool) -> None:
         if on:

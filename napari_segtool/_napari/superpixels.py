@@ -30,7 +30,6 @@ from psygnal import Signal
 from napari_segtool._napari import compat
 from napari_segtool._napari.canvas_tool import (
     CanvasTool,
-    NoImageError,
     NormalisedImage,
     event_index,
     tool_on,
@@ -119,12 +118,8 @@ class SuperpixelTool(CanvasTool):
         layer = self.layer
         if layer is None:
             return
-        try:
-            image = self.image()
-        except NoImageError as error:
-            from napari.utils.notifications import show_warning
-
-            show_warning(str(error))
+        image = self.image_or_warning()
+        if image is None:
             return
         dims = tuple(compat.dims_to_paint(layer))
         region = superpixel_window(layer.data.shape, centre, dims)

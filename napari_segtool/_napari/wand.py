@@ -29,7 +29,7 @@ from psygnal import Signal
 
 from napari_segtool._napari import compat
 from napari_segtool._napari.binding import binding_of, is_segmentation_layer
-from napari_segtool._napari.canvas_tool import CanvasTool, NoImageError, event_index, tool_on
+from napari_segtool._napari.canvas_tool import CanvasTool, event_index, tool_on
 from napari_segtool._napari.painter import PaintResult, paint
 from napari_segtool.tools.edit import ERASE, ProposedEdit
 from napari_segtool.tools.wand import WandSeed, outline
@@ -80,12 +80,8 @@ class Wand(CanvasTool):
         index = event_index(layer, event)
         if index is None:
             return
-        try:
-            image = self.image()
-        except NoImageError as error:
-            from napari.utils.notifications import show_warning
-
-            show_warning(str(error))
+        image = self.image_or_warning()
+        if image is None:
             return
         operation = _operation(event.modifiers)
         dims = self.flood_dims(layer)

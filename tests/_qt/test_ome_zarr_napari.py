@@ -13,6 +13,7 @@ from napari_segtool._napari.binding import document_of, is_segmentation_layer
 from napari_segtool._qt.dock import SegmentationDock
 from napari_segtool.model.colours import instance_colour
 from tests._qt.test_contributions import draw_two_instances, masks_by_feature, open_sample
+from tests.ome_zarr_samples import another_tools_store
 
 
 @pytest.fixture
@@ -86,29 +87,15 @@ def test_opened_with_this_plugin_every_class_and_flag_comes_back(saved_store):
 
 
 def test_another_tools_label_group_shows_its_properties_in_the_table(make_napari_viewer, tmp_path):
-    import zarr
-    from ome_zarr.format import FormatV04
-    from ome_zarr.writer import write_image, write_labels
     from qtpy.QtCore import Qt
 
     from napari_segtool._qt.instance_table import CLASS_COLUMN, QUESTIONS_COLUMN
 
     path = tmp_path / "other.zarr"
-    root = zarr.open_group(str(path), mode="w", zarr_format=2)
-    write_image(np.zeros((60, 80), np.uint8), root, scale_factors=[2], fmt=FormatV04(), axes="yx")
     theirs = np.zeros((60, 80), np.uint8)
     theirs[5:15, 5:15] = 4
     theirs[30:40, 30:50] = 7
-    write_labels(
-        theirs,
-        root,
-        name="nuclei",
-        scale_factors=[2],
-        fmt=FormatV04(),
-        axes="yx",
-        scaler=None,
-        label_metadata={"properties": [{"label-value": 4, "kind": "round", "area": 100}]},
-    )
+    another_tools_store(path, theirs, [{"label-value": 4, "kind": "round", "area": 100}])
     viewer = make_napari_viewer()
     viewer.open(str(path), plugin=PLUGIN_NAME)
     labels = viewer.layers["nuclei"]

@@ -15,7 +15,6 @@ import zarr
 from ome_zarr.format import FormatV04, FormatV05
 from ome_zarr.io import parse_url
 from ome_zarr.reader import Label, Reader
-from ome_zarr.writer import write_image, write_labels
 from ome_zarr_models import open_ome_zarr
 
 from napari_segtool.formats import registry
@@ -25,6 +24,7 @@ from napari_segtool.formats.ome_zarr.labels import FOREIGN_SOURCE, STORE_SOURCE
 from napari_segtool.formats.result import ImageItem, LabelsItem
 from napari_segtool.model.colours import instance_colour
 from tests.coco_samples import CELL, NUCLEUS, annotated_image
+from tests.ome_zarr_samples import another_tools_store
 
 FORMATS = {"0.4": FormatV04(), "0.5": FormatV05()}
 
@@ -168,21 +168,10 @@ def test_pyramid_has_the_images_levels_and_chunks(tmp_path):
 
 def test_labels_go_into_a_store_of_another_tool_and_its_groups_open_unassigned(tmp_path):
     path = tmp_path / "other.zarr"
-    root = zarr.open_group(str(path), mode="w", zarr_format=2)
-    write_image(np.zeros((40, 50), np.uint8), root, scale_factors=[2], fmt=FormatV04(), axes="yx")
     theirs = np.zeros((40, 50), np.uint8)
     theirs[5:10, 5:10] = 4
     theirs[20:30, 20:30] = 7
-    write_labels(
-        theirs,
-        root,
-        name="nuclei",
-        scale_factors=[2],
-        fmt=FormatV04(),
-        axes="yx",
-        scaler=None,
-        label_metadata={"properties": [{"label-value": 4, "area": 25, "kind": "round"}]},
-    )
+    another_tools_store(path, theirs, [{"label-value": 4, "area": 25, "kind": "round"}])
     result = _read(path)
     (item,) = result.labels
     assert item.name == "nuclei" and len(item.document) == 0  # unassigned, ready for classes
