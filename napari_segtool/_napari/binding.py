@@ -46,10 +46,10 @@ from napari_segtool.tools.edit import ProposedEdit
 
 _bindings: weakref.WeakKeyDictionary[Labels, LayerBinding] = weakref.WeakKeyDictionary()
 
-#: a pause between two edits longer than this is a break, not labelling time
 # The clock of annotating time; its own name so a test can drive it without
 # touching the clocks of autosave and Qt timers.
 edit_clock = time.monotonic
+#: a pause between two edits longer than this is a break, not labelling time
 IDLE_SECONDS = 120.0
 
 
