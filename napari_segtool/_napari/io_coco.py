@@ -17,7 +17,6 @@ exports and ontologies go to their own reader.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,10 +29,10 @@ from napari_segtool._napari.io_hooks import (
     after_write,
     axis_labels_of,
     bound_layer,
+    claimed_reader,
     layer_data,
     live_document,
 )
-from napari_segtool._napari.session import start_session_for_current_viewer
 from napari_segtool.formats import registry
 from napari_segtool.formats.coco_files import plain_document
 from napari_segtool.formats.result import ImageItem, LabelsItem
@@ -41,19 +40,7 @@ from napari_segtool.formats.result import ImageItem, LabelsItem
 
 def get_coco_reader(path: str | list[str]):
     """npe2 reader hook: a reader for COCO JSON, ``None`` for anything else."""
-    coco = registry.get("coco")
-    paths = [path] if isinstance(path, str | os.PathLike) else list(path)
-    claims = [coco.claim(str(p)) for p in paths]
-    if not paths or any(claim is None for claim in claims):
-        return None
-
-    def read_claimed(_path: str | list[str]) -> list[LayerData]:
-        # every file is read before any layer is returned: a bad one adds nothing
-        results = [coco.read(p, claim=c) for p, c in zip(paths, claims, strict=True)]
-        return [layer for result in results for layer in layer_data(result)]
-
-    start_session_for_current_viewer()  # the layers get autosave, pen and keys
-    return read_claimed
+    return claimed_reader("coco", path)
 
 
 def read_coco(path: str | Path) -> list[LayerData]:

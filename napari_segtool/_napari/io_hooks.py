@@ -11,6 +11,7 @@ the format's warnings, which napari shows as notifications.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -77,6 +78,29 @@ def layer_data(result: ReadResult) -> list[LayerData]:
         elif isinstance(item, ShapesItem):
             layers.append(_shapes_data(item))
     return layers
+
+
+def claimed_reader(format_name: str, path: str | list[str]):
+    """An npe2 reader for ``path`` when the format ``format_name`` claims every file of it,
+    ``None`` otherwise (napari then offers them to other readers).
+
+    Every file is read before any layer is returned, so a bad one adds nothing;
+    accepting starts the current viewer's session (autosave, pen and keys).
+    """
+    from napari_segtool._napari.session import start_session_for_current_viewer
+
+    entry = registry.get(format_name)
+    paths = [path] if isinstance(path, str | os.PathLike) else list(path)
+    claims = [entry.claim(str(p)) for p in paths]
+    if not paths or any(claim is None for claim in claims):
+        return None
+
+    def read_claimed(_path: str | list[str]) -> list[LayerData]:
+        results = [entry.read(p, claim=c) for p, c in zip(paths, claims, strict=True)]
+        return [layer for result in results for layer in layer_data(result)]
+
+    start_session_for_current_viewer()
+    return read_claimed
 
 
 def axis_labels_of(meta: dict[str, Any], data: Any) -> tuple[str, ...] | None:

@@ -25,6 +25,7 @@ from napari_segtool._napari.io_hooks import (
     after_write,
     axis_labels_of,
     bound_layer,
+    claimed_reader,
     layer_data,
     live_document,
     save_layers,
@@ -45,18 +46,7 @@ SAMPLE_LAYER_NAME = "tissue segmentation"
 
 def get_reader(path: str | list[str]):
     """npe2 reader hook: a reader for an OME-Zarr folder, ``None`` for anything else."""
-    entry = registry.get(FORMAT)
-    paths = [path] if isinstance(path, str | os.PathLike) else list(path)
-    claims = [entry.claim(str(p)) for p in paths]
-    if not paths or any(claim is None for claim in claims):
-        return None
-
-    def read_claimed(_path: str | list[str]) -> list[LayerData]:
-        results = [entry.read(p, claim=c) for p, c in zip(paths, claims, strict=True)]
-        return [layer for result in results for layer in layer_data(result)]
-
-    start_session_for_current_viewer()  # the layers get autosave, pen and keys
-    return read_claimed
+    return claimed_reader(FORMAT, path)
 
 
 def write_ome_zarr(path: str, layers: list[LayerData]) -> list[str]:
