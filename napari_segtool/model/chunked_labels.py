@@ -394,8 +394,9 @@ class ChunkedLabels:
     def _spill(self, path: Path) -> int:
         import zarr
 
+        settled = _is_overlay(path)  # else removed meanwhile: start it again
         with self._lock:
-            fresh = self._spill_path != path
+            fresh = self._spill_path != path or not settled
             names = list(self._overlay[0]) if fresh else list(self._spill_dirty)
             todo = {i: self._overlay[0][i] for i in names if i in self._overlay[0]}
             self._spill_dirty.clear()
@@ -422,24 +423,29 @@ class ChunkedLabels:
             raise OverlayError(f"{path}: exists and is not a label overlay; choose another folder")
         token = secrets.token_hex(4)
         writing = path.with_name(f".{path.name}.writing-{token}")
-        group = zarr.open_group(str(writing), mode="w", zarr_format=3)
-        group.attrs[OVERLAY_KEY] = {
-            "version": OVERLAY_VERSION,
-            "shape": list(self.shape),
-            "chunks": list(self.chunks),
-            "dtype": self.dtype.str,
-            "level_shapes": [list(s) for s in self._shapes],
-        }
-        array = group.create_array(
-            "0",
-            shape=self.shape,
-            chunks=self.chunks,
-            dtype=self.dtype,
-            fill_value=0,
-            config={"write_empty_chunks": True},  # an erased chunk must stay stored
-        )
-        for index in sorted(todo):
-            array[self.chunk_region(index)] = todo[index]
+        try:
+            group = zarr.open_group(str(writing), mode="w", zarr_format=3)
+            array = group.create_array(
+                "0",
+                shape=self.shape,
+                chunks=self.chunks,
+                dtype=self.dtype,
+                fill_value=0,
+                config={"write_empty_chunks": True},  # an erased chunk must stay stored
+            )
+            for index in sorted(todo):
+                array[self.chunk_region(index)] = todo[index]
+            # the marker last: a folder holding it is complete
+            group.attrs[OVERLAY_KEY] = {
+                "version": OVERLAY_VERSION,
+                "shape": list(self.shape),
+                "chunks": list(self.chunks),
+                "dtype": self.dtype.str,
+                "level_shapes": [list(s) for s in self._shapes],
+            }
+        except BaseException:
+            shutil.rmtree(writing, ignore_errors=True)
+            raise
         previous = path.with_name(f".{path.name}.previous-{token}")
         if path.exists():
             path.rename(previous)
@@ -455,6 +461,7 @@ class ChunkedLabels:
         import zarr
 
         path = Path(path)
+        _finish_interrupted_spill(path)
         if not _is_overlay(path):
             raise OverlayError(f"{path}: not a label overlay folder (nothing to recover)")
         try:
@@ -797,6 +804,23 @@ def _is_overlay(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(meta, dict) and OVERLAY_KEY in (meta.get("attributes") or {})
+
+
+def _finish_interrupted_spill(path: Path) -> None:
+    """Put back the overlay of a first spill stopped between its two renames.
+
+    The new folder (``.<name>.writing-…``) is complete once it holds the
+    marker, and is newer than the old one (``.<name>.previous-…``).
+    """
+    if path.exists():
+        return
+    for prefix in (f".{path.name}.writing-", f".{path.name}.previous-"):
+        for candidate in sorted(path.parent.glob(prefix + "*")):
+            if _is_overlay(candidate):
+                candidate.rename(path)
+                for older in path.parent.glob(f".{path.name}.previous-*"):
+                    shutil.rmtree(older, ignore_errors=True)
+                return
 
 
 def stored_blocks(array: Any) -> set[Index] | None:

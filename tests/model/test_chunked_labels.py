@@ -1,6 +1,7 @@
 """ChunkedLabels: a chunked copy-on-write label array with a pyramid, checked against numpy."""
 
 import itertools
+import shutil
 import threading
 import tracemalloc
 
@@ -358,6 +359,33 @@ def test_spill_and_recover_round_trip(tmp_path):
     recovered[0, 0] = 8
     assert recovered.spill_to(folder) == 1
     assert ChunkedLabels.recover(folder, base=base)[0, 0] == 8
+
+
+def test_a_first_spill_stopped_between_its_renames_is_recovered(tmp_path):
+    labels = ChunkedLabels.create((16, 16), chunks=(4, 4))
+    folder = tmp_path / "overlay"
+    labels[0, 0] = 1
+    labels.spill_to(folder)
+    newer = ChunkedLabels.create((16, 16), chunks=(4, 4))
+    newer[5, 5] = 2
+    newer.spill_to(tmp_path / "other")
+    # the old overlay moved aside, the new one complete but not yet renamed in
+    folder.rename(tmp_path / ".overlay.previous-0000")
+    (tmp_path / "other").rename(tmp_path / ".overlay.writing-0000")
+    recovered = ChunkedLabels.recover(folder)
+    assert recovered[5, 5] == 2 and recovered[0, 0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["overlay"]
+
+
+def test_a_removed_overlay_folder_is_written_again_whole(tmp_path):
+    labels = ChunkedLabels.create((16, 16), chunks=(4, 4))
+    labels[0, 0] = 1
+    labels.spill_to(tmp_path / "overlay")
+    shutil.rmtree(tmp_path / "overlay")
+    labels[9, 9] = 2
+    assert labels.spill_to(tmp_path / "overlay") == 2
+    recovered = ChunkedLabels.recover(tmp_path / "overlay")
+    assert recovered[0, 0] == 1 and recovered[9, 9] == 2
 
 
 def test_spilling_never_replaces_a_folder_that_is_not_an_overlay(tmp_path):
