@@ -68,6 +68,7 @@ from napari_segtool.formats.result import (
     WriteResult,
     collected_notes,
 )
+from napari_segtool.formats.toolkit.arrays import label_array
 from napari_segtool.formats.toolkit.atomic import atomic_path
 from napari_segtool.formats.toolkit.images import (
     PILLOW_LIMIT,
@@ -387,7 +388,7 @@ def _inputs(entry: LabelsItem, file_name: str) -> list[CocoImageInput]:
     """The COCO images of a labels item: itself, or one per plane of a stack (see
     :mod:`.planes`), named ``<file_name>#z=<k>``."""
     if np.ndim(entry.data) <= 2:
-        return [CocoImageInput(np.asarray(entry.data), entry.document, file_name)]
+        return [CocoImageInput(label_array(entry.data), entry.document, file_name)]
     return [
         CocoImageInput(plane.data, plane.document, plane.document.source["external_id"])
         for plane in iter_planes(entry, file_name)
