@@ -1,0 +1,233 @@
+"""Saving a chunked segmentation back into the label group it was read from: only what changed.
+
+A large label group opens as a
+:class:`~napari_segtool.model.chunked_labels.ChunkedLabels` whose ``base`` is
+the group's own level arrays (see :mod:`.reader`). Saving it into that same
+group rewrites only the chunks painted since the last save (``dirty_chunks``
+of every pyramid level), then the group's metadata (classes, answers,
+colours), and marks the labels saved. Every other save of chunked labels (a
+new group, another store, a group whose arrays cannot take the values)
+streams the whole pyramid into a new group instead (see :mod:`.writer`).
+
+**What survives an interruption.** Chunks are written through zarr (its
+codecs, its chunk keys) into :class:`AtomicLocalStore`, which stages every
+file under a temporary name beside it, flushes it to disk and renames it over
+the old one. So at every moment, also after a crash or a kill, each chunk
+file is either its old or its new version, never a torn mix, and the group
+opens. The order is: level 0's chunks, the coarser levels' chunks, the
+metadata last. A save stopped part-way therefore leaves some chunks new and
+some old (the image is a mix of before and after that stroke set, at chunk
+granularity), coarser levels possibly behind level 0, and the classes and
+answers of the previous save (an instance drawn since then may read back as
+an unassigned label value). Nothing is marked saved then: the next save
+writes every changed chunk again. This is weaker than the atomic group swap
+used for in-memory labels (old group or new group, whole), which would cost a
+rewrite of the entire group per save.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.core.buffer import Buffer
+from zarr.storage import LocalStore
+
+from napari_segtool.formats.ome_zarr import labels as label_meta
+from napari_segtool.formats.ome_zarr.store import multiscale_paths
+from napari_segtool.formats.toolkit.atomic import atomic_write_bytes, fsync_dir
+
+#: the name :func:`~napari_segtool.formats.toolkit.atomic.new_temporary` stages a file under
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
+#: zarr's metadata files (everything else in an array folder is a chunk)
+METADATA_KEYS = frozenset(("zarr.json", ".zattrs", ".zarray", ".zgroup", ".zmetadata"))
+
+
+class AtomicLocalStore(LocalStore):
+    """zarr's :class:`~zarr.storage.LocalStore`, each file written atomically and durably.
+
+    zarr's own store renames a temporary into place too, but does not flush
+    it first; this one stages with :func:`~napari_segtool.formats.toolkit.atomic.atomic_write_bytes`
+    (flushed, normal permissions) and records every key it writes or deletes,
+    so that a save can say how many chunks it wrote.
+    """
+
+    def __init__(self, root: Path | str, *, read_only: bool = False) -> None:
+        super().__init__(root, read_only=read_only)
+        self.written: list[str] = []
+        self.deleted: list[str] = []
+
+    def _put_atomic(self, key: str, value: Buffer) -> None:
+        self._check_writable()
+        if not isinstance(value, Buffer):
+            raise TypeError(f"{self.root / key}: zarr gave a {type(value).__name__}, not a Buffer")
+        atomic_write_bytes(self.root / key, bytes(value.as_buffer_like()))
+        self.written.append(key)
+
+    def set_sync(self, key: str, value: Buffer) -> None:
+        self._ensure_open_sync()
+        self._put_atomic(key, value)
+
+    async def set(self, key: str, value: Buffer) -> None:
+        if not self._is_open:
+            await self._open()
+        await asyncio.to_thread(self._put_atomic, key, value)
+
+    async def set_if_not_exists(self, key: str, value: Buffer) -> None:
+        if not (self.root / key).exists():
+            await self.set(key, value)
+
+    async def delete(self, key: str) -> None:
+        await super().delete(key)
+        self.deleted.append(key)
+
+    def delete_sync(self, key: str) -> None:
+        super().delete_sync(key)
+        self.deleted.append(key)
+
+    @property
+    def chunk_files(self) -> int:
+        """How many chunk files were replaced or removed (an all-background chunk is removed)."""
+        return sum(
+            1 for key in (*self.written, *self.deleted) if key.rsplit("/", 1)[-1] not in METADATA_KEYS
+        )
+
+    def folders(self) -> set[Path]:
+        return {(self.root / key).parent for key in (*self.written, *self.deleted)}
+
+
+@dataclass(frozen=True)
+class GroupWrite:
+    """What a save did to one label group."""
+
+    name: str
+    #: ``True``: only the changed chunks were written into the group read from
+    in_place: bool
+    #: chunk files written (or removed, for chunks that became background), every level
+    chunks_written: int
+
+
+def array_folder(array: Any) -> Path | None:
+    """The folder on disk of a zarr array (``None`` when it lives elsewhere)."""
+    store = getattr(array, "store", None)
+    root = getattr(store, "root", None)
+    if root is None:
+        return None
+    path = getattr(array, "path", "") or ""
+    return (Path(root) / path).resolve()
+
+
+def is_read_from(labels: Any, folder: Path, zarr_format: int) -> bool:
+    """Whether ``labels`` is a chunked array over the levels of the label group ``folder``."""
+    base = getattr(labels, "base", None)
+    if not base or not hasattr(labels, "dirty_chunks"):
+        return False
+    try:
+        paths = multiscale_paths(folder, zarr_format)
+    except ValueError:
+        return False
+    if len(paths) != len(base) or len(paths) != len(labels.levels):
+        return False
+    folder = folder.resolve()
+    return all(
+        array_folder(array) == folder / path
+        and tuple(array.shape) == tuple(level.shape)
+        for array, path, level in zip(base, paths, labels.levels, strict=True)
+    )
+
+
+def save_in_place(
+    folder: Path, labels: Any, document: Any, fmt: Any, zarr_format: int
+) -> int | None:
+    """Write the chunks of ``labels`` changed since its last save, then the metadata.
+
+    Returns the number of chunk files written; ``None`` when the group cannot
+    take them in place (``labels`` was not read from ``folder``, or holds label
+    values its arrays' type cannot: the caller rewrites the group then).
+    """
+    if not is_read_from(labels, folder, zarr_format):
+        return None
+    paths = multiscale_paths(folder, zarr_format)
+    dirty = [sorted(labels.dirty_chunks(level=k)) for k in range(len(paths))]
+    if not _fits(labels, dirty[0], labels.base[0].dtype):
+        return None
+    remove_stale_temporaries(folder)
+    store = AtomicLocalStore(folder)
+    for k, path in enumerate(paths):
+        level = labels.levels[k]
+        target = zarr.open_array(store=store, path=path, mode="r+", zarr_format=zarr_format)
+        for region in chunk_regions(dirty[k], _chunks_of(level, labels), tuple(level.shape)):
+            target[region] = np.asarray(level[region]).astype(target.dtype, copy=False)
+    group = zarr.open_group(store=store, mode="r+", zarr_format=zarr_format)
+    group.attrs.update(updated_attributes(dict(group.attrs), document, fmt, zarr_format))
+    for written in store.folders():
+        fsync_dir(written)
+    labels.mark_saved()
+    return store.chunk_files
+
+
+def updated_attributes(
+    attributes: dict[str, Any], document: Any, fmt: Any, zarr_format: int
+) -> dict[str, Any]:
+    """The group's attributes with the document's ``image-label`` and namespaced keys
+    (what a new group gets; the rest, such as ``multiscales``, kept)."""
+    image_label = {**label_meta.image_label_metadata(document), "version": fmt.version}
+    update: dict[str, Any] = {label_meta.NAMESPACE: label_meta.namespaced_attributes(document)}
+    if zarr_format == 3:
+        ome = copy.deepcopy(attributes.get("ome")) if isinstance(attributes.get("ome"), dict) else {}
+        ome["image-label"] = image_label
+        update["ome"] = ome
+    else:
+        update["image-label"] = image_label
+    return update
+
+
+def chunk_regions(
+    indices: Iterable[Sequence[int]], chunks: Sequence[int], shape: Sequence[int]
+) -> list[tuple[slice, ...]]:
+    """The region (clipped to ``shape``) of each chunk index."""
+    return [
+        tuple(
+            slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(index, chunks, shape, strict=True)
+        )
+        for index in indices
+    ]
+
+
+def _chunks_of(level: Any, labels: Any) -> tuple[int, ...]:
+    chunks = getattr(level, "chunks", None)
+    if chunks is None:
+        chunks = labels.chunks
+    return tuple(int(c) for c in chunks)
+
+
+def _fits(labels: Any, dirty: list, dtype: np.dtype) -> bool:
+    """Whether every changed pixel fits ``dtype`` (coarser levels are samples of level 0)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "ui":
+        return False
+    if np.can_cast(labels.dtype, dtype):
+        return True
+    info = np.iinfo(dtype)
+    level = labels.levels[0]
+    for region in chunk_regions(dirty, _chunks_of(level, labels), tuple(level.shape)):
+        pixels = np.asarray(level[region])
+        if pixels.size and (int(pixels.max()) > info.max or int(pixels.min()) < info.min):
+            return False
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Temporaries of chunk files a killed save left behind (zarr never reads them)."""
+    for dirpath, _dirs, names in os.walk(folder):
+        for name in names:
+            if _TEMPORARY.match(name):
+                Path(dirpath, name).unlink(missing_ok=True)
