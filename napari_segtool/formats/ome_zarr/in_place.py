@@ -31,7 +31,6 @@ import asyncio
 import copy
 import os
 import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,8 +41,9 @@ from zarr.core.buffer import Buffer
 from zarr.storage import LocalStore
 
 from napari_segtool.formats.ome_zarr import labels as label_meta
-from napari_segtool.formats.ome_zarr.store import multiscale_paths
+from napari_segtool.formats.ome_zarr.store import OmeZarrError, multiscale_paths
 from napari_segtool.formats.toolkit.atomic import atomic_write_bytes, fsync_dir
+from napari_segtool.model.chunked_labels import ChunkedLabels
 
 #: the name :func:`~napari_segtool.formats.toolkit.atomic.new_temporary` stages a file under
 _TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
@@ -97,7 +97,9 @@ class AtomicLocalStore(LocalStore):
     def chunk_files(self) -> int:
         """How many chunk files were replaced or removed (an all-background chunk is removed)."""
         return sum(
-            1 for key in (*self.written, *self.deleted) if key.rsplit("/", 1)[-1] not in METADATA_KEYS
+            1
+            for key in (*self.written, *self.deleted)
+            if key.rsplit("/", 1)[-1] not in METADATA_KEYS
         )
 
     def folders(self) -> set[Path]:
@@ -125,10 +127,20 @@ def array_folder(array: Any) -> Path | None:
     return (Path(root) / path).resolve()
 
 
-def is_read_from(labels: Any, folder: Path, zarr_format: int) -> bool:
-    """Whether ``labels`` is a chunked array over the levels of the label group ``folder``."""
+def base_of(labels: ChunkedLabels) -> list[Any]:
+    """The read-only zarr arrays under ``labels`` (level 0 first), empty without a base."""
     base = getattr(labels, "base", None)
-    if not base or not hasattr(labels, "dirty_chunks"):
+    if base is None:  # kept privately by the first versions of ChunkedLabels
+        base = getattr(labels, "_base", None)
+    return list(base or [])
+
+
+def is_read_from(labels: Any, folder: Path, zarr_format: int) -> bool:
+    """Whether ``labels`` are chunked labels over the levels of the label group ``folder``."""
+    if not isinstance(labels, ChunkedLabels):
+        return False
+    base = base_of(labels)
+    if not base:
         return False
     try:
         paths = multiscale_paths(folder, zarr_format)
@@ -138,8 +150,7 @@ def is_read_from(labels: Any, folder: Path, zarr_format: int) -> bool:
         return False
     folder = folder.resolve()
     return all(
-        array_folder(array) == folder / path
-        and tuple(array.shape) == tuple(level.shape)
+        array_folder(array) == folder / path and tuple(array.shape) == tuple(level.shape)
         for array, path, level in zip(base, paths, labels.levels, strict=True)
     )
 
@@ -149,22 +160,30 @@ def save_in_place(
 ) -> int | None:
     """Write the chunks of ``labels`` changed since its last save, then the metadata.
 
-    Returns the number of chunk files written; ``None`` when the group cannot
-    take them in place (``labels`` was not read from ``folder``, or holds label
-    values its arrays' type cannot: the caller rewrites the group then).
+    Returns the number of chunk files written (replaced, or removed where a
+    chunk became background). Raises :class:`OmeZarrError` before writing
+    anything when a changed pixel holds a value the group's arrays cannot.
     """
     if not is_read_from(labels, folder, zarr_format):
-        return None
+        raise OmeZarrError(f"{folder}: the labels were not read from this group")
     paths = multiscale_paths(folder, zarr_format)
     dirty = [sorted(labels.dirty_chunks(level=k)) for k in range(len(paths))]
-    if not _fits(labels, dirty[0], labels.base[0].dtype):
-        return None
+    stored = np.dtype(base_of(labels)[0].dtype)
+    largest = _largest_unfit(labels, dirty[0], stored)
+    if largest is not None:
+        # rewriting the group the labels read from under them is never done
+        raise OmeZarrError(
+            f"{folder}: this label group stores {stored.name}, which cannot hold the label "
+            f"value {largest} painted since; nothing was written. Save to a new OME-Zarr "
+            "store instead (its labels get a type that holds every value)"
+        )
     remove_stale_temporaries(folder)
     store = AtomicLocalStore(folder)
     for k, path in enumerate(paths):
         level = labels.levels[k]
         target = zarr.open_array(store=store, path=path, mode="r+", zarr_format=zarr_format)
-        for region in chunk_regions(dirty[k], _chunks_of(level, labels), tuple(level.shape)):
+        for index in dirty[k]:
+            region = labels.chunk_region(index, k)
             target[region] = np.asarray(level[region]).astype(target.dtype, copy=False)
     group = zarr.open_group(store=store, mode="r+", zarr_format=zarr_format)
     group.attrs.update(updated_attributes(dict(group.attrs), document, fmt, zarr_format))
@@ -182,7 +201,9 @@ def updated_attributes(
     image_label = {**label_meta.image_label_metadata(document), "version": fmt.version}
     update: dict[str, Any] = {label_meta.NAMESPACE: label_meta.namespaced_attributes(document)}
     if zarr_format == 3:
-        ome = copy.deepcopy(attributes.get("ome")) if isinstance(attributes.get("ome"), dict) else {}
+        ome = (
+            copy.deepcopy(attributes.get("ome")) if isinstance(attributes.get("ome"), dict) else {}
+        )
         ome["image-label"] = image_label
         update["ome"] = ome
     else:
@@ -190,39 +211,16 @@ def updated_attributes(
     return update
 
 
-def chunk_regions(
-    indices: Iterable[Sequence[int]], chunks: Sequence[int], shape: Sequence[int]
-) -> list[tuple[slice, ...]]:
-    """The region (clipped to ``shape``) of each chunk index."""
-    return [
-        tuple(
-            slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(index, chunks, shape, strict=True)
-        )
-        for index in indices
-    ]
-
-
-def _chunks_of(level: Any, labels: Any) -> tuple[int, ...]:
-    chunks = getattr(level, "chunks", None)
-    if chunks is None:
-        chunks = labels.chunks
-    return tuple(int(c) for c in chunks)
-
-
-def _fits(labels: Any, dirty: list, dtype: np.dtype) -> bool:
-    """Whether every changed pixel fits ``dtype`` (coarser levels are samples of level 0)."""
-    dtype = np.dtype(dtype)
-    if dtype.kind not in "ui":
-        return False
+def _largest_unfit(labels: Any, dirty: list, dtype: np.dtype) -> int | None:
+    """A changed pixel value ``dtype`` cannot hold (coarser levels are samples of level 0)."""
     if np.can_cast(labels.dtype, dtype):
-        return True
+        return None
     info = np.iinfo(dtype)
-    level = labels.levels[0]
-    for region in chunk_regions(dirty, _chunks_of(level, labels), tuple(level.shape)):
-        pixels = np.asarray(level[region])
+    for index in dirty:
+        pixels = labels.read_chunk(index, 0)
         if pixels.size and (int(pixels.max()) > info.max or int(pixels.min()) < info.min):
-            return False
-    return True
+            return int(pixels.max()) if int(pixels.max()) > info.max else int(pixels.min())
+    return None
 
 
 def remove_stale_temporaries(folder: Path) -> None:

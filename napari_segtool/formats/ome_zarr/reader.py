@@ -171,7 +171,9 @@ def _labels_of(folder: Path, zarr_format: int, level, chunked: bool | None) -> A
         try:
             levels.append(zarr.open_array(str(folder / path), mode="r", zarr_format=zarr_format))
         except (OSError, ValueError, KeyError, TypeError) as err:
-            raise OmeZarrError(f"{folder / path}: the label array cannot be opened ({err})") from None
+            raise OmeZarrError(
+                f"{folder / path}: the label array cannot be opened ({err})"
+            ) from None
     first = levels[0]
     if first.dtype.kind not in "ui":
         raise OmeZarrError(f"{folder}: labels must be integers, not {first.dtype}")

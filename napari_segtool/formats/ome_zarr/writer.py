@@ -42,6 +42,12 @@ from ome_zarr.scale import Methods
 from ome_zarr.writer import add_metadata, get_metadata, write_image, write_multiscale
 
 from napari_segtool.formats.ome_zarr import labels as label_meta
+from napari_segtool.formats.ome_zarr.in_place import (
+    METADATA_KEYS,
+    GroupWrite,
+    is_read_from,
+    save_in_place,
+)
 from napari_segtool.formats.ome_zarr.store import (
     PREVIOUS_TAG,
     VERSIONS,
@@ -52,13 +58,6 @@ from napari_segtool.formats.ome_zarr.store import (
     ome_attributes,
     recover_interrupted_swaps,
     zarr_format_of,
-)
-from napari_segtool.formats.ome_zarr.in_place import (
-    METADATA_KEYS,
-    GroupWrite,
-    is_read_from,
-    rebase,
-    save_in_place,
 )
 from napari_segtool.formats.result import ImageItem, LabelsItem, WriteResult
 from napari_segtool.formats.toolkit.arrays import is_chunked
@@ -114,9 +113,7 @@ def write_items(
     in_place = [group for group in groups if group.in_place]
     if in_place:
         summary += f"; {sum(g.chunks_written for g in in_place)} changed chunk(s) written"
-    return WriteResult(
-        written=written, sources=sources, summary=summary, details=tuple(groups)
-    )
+    return WriteResult(written=written, sources=sources, summary=summary, details=tuple(groups))
 
 
 def group_name(item: LabelsItem) -> str:
@@ -180,16 +177,13 @@ def _write_into_store(
     groups = []
     for item, name in zip(labels, names, strict=True):
         _check_shape(root, item, levels[0][0])
-        chunked = is_chunked(item.data)
         folder = labels_dir / name
-        count = None
-        if chunked and folder.is_dir():
+        if is_chunked(item.data) and is_read_from(item.data, folder, zarr_format):
             count = save_in_place(folder, item.data, item.document, fmt, zarr_format)
-        if count is None:
+            groups.append(GroupWrite(name, True, count))
+        else:
             count = _replace_group(labels_dir, name, item, levels, fmt, zarr_format)
             groups.append(GroupWrite(name, False, count))
-        else:
-            groups.append(GroupWrite(name, True, count))
     _list_groups(root, names, fmt, zarr_format)
     return groups
 
@@ -212,9 +206,7 @@ def _check_shape(root: Path, item: LabelsItem, image_shape: tuple[int, ...]) -> 
         )
 
 
-def _replace_group(
-    labels_dir: Path, name: str, item: LabelsItem, levels, fmt, zarr_format
-) -> int:
+def _replace_group(labels_dir: Path, name: str, item: LabelsItem, levels, fmt, zarr_format) -> int:
     """Write the group whole beside the old one and swap it in; returns its chunk files."""
     ndim = len(np.shape(item.data))
     chunks = [{"chunks": tuple(chunk[-ndim:])} for _, chunk in levels]  # the image's own
@@ -253,9 +245,6 @@ def _replace_group(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    if is_chunked(item.data) and is_read_from(item.data, labels_dir / name, zarr_format):
-        # its own group rewritten (say to hold larger values): read from the new arrays
-        rebase(item.data, labels_dir / name, zarr_format)
     return count
 
 
@@ -323,9 +312,7 @@ def _unsigned(name: str, dtype: np.dtype) -> np.dtype:
 
 
 def _chunk_file_count(group: Path) -> int:
-    return sum(
-        1 for p in group.rglob("*") if p.is_file() and p.name not in METADATA_KEYS
-    )
+    return sum(1 for p in group.rglob("*") if p.is_file() and p.name not in METADATA_KEYS)
 
 
 def _swap_in(labels_dir: Path, name: str, staging: Path, token: str) -> None:

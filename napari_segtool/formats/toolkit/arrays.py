@@ -14,12 +14,16 @@ from typing import Any
 import numpy as np
 
 from napari_segtool.model import label_store as stores
+from napari_segtool.model.chunked_labels import ChunkedLabels
 
 
 def is_chunked(data: Any) -> bool:
-    """Whether a label store other than the in-memory fallback serves ``data``."""
+    """Whether ``data`` is chunked labels, or a label store other than the in-memory
+    fallback serves it."""
     if isinstance(data, np.ndarray):
         return False
+    if isinstance(data, ChunkedLabels):
+        return True
     return any(
         store is not stores.NumpyLabelStore and store.accepts(data) for store in stores.STORES
     )
