@@ -23,6 +23,8 @@ import time
 import warnings
 import weakref
 from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -172,6 +174,11 @@ class LayerBinding:
         self._feature_rows: dict[int, int] = {}
         self._last_selected = int(layer.selected_label)
         self._last_edit: float | None = None
+        #: inside :meth:`data_moved`: ``layer.data`` is another view of the same pixels
+        self._moving = False
+        #: counts every label from scratch (``None``: a scan of ``layer.data``); a layer
+        #: showing a window of a larger segmentation counts the whole segmentation
+        self.full_counts: Callable[[], dict[int, int]] | None = None
         self._doc_connections = [
             (document.instance_added, self._on_instance_event),
             (document.instance_removed, self._on_instance_event),
@@ -372,7 +379,39 @@ class LayerBinding:
         layer = self.layer
         if layer is None:
             return
+        if self.full_counts is not None:
+            self.pixel_counts = self.full_counts()
+            return
         self.pixel_counts = label_store(layer.data).counts()
+
+    def set_counts(self, counts: dict[int, int]) -> None:
+        """Replace every pixel count (e.g. a background count of a whole segmentation
+        ended); listeners are told about every id whose count may have changed."""
+        old = set(self.pixel_counts)
+        self.pixel_counts = {int(k): int(v) for k, v in counts.items() if int(k) and v > 0}
+        self._settle(old | set(self.pixel_counts))
+
+    @contextmanager
+    def data_moved(self) -> Iterator[None]:
+        """``layer.data`` is being replaced by another part of the same segmentation.
+
+        A window over a segmentation larger than memory moves this way: the
+        pixel counts (of the whole segmentation, kept by deltas) stay right,
+        so the replacement is not a "data replaced" event: no recount, no
+        ``pixels_changed`` or ``counts_changed`` (autosave sees no edit). The
+        undo history (napari's and the binding's mirror of it) is cleared on
+        exit: its atoms point into the old pixels.
+        """
+        self._moving = True
+        try:
+            yield
+        finally:
+            self._moving = False
+            self._undo_items.clear()
+            self._redo_items.clear()
+            layer = self.layer
+            if layer is not None:
+                compat.clear_undo_history(layer)
 
     def _on_history_step(self, forward: bool) -> None:
         """napari undid (or redid) one step: replay that step's counts backwards (forwards)."""
@@ -425,6 +464,8 @@ class LayerBinding:
             stored["source"]["seconds_to_label"] = source["seconds_to_label"]
 
     def _on_data_replaced(self, _event=None) -> None:
+        if self._moving:
+            return  # see data_moved
         self._undo_items.clear()
         self._redo_items.clear()
         self._recount_and_settle()

@@ -581,6 +581,22 @@ def history_boxes(item, shape: tuple[int, ...]) -> list[tuple[slice, ...]]:
     return boxes
 
 
+def clear_undo_history(layer: Labels) -> None:
+    """Forget every undo and redo step of ``layer`` (its data was swapped for other pixels).
+
+    napari 0.9.2's ``data`` setter keeps the history, whose atoms would then
+    write into the wrong pixels; napari clears it itself the same way when a
+    layer stops being editable.
+    """
+    reset = getattr(layer, "_reset_history", None)
+    if not callable(reset):
+        raise NapariCompatError(
+            f"napari {napari_version()} has no Labels._reset_history: cannot clear the undo "
+            f"history of {layer.name!r}; use napari{TESTED_NAPARI_TEXT}"
+        )
+    reset()
+
+
 def wrap_undo_redo(layer: Labels, owner: object, on_step: Callable[[bool], None]) -> None:
     """Shadow ``undo``/``redo`` on ``layer``; ``on_step(forward)`` runs after each real step.
 
