@@ -26,6 +26,7 @@ from napari_segtool._napari.io_hooks import (
     axis_labels_of,
     bound_layer,
     claimed_reader,
+    data_pixels,
     layer_data,
     live_document,
     save_layers,
@@ -57,7 +58,7 @@ def write_ome_zarr(path: str, layers: list[LayerData]) -> list[str]:
     for data, meta, layer_type in layers:
         name = meta.get("name") or layer_type
         if layer_type == "labels":
-            pixels = np.asarray(data[0] if meta.get("multiscale") else data)
+            pixels = data_pixels(data, meta, FORMAT)
             document = live_document(meta) or plain_document(pixels)
             labels.append(LabelsItem(pixels, document, name, axis_labels_of(meta, pixels)))
             saved.append(bound_layer(meta.get("metadata") or {}))
