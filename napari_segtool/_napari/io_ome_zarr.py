@@ -31,6 +31,7 @@ from napari_segtool._napari.io_hooks import (
     live_document,
     save_layers,
 )
+from napari_segtool._napari.large_segmentation import full_shape
 from napari_segtool._napari.session import start_session_for_current_viewer
 from napari_segtool.formats import registry
 from napari_segtool.formats.coco_files import plain_document
@@ -81,7 +82,7 @@ def image_for(viewer, layer: Labels) -> Image | None:
     document = document_of(layer)
     images = [item for item in viewer.layers if isinstance(item, Image)]
     named = [image for image in images if image.name == document.source.get("image_name")]
-    shape = tuple(np.shape(layer.data))
+    shape = full_shape(layer)
     fitting = [
         image
         for image in images

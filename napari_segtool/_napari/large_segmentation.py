@@ -208,6 +208,69 @@ def full_labels(layer):
     return segmentation.labels
 
 
+def window_of(layer) -> Box | None:
+    """The level-0 box ``layer.data`` shows of its segmentation (``None``: all of it)."""
+    segmentation = _segmentations.get(unwrap(layer))
+    return segmentation.window if segmentation is not None else None
+
+
+def full_shape(layer) -> tuple[int, ...]:
+    """The shape of the layer's whole segmentation (``layer.data.shape`` unless windowed)."""
+    segmentation = _segmentations.get(unwrap(layer))
+    source = segmentation.labels if segmentation is not None else layer.data
+    return tuple(int(n) for n in source.shape)
+
+
+def windowed(array, layer):
+    """``array`` (an image over the layer's whole segmentation) as seen through the
+    layer's window: indices of the window's pixels; ``array`` itself when not windowed."""
+    window = window_of(layer)
+    return array if window is None else WindowView(array, window)
+
+
+class WindowView:
+    """An array seen through a window: index ``i`` of the view is ``window.start + i``.
+
+    Axes past the window's (an RGB axis) are passed through. Reads only what a
+    key asks for, as numpy arrays; :attr:`identity` names the array and the
+    window (the assist tools cache results under it).
+    """
+
+    def __init__(self, array, window: Box):
+        self.array = array
+        self.window = tuple(window)
+        inner = tuple(array.shape[len(self.window) :])
+        self.shape = (*_box_shape(self.window), *inner)
+        self.dtype = array.dtype
+        self.ndim = len(self.shape)
+        self.identity = (id(array), tuple((w.start, w.stop) for w in self.window))
+
+    def __getitem__(self, key) -> np.ndarray:
+        if key is Ellipsis:
+            key = ()
+        elif not isinstance(key, tuple):
+            key = (key,)
+        parts = []
+        for axis, part in enumerate(key):
+            if axis >= len(self.window):
+                parts.append(part)
+                continue
+            outer = self.window[axis]
+            size = outer.stop - outer.start
+            if isinstance(part, slice):
+                start, stop, step = part.indices(size)
+                parts.append(slice(outer.start + start, outer.start + stop, step))
+            else:
+                index = int(part)
+                parts.append(outer.start + (index + size if index < 0 else index))
+        parts += list(self.window[len(key) :])
+        return np.asarray(self.array[tuple(parts)])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        values = self[...]
+        return values if dtype is None else values.astype(dtype)
+
+
 # -- the pair of layers ----------------------------------------------------------------------
 class LargeSegmentation:
     """One large segmentation shown as an overview and an editor that follows the camera."""
@@ -581,7 +644,8 @@ class LargeSegmentation:
         counts.update(label_store(editor.data).counts())
         self.counting = False
         binding_of(editor).set_counts(dict(counts))
-        self.write_pending()
+        if self.write_pending():
+            self._edited_meanwhile()
         self.follow()
 
     def _count_failed(self, error: BaseException) -> None:
@@ -591,7 +655,17 @@ class LargeSegmentation:
         editor = self.editor
         name = editor.name if editor is not None else "the segmentation"
         show_error(f"Counting the labels of {name!r} failed: {error}; counts cover the edits only")
-        self.write_pending()
+        if self.write_pending():
+            self._edited_meanwhile()
+
+    def _edited_meanwhile(self) -> None:
+        """Strokes made while counting are in the labels only now: autosave them again."""
+        from napari_segtool._napari.autosave import autosaver_of
+
+        editor = self.editor
+        saver = autosaver_of(editor) if editor is not None else None
+        if saver is not None:
+            saver.mark_dirty()
 
     def _count_now(self) -> dict[int, int]:
         """Every label's pixels now, in one pass (the binding's rare full recount)."""
