@@ -179,6 +179,9 @@ class LayerBinding:
         #: counts every label from scratch (``None``: a scan of ``layer.data``); a layer
         #: showing a window of a larger segmentation counts the whole segmentation
         self.full_counts: Callable[[], dict[int, int]] | None = None
+        #: ``check(label_ids, action)`` raises :class:`DocumentError` when an edit of whole
+        #: instances (delete, merge, clean-up) cannot see all their pixels (a window)
+        self.whole_instance_check: Callable[[list[int], str], None] | None = None
         self._doc_connections = [
             (document.instance_added, self._on_instance_event),
             (document.instance_removed, self._on_instance_event),
@@ -357,10 +360,17 @@ class LayerBinding:
         layer = self.layer
         if layer is None or not label_ids:
             return PaintResult()
+        self.check_whole_instances(label_ids, "change")
         edit = ProposedEdit.from_indices(
             self.instance_pixels(label_ids), value, replaces=frozenset(label_ids)
         )
         return paint(layer, edit) if edit is not None else PaintResult()
+
+    def check_whole_instances(self, label_ids: list[int], action: str) -> None:
+        """Refuse (:class:`DocumentError`) an edit of whole instances the layer does not hold
+        whole: on a window of a larger segmentation, those reaching outside it."""
+        if self.whole_instance_check is not None and label_ids:
+            self.whole_instance_check(list(label_ids), action)
 
     def _refuse_locked(self, label_ids: list[int], action: str) -> None:
         """The dock's own edits stop at protected instances, as the brush does."""

@@ -72,7 +72,7 @@ from napari_segtool._napari.binding import (
     unwrap,
 )
 from napari_segtool._napari.compat import camera, qt_window
-from napari_segtool.model.document import Document
+from napari_segtool.model.document import Document, DocumentError
 
 logger = logging.getLogger(__name__)
 
@@ -299,6 +299,9 @@ class LargeSegmentation:
         self._edited: list[Box] = []
         #: boxes not yet written into the labels (while counting)
         self._pending: list[Box] = []
+        #: where each id's pixels may be (level 0; from the count, grown by every stroke)
+        self._boxes: dict[int, Box] = {}
+        self._last_boxes: list[Box] = []
         #: the count of the whole segmentation is running (writes and moves wait)
         self.counting = False
         #: how many times the window moved, and boxes written through (tests, benchmarks)
@@ -318,6 +321,8 @@ class LargeSegmentation:
         binding = binding_of(editor)
         binding.full_counts = self._count_now
         binding.pixels_changed.connect(self._on_pixels_changed)
+        binding.counts_changed.connect(self._on_counts_changed)
+        binding.whole_instance_check = self.check_whole
         self.sync_colours()
 
     @property
@@ -423,10 +428,42 @@ class LargeSegmentation:
         moved = [box for box in moved if all(s.stop > s.start for s in box)]
         if not moved:
             return
+        self._last_boxes = moved
         self._edited = _merge(self._edited, moved)
         self._pending = _merge(self._pending, moved)
         if not self.counting:
             self.write_pending()
+
+    def _on_counts_changed(self, label_ids) -> None:
+        """The ids a stroke changed may now lie anywhere in its boxes too."""
+        if not self._last_boxes:
+            return
+        hull = _hull(self._last_boxes)
+        for label_id in label_ids:
+            old = self._boxes.get(label_id)
+            self._boxes[label_id] = hull if old is None else _hull([old, hull])
+        self._last_boxes = []
+
+    def check_whole(self, label_ids: list[int], action: str) -> None:
+        """Refuse to ``action`` instances that may have pixels outside the window (their
+        other pixels would stay): :class:`DocumentError` naming them."""
+        if self.counting:
+            raise DocumentError(
+                f"cannot {action} instance(s) {label_ids} yet: the labels of this large "
+                "segmentation are still being counted"
+            )
+        outside = [
+            i
+            for i in label_ids
+            if (box := self._boxes.get(int(i))) is not None and not _inside(box, self.window)
+        ]
+        if outside:
+            raise DocumentError(
+                f"cannot {action} instance(s) {outside} as a whole: they reach beyond the part of "
+                "this large segmentation loaded for editing (the window round the view, at most "
+                f"{self.window_max} pixels a side); centre the view on them and try again, or "
+                "edit them with the brush"
+            )
 
     def write_pending(self) -> int:
         """Write the boxes changed since the last write into the labels; refresh the overview."""
@@ -634,6 +671,15 @@ class LargeSegmentation:
         from napari_segtool.model.label_store import label_store
 
         counts = Counter(dict(result[0] if isinstance(result, tuple) else result))
+        boxes = dict(result[1]) if isinstance(result, tuple) and len(result) > 1 else {}
+        for label_id, box in boxes.items():
+            old = self._boxes.get(int(label_id))
+            box = tuple(box)
+            self._boxes[int(label_id)] = box if old is None else _hull([old, box])
+        everywhere = tuple(slice(0, int(n)) for n in self.labels.shape)
+        for label_id, count in counts.items():
+            if count > 0 and int(label_id) not in boxes:  # not said where: anywhere
+                self._boxes[int(label_id)] = everywhere
         editor = self.editor
         if editor is None:
             self.counting = False
@@ -700,6 +746,13 @@ def _box_shape(box: Box) -> tuple[int, ...]:
 
 def _inside(inner: Box, outer: Box) -> bool:
     return all(o.start <= i.start and i.stop <= o.stop for i, o in zip(inner, outer, strict=True))
+
+
+def _hull(boxes: list[Box]) -> Box:
+    return tuple(
+        slice(min(b[axis].start for b in boxes), max(b[axis].stop for b in boxes))
+        for axis in range(len(boxes[0]))
+    )
 
 
 def _overlap(a: Box, b: Box) -> bool:
