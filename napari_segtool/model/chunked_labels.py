@@ -72,7 +72,7 @@ def default_level_shapes(shape: Sequence[int], chunks: Sequence[int]) -> list[tu
     shapes = [tuple(int(s) for s in shape)]
     while any(s > c for s, c in zip(shapes[-1][-2:], chunks[-2:], strict=True)):
         last = shapes[-1]
-        shapes.append(last[:-2] + tuple(max(1, (s + 1) // 2) for s in last[-2:]))
+        shapes.append(last[:-2] + tuple((s + 1) // 2 for s in last[-2:]))
     return shapes
 
 
@@ -471,8 +471,13 @@ class ChunkedLabels:
                 local = indices[a:b] - number * size
                 first, last = int(local[0]), int(local[-1])
                 inside: Any = local
-                if last - first == b - a - 1:
-                    inside = slice(first, last + 1)
+                step = (last - first) // (b - a - 1) if b - a > 1 else 1
+                if (
+                    step
+                    and last - first == step * (b - a - 1)
+                    and (b - a < 3 or bool((np.diff(local) == step).all()))
+                ):
+                    inside = slice(first, last + 1, step)  # slicing beats fancy indexing
                 groups.append((number, slice(a, b), inside))
             found.append(groups)
         return found
@@ -510,7 +515,9 @@ class ChunkedLabels:
                 slice(s + _first(p), s + _last(p) + 1) for s, p in zip(starts, inside, strict=True)
             )
             pixels = np.asarray(self._base[level][box])
-            local = tuple(slice(None) if isinstance(p, slice) else p - p[0] for p in inside)
+            local = tuple(
+                slice(None, None, p.step) if isinstance(p, slice) else p - p[0] for p in inside
+            )
             return _take(pixels, local).astype(self._dtype, copy=False)
         # a level the base lacks: its pixels come from the base's level 0 (unwritten there too)
         starts = [i * c for i, c in zip(index, self._level_chunks[level], strict=True)]
@@ -529,7 +536,7 @@ class ChunkedLabels:
             region = self.chunk_region(index, level)
             chunk_shape = tuple(r.stop - r.start for r in region)
             whole = all(
-                isinstance(p, slice) and p.start == 0 and p.stop == n
+                isinstance(p, slice) and p.start == 0 and p.stop == n and p.step in (None, 1)
                 for p, n in zip(inside, chunk_shape, strict=True)
             )
             with self._lock:
@@ -685,7 +692,7 @@ def _parse_key(key: Any, shape: tuple[int, ...]) -> tuple[list[np.ndarray], list
 
 def _as_indices(part: Any) -> np.ndarray:
     if isinstance(part, slice):
-        return np.arange(part.start, part.stop, dtype=np.int64)
+        return np.arange(part.start, part.stop, part.step or 1, dtype=np.int64)
     return part
 
 

@@ -35,17 +35,17 @@ of the pixel count, no negative id); otherwise the ids are first numbered
 of pixels at a time so that the table stays small), and ``find_objects`` and
 :func:`numpy.bincount` run over that compact numbering (4 bytes a pixel).
 
-**Adding a store.** A chunked array (zarr, dask) gets its own module, say
-``model/zarr_label_store.py``, with a class that provides the members above
-and an ``accepts(array) -> bool`` static method (true for the arrays it
-handles, checked without importing its library eagerly), and is registered by
-adding it to :data:`STORES`, before :class:`NumpyLabelStore`, which takes any
-array as the fallback (reading it whole with :func:`numpy.asarray`). Such a
-store would read chunk by chunk: per chunk, the compact numbering gives boxes
-and counts, merged across chunks (box union, count sum) as the blocks of
-:func:`_compact_numbering` are, so memory stays one chunk; ``region`` reads
-only the chunks the box touches. Code that asks :func:`label_store` for a store then works
-unchanged on the new arrays.
+**Adding a store.** A chunked array gets its own module with a class that
+provides the members above and an ``accepts(array) -> bool`` static method
+(true for the arrays it handles, checked without importing their library
+eagerly), registered in :data:`STORES` before :class:`NumpyLabelStore`, the
+fallback that takes any array (reading it whole with :func:`numpy.asarray`).
+:class:`~.zarr_label_store.ChunkedLabelStore` (``model/zarr_label_store.py``)
+is the one for :class:`~.chunked_labels.ChunkedLabels` and zarr arrays: it
+numbers each chunk as :meth:`NumpyLabelStore._numbered` numbers an array and
+merges the chunks' boxes and counts, so memory stays one chunk, and it skips
+chunks never written. Code that asks :func:`label_store` for a store works
+unchanged on such arrays.
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 from scipy import ndimage
+
+from napari_segtool.model.zarr_label_store import ChunkedLabelStore
 
 BoundingBox = tuple[slice, ...]
 
@@ -258,7 +260,7 @@ def focus_point(
 
 
 #: the stores, tried in order; the first whose ``accepts(array)`` is true serves it
-STORES: tuple[type, ...] = (NumpyLabelStore,)
+STORES: tuple[type, ...] = (ChunkedLabelStore, NumpyLabelStore)
 
 
 def label_store(array: Any) -> LabelStore:
