@@ -272,3 +272,37 @@ def test_the_wand_reads_the_image_under_the_window(large):
     painted = np.asarray(large.labels[5270:5331, 5470:5531]) == label
     np.testing.assert_array_equal(painted, disk)
     assert large.binding.pixel_counts[label] == int(disk.sum())
+
+
+def test_strokes_while_counting_are_counted_once_and_written_after(
+    make_napari_viewer, fish, monkeypatch
+):
+    """The count runs off the UI thread; strokes meanwhile stay in the window."""
+    from napari_segtool._qt import large_segmentation as qt_side
+
+    queued = []
+    monkeypatch.setattr(qt_side, "run_in_worker", lambda *job: queued.append(job))
+    viewer = make_napari_viewer()
+    labels = ChunkedLabels.create((3000, 3000), chunks=(CHUNK, CHUNK), dtype=np.uint16)
+    labels.write((slice(100, 200), slice(100, 300)), np.full((100, 200), 3, np.uint16))
+    labels.write((slice(2800, 2900), slice(2800, 2900)), np.full((100, 100), 4, np.uint16))
+    document = Document(fish)
+    editor = open_large_segmentation(viewer, labels, document, "big", window_max=WINDOW)
+    large = Large(viewer, labels, editor)
+    assert large.segmentation.counting and len(queued) == 1
+    assert large.binding.pixel_counts == {}  # nothing counted yet
+    label = large.binding.start_instance(ORANGE_FISH)
+    editor.brush_size = 10
+    large.stroke([(150, 50), (150, 250)])  # over object 3: takes some of its pixels
+    window = large.segmentation.window
+    large.look_at(2850, 2850)
+    assert large.segmentation.window == window  # no move while counting
+    assert labels[150, 150] == 3  # not written yet: the count sees one state
+    job, _description, done, _failed = queued.pop()
+    steps = []
+    done(job(lambda finished, total: steps.append((finished, total))))
+    assert steps and steps[-1][0] == steps[-1][1]
+    assert labels[150, 150] == label  # written now
+    large.check_counts()
+    assert large.binding.pixel_counts[4] == 100 * 100
+    assert large.segmentation.window != window  # and the window follows again
