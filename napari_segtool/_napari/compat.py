@@ -23,7 +23,9 @@ What is used, and by whom
       history atoms (``_MaskedPaintAtom`` and the ``data_setitem`` 3-tuple),
       the history's depth and limit, and wraps ``undo``/``redo`` on the layer
       instance, relying on napari's undo sending no ``paint`` event:
-      :func:`history_changes` and the functions after it;
+      :func:`history_changes` and the functions after it; a window of a large
+      segmentation that moves clears the layer's history (``_reset_history``,
+      as napari does when a layer stops being editable): :func:`clear_undo_history`;
     - the layer-list guard shadows ``LayerList.remove_selected`` on the
       viewer's list (the GUI's delete paths call it):
       :func:`shadow_remove_selected`;

@@ -148,9 +148,17 @@ def layer_pixels(layer: Labels, format_name: str | None = None):
     """
     layer = unwrap(layer)
     pixels = full_labels(layer)
-    if is_windowed(layer) and format_name in CHUNKED_WRITERS:
+    if not is_windowed(layer):
+        return np.asarray(pixels)
+    if format_name in CHUNKED_WRITERS:
         return pixels
-    return np.asarray(pixels)
+    try:
+        return np.asarray(pixels)
+    except MemoryError as error:  # the ChunkedLabels' limit: say which layer and why
+        raise ValueError(
+            f"{layer.name!r} is too large to be written as one array "
+            f"({'x'.join(str(n) for n in pixels.shape)} pixels): {error}; save it as OME-Zarr"
+        ) from None
 
 
 def data_pixels(data: Any, meta: dict[str, Any], format_name: str | None = None):

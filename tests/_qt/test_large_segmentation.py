@@ -306,3 +306,46 @@ def test_strokes_while_counting_are_counted_once_and_written_after(
     large.check_counts()
     assert large.binding.pixel_counts[4] == 100 * 100
     assert large.segmentation.window != window  # and the window follows again
+
+
+def test_a_stack_window_follows_the_sliders(make_napari_viewer, fish):
+    viewer = make_napari_viewer()
+    labels = ChunkedLabels.create((4, 3000, 3000), chunks=(1, CHUNK, CHUNK), dtype=np.uint16)
+    labels.write((2, slice(2000, 2100), slice(2000, 2100)), np.full((100, 100), 5, np.uint16))
+    editor = open_large_segmentation(viewer, labels, Document(fish), "stack", window_max=WINDOW)
+    wait_for_workers()
+    large = Large(viewer, labels, editor)
+    large.look_at(2050, 2050)
+    viewer.dims.set_current_step(0, 2)
+    wait(400)
+    window = large.segmentation.window
+    assert window[0] == slice(2, 3) and window[1].start <= 2050 < window[1].stop
+    assert large.binding.pixel_counts[5] == 100 * 100
+    label = large.binding.start_instance(ORANGE_FISH)
+    editor.brush_size = 6
+    large.stroke([(2, 1900, 1900), (2, 1900, 1960)], dims_displayed=(1, 2))
+    assert labels[2, 1900, 1930] == label and not labels[1, 1900, 1930]
+    viewer.dims.set_current_step(0, 1)
+    wait(400)
+    assert large.segmentation.window[0] == slice(1, 2)
+    large.check_counts()
+    assert np.asarray(large.overview.data[0][2, 1900, 1930]) == label
+
+
+def test_deleting_the_overview_asks_for_the_unsaved_editor(large):
+    from napari_segtool._napari.close_guard import dirty_layers
+
+    large.binding.start_instance(ORANGE_FISH)
+    large.editor.brush_size = 6
+    large.stroke([(300, 300), (300, 340)])
+    assert dirty_layers([large.overview]) == [large.editor]
+    assert dirty_layers([large.overview, large.editor]) == [large.editor]
+
+
+def test_a_2d_format_refuses_a_segmentation_too_large_for_one_array(large):
+    from napari_segtool._napari.io_hooks import layer_pixels
+
+    large.labels.array_limit = 1024  # bytes: stands for a segmentation of many GB
+    with pytest.raises(ValueError, match="too large to be written as one array"):
+        layer_pixels(large.editor, "coco")
+    assert layer_pixels(large.editor, "ome-zarr") is large.labels
