@@ -341,9 +341,10 @@ class LargeSegmentation:
     def _connect(self, viewer, editor: Labels, overview: Labels) -> None:
         editor.events.colormap.connect(self.sync_colours)
         editor.events.name.connect(self._on_name)
-        for attribute in ("visible", "opacity"):
-            getattr(editor.events, attribute).connect(self._linker(attribute, editor, overview))
-            getattr(overview.events, attribute).connect(self._linker(attribute, overview, editor))
+        editor.events.opacity.connect(self._linker("opacity", editor, overview))
+        overview.events.opacity.connect(self._linker("opacity", overview, editor))
+        editor.events.visible.connect(self.update_overview)
+        overview.events.visible.connect(self._linker("visible", overview, editor))
         overview.events.editable.connect(self._keep_read_only)
         viewer.layers.events.removed.connect(self._on_removed)
         cam = camera(viewer)
@@ -365,6 +366,32 @@ class LargeSegmentation:
                 self._linking = False
 
         return link
+
+    def update_overview(self, _event=None) -> None:
+        """Show the overview with the editor, except while the window covers the whole view.
+
+        Drawn under the editor, the overview would show through its translucent
+        pixels, so a window would look darker than the rest; and where a stroke
+        erased, the overview's old pixels would show until it refreshes.
+        """
+        editor, overview = self.editor, self.overview
+        if editor is None or overview is None or self._linking:
+            return
+        wanted = bool(editor.visible) and not self.covers_view()
+        if overview.visible != wanted:
+            self._linking = True
+            try:
+                overview.visible = wanted
+            finally:
+                self._linking = False
+
+    def covers_view(self) -> bool:
+        """The window holds every pixel in view (2-D display)."""
+        viewer = self.viewer
+        if viewer is None or viewer.dims.ndisplay != 2:
+            return False
+        visible = self.visible_region()
+        return visible is not None and _inside(visible, self.window)
 
     def sync_colours(self, _event=None) -> None:
         """Give the overview the editor's colormap (the binding's instance colours)."""
@@ -525,6 +552,7 @@ class LargeSegmentation:
 
     # -- moving the window -----------------------------------------------------------------
     def _on_view(self, _event=None) -> None:
+        self.update_overview()  # at once: a pan shows the overview beyond the window
         self.schedule(self.follow)
 
     def follow(self) -> bool:
@@ -647,6 +675,7 @@ class LargeSegmentation:
             editor.data = pixels
             editor.translate = _window_translate(self.translate, self.scale, region)
         self.moves += 1
+        self.update_overview()
 
     # -- counting ----------------------------------------------------------------------------
     def start_counting(self) -> None:

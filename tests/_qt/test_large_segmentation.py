@@ -38,6 +38,11 @@ def wait(ms: int) -> None:
         QCoreApplication.processEvents()
 
 
+def shown(layer) -> set[int]:
+    """The label values napari has sliced for display (the visible tile of a multiscale)."""
+    return set(np.unique(np.asarray(layer._slice.image.raw)).tolist())
+
+
 class Large:
     def __init__(self, viewer, labels, editor):
         self.viewer, self.labels, self.editor = viewer, labels, editor
@@ -93,6 +98,11 @@ def test_the_pair_looks_like_one_layer(large):
     assert overview.colormap is editor.colormap
     large.binding.start_instance(ORANGE_FISH)
     assert overview.colormap is editor.colormap
+    # zoomed in, the window covers the view: the overview is hidden (it would show
+    # through the editor's translucent pixels); zoomed out it shows the rest
+    assert large.segmentation.covers_view() and not overview.visible
+    large.look_at(3000, 3000, zoom=0.05)
+    assert overview.visible
     editor.visible = False
     assert not overview.visible
     overview.visible = True
@@ -133,6 +143,14 @@ def test_a_stroke_is_written_through_and_undo_works_in_the_window(large):
     large.editor.redo()
     assert large.labels[500, 500] == label
     large.check_counts()
+    # zoomed out (the overview shows) a stroke reaches what napari draws of the overview
+    large.look_at(500, 500, zoom=0.3)
+    assert large.overview.visible
+    second = large.binding.start_instance(ORANGE_FISH)
+    large.stroke([(700, 450), (700, 550)])
+    assert second in shown(large.overview)
+    large.editor.undo()
+    assert second not in shown(large.overview)
 
 
 def test_a_window_move_keeps_counts_and_the_stroke_and_is_no_edit(large):
@@ -159,6 +177,9 @@ def test_a_window_move_keeps_counts_and_the_stroke_and_is_no_edit(large):
     assert large.labels[500, 500] == label  # nothing to undo from before the move
     # the overview shows the stroke made in the old window
     assert np.asarray(large.overview.data[0][500, 500]) == label
+    large.look_at(3000, 3000, zoom=0.05)
+    assert label in shown(large.overview)  # what napari draws of it now
+    large.look_at(5050, 5100)
     # painting at the new place counts right
     large.binding.start_instance(ORANGE_FISH)
     second = large.binding.current_label_id
