@@ -30,6 +30,7 @@ from napari_segtool._napari.binding import (
     segmentation_layer_kwargs,
     unwrap,
 )
+from napari_segtool._napari.large_segmentation import full_labels, is_windowed
 from napari_segtool.formats import registry
 from napari_segtool.formats.result import (
     ImageItem,
@@ -49,6 +50,9 @@ LAST_SAVE_KEY = "last_save"
 LayerData = tuple[Any, dict[str, Any], str]
 #: a Shapes / Points layer's metadata: ``ShapesItem.read_ids``, for the writer
 READ_IDS_KEY = "segtool_read_ids"
+#: formats whose writer takes a segmentation larger than memory (a ``ChunkedLabels``)
+#: as it is; the others get it as one numpy array
+CHUNKED_WRITERS = frozenset({"ome-zarr"})
 
 
 def napari_progress(items: Iterable[T], total: int, description: str) -> Iterable[T]:
@@ -134,6 +138,38 @@ def bound_layer(metadata: dict[str, Any]) -> Labels | None:
     return next((layer for layer in bound_layers() if layer.metadata is metadata), None)
 
 
+def layer_pixels(layer: Labels, format_name: str | None = None):
+    """The pixels a writer saves for ``layer``: all of them, never a window.
+
+    A layer showing a window of a larger segmentation gives its whole
+    ``ChunkedLabels`` (the window's edits written into it): as it is to the
+    formats of :data:`CHUNKED_WRITERS`, else as one numpy array (which the
+    ``ChunkedLabels`` refuses, naming the layer's size, beyond its limit).
+    """
+    layer = unwrap(layer)
+    pixels = full_labels(layer)
+    if not is_windowed(layer):
+        return np.asarray(pixels)
+    if format_name in CHUNKED_WRITERS:
+        return pixels
+    try:
+        return np.asarray(pixels)
+    except MemoryError as error:  # the ChunkedLabels' limit: say which layer and why
+        raise ValueError(
+            f"{layer.name!r} is too large to be written as one array "
+            f"({'x'.join(str(n) for n in pixels.shape)} pixels): {error}; save it as OME-Zarr"
+        ) from None
+
+
+def data_pixels(data: Any, meta: dict[str, Any], format_name: str | None = None):
+    """A writer hook's pixels of a labels layer data tuple: :func:`layer_pixels` of its
+    bound layer when it shows a window, else ``data`` as a numpy array."""
+    layer = bound_layer(meta.get("metadata") or {})
+    if layer is not None and is_windowed(layer):
+        return layer_pixels(layer, format_name)
+    return np.asarray(data[0] if meta.get("multiscale") else data)
+
+
 def live_document(meta: dict[str, Any]) -> Document | None:
     """The document of a writer's layer data: the live one, else the stored one, else ``None``."""
     metadata = meta.get("metadata") or {}
@@ -176,7 +212,9 @@ def save_layers(
         if is_segmentation_layer(layer):
             document = document_of(layer)
             labels.append(
-                LabelsItem(np.asarray(layer.data), document, layer.name, tuple(layer.axis_labels))
+                LabelsItem(
+                    layer_pixels(layer, entry.name), document, layer.name, tuple(layer.axis_labels)
+                )
             )
             saved.append(layer)
         elif isinstance(layer, Image):

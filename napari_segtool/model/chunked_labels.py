@@ -238,7 +238,9 @@ class ChunkedLabels:
         if any(len(a) == 0 for a in axes):
             return
         kept = tuple(len(a) for a, d in zip(axes, drop, strict=True) if not d)
-        values = np.broadcast_to(np.asarray(values), kept)  # a view: a scalar is never expanded
+        if not isinstance(values, np.ndarray):  # as numpy: -1 into uint32 is an error, not 2**32-1
+            values = np.asarray(values, dtype=self._dtype)
+        values = np.broadcast_to(values, kept)  # a view: a scalar is never expanded
         dropped = tuple(i for i, d in enumerate(drop) if d)
         if dropped:
             values = np.expand_dims(values, dropped)

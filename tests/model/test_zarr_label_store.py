@@ -154,6 +154,24 @@ def test_chunks_never_written_are_skipped_with_progress_per_chunk_read():
     }
 
 
+def test_blocks_not_stored_in_a_zarr_array_are_never_read():
+    for options in ({}, {"shards": (4096, 4096)}, {"zarr_format": 2}):
+        array = zarr.create_array(
+            store=zarr.storage.MemoryStore(),
+            shape=(40_000, 40_000),
+            chunks=(1024, 1024),
+            dtype="u4",
+            **options,
+        )
+        array[5000:5010, 0:3] = 4
+        calls = []
+        store = ChunkedLabelStore(array)
+        counts, boxes = store.counts_and_boxes(lambda *c, seen=calls: seen.append(c))
+        read = 16 if "shards" in options else 1  # the inner chunks of the one stored shard
+        assert calls[-1] == (read, read), options
+        assert counts == {4: 30} and boxes == {4: (slice(5000, 5010), slice(0, 3))}
+
+
 def test_a_large_zarr_array_is_read_in_one_chunk_of_memory():
     array = zarr.create_array(
         store=zarr.storage.MemoryStore(), shape=(4096, 4096), chunks=(512, 512), dtype="u4"
