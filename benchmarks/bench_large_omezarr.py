@@ -4,9 +4,10 @@ Made offline in a temporary folder (removed afterwards): a 32,768 x 32,768
 ``uint8`` image (1024 x 1024 chunks, a pyramid down to 1024 pixels a side,
 written chunk by chunk from a function of the coordinates, as
 ``formats/ome_zarr/tissue.py`` makes the sample) and its label group: 900
-disc-shaped instances painted into a :class:`ChunkedLabels` and streamed into
+disc-shaped instances, streamed into
 the store by the plugin's writer (a 4 GiB ``uint32`` array that never exists
-in memory).
+in memory: the discs go into a plain zarr array on disk, chunk by chunk, which
+the writer streams like any chunked source).
 
 Then, in a fresh process (so that its peak memory is its own):
 
@@ -127,17 +128,29 @@ def disc(radius: int) -> np.ndarray:
 
 
 def build(store: Path, size: int, instances: int) -> float:
-    """The image and a segmentation of ``instances`` discs, streamed in; returns seconds."""
+    """The image and a segmentation of ``instances`` discs, streamed in; returns the seconds
+    the plugin's writer took.
+
+    The discs are painted into a plain zarr array beside the store (chunk by chunk on
+    disk), which the writer streams into the label group like any chunked source.
+    """
+    import zarr
+
     from napari_segtool import load_default_ontology
     from napari_segtool.formats import registry
     from napari_segtool.formats.result import LabelsItem
-    from napari_segtool.model.chunked_labels import ChunkedLabels
     from napari_segtool.model.document import Document
 
     make_image_store(store, size)
     ontology = load_default_ontology()
     document = Document(ontology=ontology, source={"image_name": "image"})
-    labels = ChunkedLabels.create((size, size), chunks=(CHUNK, CHUNK))
+    source = zarr.create_array(
+        str(store.with_name("source.zarr")),
+        shape=(size, size),
+        chunks=(CHUNK, CHUNK),
+        dtype=np.uint32,
+        fill_value=0,
+    )
     side = math.ceil(math.sqrt(instances))
     spacing = size // side
     rng = np.random.default_rng(15)
@@ -145,13 +158,14 @@ def build(store: Path, size: int, instances: int) -> float:
     for n in range(instances):
         y = (n // side) * spacing + spacing // 2 + int(rng.integers(-200, 200))
         x = (n % side) * spacing + spacing // 2 + int(rng.integers(-200, 200))
-        labels.write((slice(y - 40, y + 41), slice(x - 40, x + 41)), shape * np.uint32(n + 1))
+        box = (slice(y - 40, y + 41), slice(x - 40, x + 41))
+        source[box] = np.where(shape, np.uint32(n + 1), source[box])
         document.add_instance(n + 1, ontology.classes[n % len(ontology.classes)].feature_schema_id)
     document.source["ome_zarr"] = {"path": str(store), "label_group": "cells", "version": "0.5"}
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        registry.get("ome-zarr").write(store, [LabelsItem(labels, document, "cells")])
+        registry.get("ome-zarr").write(store, [LabelsItem(source, document, "cells")])
     return time.perf_counter() - start
 
 

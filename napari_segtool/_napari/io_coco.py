@@ -57,7 +57,7 @@ def write_coco(path: str, layers: list[LayerData]) -> list[str]:
     for data, meta, layer_type in layers:
         name = meta.get("name") or layer_type
         if layer_type == "labels":
-            pixels = data_pixels(data, meta)
+            pixels = data_pixels(data, meta, "coco")
             document = live_document(meta) or plain_document(pixels)
             labels.append(LabelsItem(pixels, document, name, axis_labels_of(meta, pixels)))
             saved.append(bound_layer(meta.get("metadata") or {}))
@@ -88,7 +88,7 @@ def export_coco(
     for layer in (unwrap(layer) for layer in layers):
         if isinstance(layer, Labels):
             document = document_of(layer) if is_segmentation_layer(layer) else None
-            data = layer_pixels(layer)
+            data = layer_pixels(layer, "coco")
             labels.append(
                 LabelsItem(
                     data, document or plain_document(data), layer.name, tuple(layer.axis_labels)

@@ -30,7 +30,11 @@ from napari_segtool._napari.binding import (
     segmentation_layer_kwargs,
     unwrap,
 )
-from napari_segtool._napari.large_segmentation import full_labels, is_windowed
+from napari_segtool._napari.large_segmentation import (
+    full_labels,
+    is_windowed,
+    open_large_segmentation,
+)
 from napari_segtool.formats import registry
 from napari_segtool.formats.result import (
     ImageItem,
@@ -39,6 +43,7 @@ from napari_segtool.formats.result import (
     ShapesItem,
     WriteResult,
 )
+from napari_segtool.formats.toolkit.arrays import is_chunked
 from napari_segtool.model.document import METADATA_KEY, Document
 
 if TYPE_CHECKING:
@@ -51,8 +56,9 @@ LayerData = tuple[Any, dict[str, Any], str]
 #: a Shapes / Points layer's metadata: ``ShapesItem.read_ids``, for the writer
 READ_IDS_KEY = "segtool_read_ids"
 #: formats whose writer takes a segmentation larger than memory (a ``ChunkedLabels``)
-#: as it is; the others get it as one numpy array
-CHUNKED_WRITERS = frozenset({"ome-zarr"})
+#: as it is (read through its label store, box by box); the others get it as one
+#: numpy array
+CHUNKED_WRITERS = frozenset({"ome-zarr", "labelbox-v1", "labelbox-ndjson", "coco"})
 
 
 def napari_progress(items: Iterable[T], total: int, description: str) -> Iterable[T]:
@@ -101,10 +107,57 @@ def claimed_reader(format_name: str, path: str | list[str]):
 
     def read_claimed(_path: str | list[str]) -> list[LayerData]:
         results = [entry.read(p, claim=c) for p, c in zip(paths, claims, strict=True)]
+        viewer = _current_viewer()
+        if viewer is not None and any(_holds_chunked(result) for result in results):
+            # a segmentation larger than memory is two layers napari cannot build from
+            # layer data: every layer is added here, in order; napari is told "no layers"
+            for result in results:
+                add_to_viewer(viewer, result)
+            return [(None,)]
         return [layer for result in results for layer in layer_data(result)]
 
     start_session_for_current_viewer()
     return read_claimed
+
+
+def add_to_viewer(viewer: napari.Viewer, result: ReadResult) -> list[Layer]:
+    """The layers of ``result`` added to ``viewer`` in its order; labels larger than memory
+    (a ``ChunkedLabels``) as one large segmentation (its overview and editor layers, see
+    :mod:`.large_segmentation`). Returns the layers added (an editor for a large one).
+
+    The other layers are built before any is added, so a bad one adds nothing.
+    """
+    built: list[Layer | LabelsItem] = []
+    for item, (data, meta, kind) in zip(result.items, layer_data(result), strict=True):
+        if isinstance(item, LabelsItem) and is_chunked(item.data):
+            built.append(item)
+        else:
+            built.append(Layer.create(data, meta, kind))
+    added: list[Layer] = []
+    for layer in built:
+        if isinstance(layer, LabelsItem):
+            axis_labels = layer.axis_labels
+            if axis_labels is not None and len(axis_labels) != len(layer.data.shape):
+                axis_labels = None
+            added.append(
+                open_large_segmentation(
+                    viewer, layer.data, layer.document, layer.name, axis_labels=axis_labels
+                )
+            )
+        else:
+            viewer.add_layer(layer)
+            added.append(layer)
+    return added
+
+
+def _holds_chunked(result: ReadResult) -> bool:
+    return any(is_chunked(item.data) for item in result.labels)
+
+
+def _current_viewer():
+    from napari import current_viewer
+
+    return current_viewer()
 
 
 def axis_labels_of(meta: dict[str, Any], data: Any) -> tuple[str, ...] | None:
@@ -241,7 +294,4 @@ def open_file(viewer: napari.Viewer, path: str | Path, **options) -> list[Layer]
     """
     entry, claim = registry.claimed_format(path)
     result = entry.read(path, claim=claim, progress=napari_progress, **options)
-    layers = [Layer.create(data, meta, kind) for data, meta, kind in layer_data(result)]
-    for layer in layers:
-        viewer.add_layer(layer)
-    return layers
+    return add_to_viewer(viewer, result)

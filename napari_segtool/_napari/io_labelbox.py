@@ -112,7 +112,7 @@ def write_labelbox_v1(path: str, layers: list[LayerData]) -> list[str]:
         metadata = meta["metadata"]
         items.append(
             LabelsItem(
-                data_pixels(data, meta),
+                data_pixels(data, meta, LABELBOX),
                 document,
                 meta.get("name") or "labels",
                 axis_labels_of(meta, data),
@@ -171,7 +171,7 @@ def export_layer(
     document = document_of(layer)
     result = registry.get(LABELBOX).write(
         path,
-        [LabelsItem(layer_pixels(layer), document, layer.name, tuple(layer.axis_labels))],
+        [LabelsItem(layer_pixels(layer, LABELBOX), document, layer.name, tuple(layer.axis_labels))],
         mask_mode=mask_mode,
         mask_base_url=mask_base_url,
         image_base_url=image_base_url,

@@ -56,7 +56,7 @@ def write_labelbox_ndjson(path: str, layers: list[LayerData]) -> list[str]:
             )
         items.append(
             LabelsItem(
-                data_pixels(data, meta),
+                data_pixels(data, meta, NDJSON),
                 document,
                 meta.get("name") or "labels",
                 axis_labels_of(meta, data),
@@ -79,7 +79,9 @@ def export_ndjson_layer(layer: Labels, path: str | Path, **options) -> NdjsonExp
     """
     layer = unwrap(layer)
     document = document_of(layer)
-    items = [LabelsItem(layer_pixels(layer), document, layer.name, tuple(layer.axis_labels))]
+    items = [
+        LabelsItem(layer_pixels(layer, NDJSON), document, layer.name, tuple(layer.axis_labels))
+    ]
     result = registry.get(NDJSON).write(path, items, progress=progress, **options)
     _remember(layer.metadata, layer, document, result.sources[0])
     after_write(result, [layer])

@@ -7,14 +7,12 @@ from __future__ import annotations
 import itertools
 import warnings
 
-import dask.array as da
 import numpy as np
 import pytest
 import zarr
 from ome_zarr.format import FormatV04, FormatV05
 from ome_zarr.io import parse_url
 from ome_zarr.reader import Label, Reader
-from ome_zarr.writer import write_image
 
 from napari_segtool.formats import registry
 from napari_segtool.formats.ome_zarr import OmeZarrError, in_place
@@ -24,11 +22,11 @@ from napari_segtool.formats.ome_zarr.store import multiscale_paths
 from napari_segtool.formats.result import LabelsItem
 from napari_segtool.model.chunked_labels import ChunkedLabels
 from tests.coco_samples import annotated_image
+from tests.ome_zarr_samples import LARGE_CHUNK, LARGE_SIDE, image_store, large_store
 
 FORMATS = {"0.4": FormatV04(), "0.5": FormatV05()}
 #: past the reader's threshold (4096 x 4096 pixels a plane) with 1024 x 1024 chunks
-SIDE = 6000
-CHUNK = 1024
+SIDE, CHUNK = LARGE_SIDE, LARGE_CHUNK
 ENTRY = registry.get("ome-zarr")
 
 
@@ -39,37 +37,12 @@ def _quiet(function, *args, **kwargs):
 
 
 def _image_store(path, shape=(SIDE, SIDE), version="0.5", chunk=CHUNK):
-    """An OME-Zarr holding a blank image of ``shape`` (made lazily, nothing in memory)."""
-    fmt = FORMATS[version]
-    root = zarr.open_group(str(path), mode="w", zarr_format=fmt.zarr_format)
-    factors, side = [], max(shape)
-    while side // 2 ** len(factors) > chunk:
-        factors.append(2 ** (len(factors) + 1))
-    write_image(
-        da.zeros(shape, np.uint8, chunks=chunk),
-        root,
-        scale_factors=factors,
-        fmt=fmt,
-        axes="yx",
-        storage_options={"chunks": (chunk, chunk)},
-    )
-    return path
-
-
-def _scene():
-    """The sample instances (4 ids, classes, answers, flags), placed across chunk borders."""
-    small, document = annotated_image()
-    labels = ChunkedLabels.create((SIDE, SIDE), chunks=(CHUNK, CHUNK))
-    placed = {(1000, 2030): small, (5900, 5900): small[:100, :100]}
-    for (y, x), pixels in placed.items():
-        labels.write((slice(y, y + pixels.shape[0]), slice(x, x + pixels.shape[1])), pixels)
-    return labels, document, placed
+    return image_store(path, shape, version, chunk)
 
 
 def _saved_store(tmp_path, version="0.5"):
-    store = _image_store(tmp_path / "large.ome.zarr", version=version)
-    labels, document, placed = _scene()
-    result = _quiet(ENTRY.write, store, [LabelsItem(labels, document, "seg")])
+    store = tmp_path / "large.ome.zarr"
+    document, placed, result = large_store(store, version)
     return store, document, placed, result
 
 
