@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import warnings
 
 import numpy as np
@@ -125,3 +126,60 @@ def test_the_batch_measurement_table_is_the_same(scene):
     assert list(found["label_id"]) == [1, 2, 5, 9]
     alone = measure_labels(chunked, document)
     pd.testing.assert_frame_equal(alone, measure_labels(pixels, document))
+
+
+def _stack():
+    small, document = annotated_image()
+    pixels = np.zeros((3, 300, 400), np.uint32)
+    pixels[0, 10:70, 20:100] = small
+    pixels[2, 200:260, 300:380] = small
+    chunked = ChunkedLabels.create(pixels.shape, chunks=(1, 128, 128))
+    chunked.write((slice(None),) * 3, pixels)
+    document.source.update(
+        label_id="clabel0000000000000000002", data_row_id="cdatarow00000000000000002"
+    )
+    return pixels, chunked, document
+
+
+def _numbered_ids(data: bytes) -> str:
+    found: dict[str, str] = {}
+    return re.sub(
+        r"c[a-z0-9]{24}", lambda m: found.setdefault(m[0], f"id{len(found)}"), data.decode()
+    )
+
+
+def test_a_chunked_stack_is_written_plane_by_plane_like_a_numpy_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(v1_writer, "_timestamp", lambda: "2026-02-03T04:05:06.000+0000")
+    numpy_files, chunked_files = _write_both(tmp_path, "labelbox-v1", "export.json", _stack())
+    # each plane is a data row with ids made for it: compared in order of appearance
+    texts = [_numbered_ids(files.pop("export.json")) for files in (numpy_files, chunked_files)]
+    assert texts[0] == texts[1] and len(json.loads(texts[0])) == 2  # the planes with instances
+    assert numpy_files.keys() == chunked_files.keys()
+    assert sorted(numpy_files.values()) == sorted(chunked_files.values())  # the masks
+
+
+def test_a_chunked_stack_with_planes_too_large_for_memory_is_refused(tmp_path, monkeypatch):
+    from napari_segtool.formats import planes
+
+    monkeypatch.setattr(planes, "PLANE_LIMIT", 1000)
+    _, chunked, document = _stack()
+    with pytest.raises(ValueError, match=r"'?big stack'?: its planes are 300 x 400.*OME-Zarr"):
+        registry.get("coco").write(
+            tmp_path / "stack.coco.json", [LabelsItem(chunked, document, "big stack")]
+        )
+
+
+def test_coco_names_an_image_too_large_to_encode_beside_it(tmp_path, scene, monkeypatch):
+    from napari_segtool.formats import coco_files
+    from napari_segtool.formats.coco import CocoWarning
+    from napari_segtool.formats.result import ImageItem
+
+    monkeypatch.setattr(coco_files, "IMAGE_COPY_LIMIT", 1000)
+    pixels, chunked, document = scene
+    image = ImageItem([np.zeros(SHAPE, np.uint8), np.zeros((750, 650), np.uint8)], "cells")
+    document.source.pop("external_id")
+    with pytest.warns(CocoWarning, match="too large to be encoded beside the file"):
+        registry.get("coco").write(
+            tmp_path / "cells.coco.json", [LabelsItem(chunked, document, "cells")], [image]
+        )
+    assert [p.name for p in tmp_path.iterdir()] == ["cells.coco.json"]

@@ -277,3 +277,16 @@ def test_chunked_labels_saved_into_another_store_are_streamed_whole(tmp_path):
         window = (slice(y, y + pixels.shape[0]), slice(x, x + pixels.shape[1]))
         np.testing.assert_array_equal(copy.data[window], item.data[window])
     np.testing.assert_array_equal(copy.data[10:20, 10:20], 5)
+
+
+def test_a_group_the_labels_read_from_is_not_rewritten_under_them(tmp_path):
+    store, document, placed, _ = _saved_store(tmp_path)
+    group = store / "labels" / "seg"
+    (first,) = multiscale_paths(group, 3)[:1]
+    level0 = zarr.open_array(str(group / first), mode="r")
+    over_level0 = ChunkedLabels.create(level0.shape, base=[level0])  # its own pyramid
+    over_level0.write((slice(0, 10), slice(0, 10)), 5)
+    files = _group_files(group)
+    with pytest.raises(OmeZarrError, match="read their unchanged pixels from this group"):
+        _quiet(ENTRY.write, store, [LabelsItem(over_level0, document, "seg")])
+    assert _group_files(group) == files

@@ -155,6 +155,18 @@ def is_read_from(labels: Any, folder: Path, zarr_format: int) -> bool:
     )
 
 
+def reads_inside(labels: Any, folder: Path) -> bool:
+    """Whether some base array of ``labels`` lies in ``folder`` (rewriting it whole would
+    pull the pixels from under them)."""
+    if not isinstance(labels, ChunkedLabels):
+        return False
+    folder = folder.resolve()
+    return any(
+        (found := array_folder(array)) is not None and found.is_relative_to(folder)
+        for array in base_of(labels)
+    )
+
+
 def save_in_place(
     folder: Path, labels: Any, document: Any, fmt: Any, zarr_format: int
 ) -> int | None:

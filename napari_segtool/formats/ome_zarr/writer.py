@@ -46,6 +46,7 @@ from napari_segtool.formats.ome_zarr.in_place import (
     METADATA_KEYS,
     GroupWrite,
     is_read_from,
+    reads_inside,
     save_in_place,
 )
 from napari_segtool.formats.ome_zarr.store import (
@@ -181,6 +182,12 @@ def _write_into_store(
         if is_chunked(item.data) and is_read_from(item.data, folder, zarr_format):
             count = save_in_place(folder, item.data, item.document, fmt, zarr_format)
             groups.append(GroupWrite(name, True, count))
+        elif reads_inside(item.data, folder):
+            raise OmeZarrError(
+                f"{folder}: the labels {item.name!r} read their unchanged pixels from this "
+                "group, whose levels they do not match; it is not rewritten under them. "
+                "Save to a new OME-Zarr store instead"
+            )
         else:
             count = _replace_group(labels_dir, name, item, levels, fmt, zarr_format)
             groups.append(GroupWrite(name, False, count))
