@@ -25,11 +25,13 @@ Then, in a fresh process (so that its peak memory is its own):
 * **export**: all 1,000 instances as COCO RLE (bounding boxes in one pass over
   the stored chunks, then each instance's box).
 
-The napari-level stroke (through the overview and editor layers) is measured
-by the napari side's own benchmark; ``--with-napari`` adds it here when that
-side's function is importable.
+``--with-napari`` adds the napari level (needs a display): ``viewer.open`` of
+the store, a brush drag on the editor window through napari's mouse callbacks
+and the dock's save (``bench_large_window.py`` compares such a drag with a plain
+layer's).
 
     python benchmarks/bench_large_omezarr.py [--size 32768] [--instances 900] [--strokes 100]
+    xvfb-run -a python benchmarks/bench_large_omezarr.py --with-napari
 """
 
 from __future__ import annotations
@@ -280,13 +282,43 @@ def measure(store: Path, strokes: int, with_napari: bool) -> dict:
     return out
 
 
-def napari_stroke(store: Path) -> str:
-    """The hook for the napari-level stroke (overview + editor layers)."""
-    try:
-        from napari_segtool._napari import large_labels  # noqa: F401
-    except ImportError:
-        return "not measured here: the napari side's large-segmentation module is not present"
-    return "measured by the napari side's own benchmark (benchmarks/ of its branch)"
+def napari_stroke(store: Path) -> dict:
+    """Through napari (needs a display, e.g. ``xvfb-run -a``): ``viewer.open`` of the store
+    (the overview and the editor window), a brush drag on the editor through napari's
+    mouse callbacks (``bench_large_window.py``'s, which compares it with a plain layer),
+    and the dock's save back into the group."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import napari
+    from bench_large_window import drag
+
+    from napari_segtool._napari.autosave import autosaver_of
+    from napari_segtool._napari.binding import binding_of
+    from napari_segtool._napari.io_ome_zarr import save_ome_zarr
+    from napari_segtool._qt.large_segmentation import wait_for_workers
+
+    viewer = napari.Viewer(show=False)
+    found: dict = {}
+    start = time.perf_counter()
+    viewer.open(str(store), plugin="napari-segtool")
+    found["open_s"] = time.perf_counter() - start
+    wait_for_workers()
+    found["open_and_count_s"] = time.perf_counter() - start
+    editor = viewer.layers["cells"]
+    saver = autosaver_of(editor)
+    if saver is not None:
+        saver.disconnect()  # bench_autosave_nd.py measures autosave
+    binding = binding_of(editor)
+    binding.start_instance(binding.document.ontology.classes[0].feature_schema_id)
+    editor.brush_size = 20
+    y, x = (float(t) + 200 for t in editor.translate)
+    strokes = [drag(editor, y + 40 * n, x) for n in range(10)]
+    found["stroke_ms"] = 1000 * float(np.median(strokes))
+    start = time.perf_counter()
+    (group,) = save_ome_zarr(viewer, editor, store).details
+    found["save_s"] = time.perf_counter() - start
+    found["chunks_written"] = group.chunks_written
+    viewer.close()
+    return found
 
 
 def main() -> None:
@@ -352,7 +384,12 @@ def main() -> None:
         + f" (before opening: {base:.0f} MiB, the imports)"
     )
     if "napari" in found:
-        print(f"napari stroke: {found['napari']}")
+        napari = found["napari"]
+        print(
+            f"napari: viewer.open {napari['open_s']:.2f} s ({napari['open_and_count_s']:.1f} s "
+            f"with the first count), brush drag {napari['stroke_ms']:.0f} ms (median of 10), "
+            f"save {napari['save_s']:.2f} s ({napari['chunks_written']} chunk files)"
+        )
 
 
 if __name__ == "__main__":
