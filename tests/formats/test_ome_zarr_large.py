@@ -19,7 +19,7 @@ from napari_segtool.formats.ome_zarr import OmeZarrError, in_place
 from napari_segtool.formats.ome_zarr import reader as ome_reader
 from napari_segtool.formats.ome_zarr.labels import STORE_SOURCE
 from napari_segtool.formats.ome_zarr.store import multiscale_paths
-from napari_segtool.formats.result import LabelsItem
+from napari_segtool.formats.result import ImageItem, LabelsItem
 from napari_segtool.model.chunked_labels import ChunkedLabels
 from tests.coco_samples import annotated_image
 from tests.ome_zarr_samples import LARGE_CHUNK, LARGE_SIDE, image_store, large_store
@@ -290,3 +290,24 @@ def test_a_group_the_labels_read_from_is_not_rewritten_under_them(tmp_path):
     with pytest.raises(OmeZarrError, match="read their unchanged pixels from this group"):
         _quiet(ENTRY.write, store, [LabelsItem(over_level0, document, "seg")])
     assert _group_files(group) == files
+
+
+def test_chunked_labels_saved_as_a_new_store_stream_with_its_image(tmp_path):
+    store, document, placed, _ = _saved_store(tmp_path)
+    result = _quiet(ENTRY.read, store)
+    (item,) = result.labels
+    item.data.write((slice(4000, 4010), slice(10, 20)), 2)
+    item.document.source.pop(STORE_SOURCE)
+    (image,) = result.images
+    level0 = ImageItem(image.data[0], image.name)
+    copy = tmp_path / "copy.ome.zarr"
+    (written,) = _quiet(ENTRY.write, copy, [item], [level0]).details
+    assert written.in_place is False and written.chunks_written > 0
+    reread = _quiet(ENTRY.read, copy)
+    (labels,) = reread.labels
+    assert isinstance(labels.data, ChunkedLabels)
+    np.testing.assert_array_equal(labels.data[4000:4010, 10:20], 2)
+    for (y, x), pixels in placed.items():
+        window = (slice(y, y + pixels.shape[0]), slice(x, x + pixels.shape[1]))
+        np.testing.assert_array_equal(labels.data[window], pixels)
+    _same_document(labels.document, item.document)
