@@ -311,3 +311,28 @@ def test_chunked_labels_saved_as_a_new_store_stream_with_its_image(tmp_path):
         window = (slice(y, y + pixels.shape[0]), slice(x, x + pixels.shape[1]))
         np.testing.assert_array_equal(labels.data[window], pixels)
     _same_document(labels.document, item.document)
+
+
+def test_a_chunk_painted_while_saving_stays_unsaved(tmp_path, monkeypatch):
+    store, document, placed, _ = _saved_store(tmp_path)
+    (item,) = _quiet(ENTRY.read, store).labels
+    labels = item.data
+    labels.write((slice(10, 20), slice(10, 20)), 2)
+    original = in_place.AtomicLocalStore._put_atomic
+    painted = []
+
+    def painting(self, key, value):  # a stroke lands while the save writes its chunks
+        if not painted:
+            labels.write((slice(5000, 5010), slice(10, 20)), 5)
+            painted.append(key)
+        original(self, key, value)
+
+    monkeypatch.setattr(in_place.AtomicLocalStore, "_put_atomic", painting)
+    _quiet(ENTRY.write, store, [item])
+    assert labels.dirty_chunks() == {(5000 // CHUNK, 0)}
+    monkeypatch.setattr(in_place.AtomicLocalStore, "_put_atomic", original)
+    (group,) = _quiet(ENTRY.write, store, [item]).details
+    assert group.in_place and not labels.dirty_chunks()
+    (reopened,) = _quiet(ENTRY.read, store).labels
+    np.testing.assert_array_equal(reopened.data[5000:5010, 10:20], 5)
+    np.testing.assert_array_equal(reopened.data[10:20, 10:20], 2)

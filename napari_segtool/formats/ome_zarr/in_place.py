@@ -179,7 +179,9 @@ def save_in_place(
     if not is_read_from(labels, folder, zarr_format):
         raise OmeZarrError(f"{folder}: the labels were not read from this group")
     paths = multiscale_paths(folder, zarr_format)
-    dirty = [sorted(labels.dirty_chunks(level=k)) for k in range(len(paths))]
+    # what this save writes; a chunk painted while it runs (another thread) stays dirty
+    point = labels.save_point()
+    dirty = [sorted(point.versions[k]) for k in range(len(paths))]
     stored = np.dtype(base_of(labels)[0].dtype)
     largest = _largest_unfit(labels, dirty[0], stored)
     if largest is not None:
@@ -201,7 +203,7 @@ def save_in_place(
     group.attrs.update(updated_attributes(dict(group.attrs), document, fmt, zarr_format))
     for written in store.folders():
         fsync_dir(written)
-    labels.mark_saved()
+    labels.mark_saved(point)
     return store.chunk_files
 
 
