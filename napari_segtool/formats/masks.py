@@ -20,7 +20,12 @@ on a byte boundary with no back-references into the others:
   arithmetically from the pieces.
 
 Only the crop rows touch pixels, so the cost is the instance's area (plus a
-constant per row), not the image. The file carries a private ancillary chunk
+constant per row), not the image. No full-size raster is ever made, so the
+full-size masks of an image larger than memory are written the same way
+from each instance's box (a 32,768 x 32,768 RGBA mask is about 4 MB of zero
+runs around its crop, deflate's best ratio). :func:`encode_colour_png`
+streams a colour PNG (NDJSON's composite masks) likewise, a row block at a
+time. The file carries a private ancillary chunk
 (``sgRW``, unsafe to copy, so editors that change the pixels drop it) stating
 the crop box and the compressed size of each crop row.
 

@@ -3,19 +3,26 @@
 A large label group opens as a
 :class:`~napari_segtool.model.chunked_labels.ChunkedLabels` whose ``base`` is
 the group's own level arrays (see :mod:`.reader`). Saving it into that same
-group rewrites only the chunks painted since the last save (``dirty_chunks``
-of every pyramid level), then the group's metadata (classes, answers,
-colours), and marks the labels saved. Every other save of chunked labels (a
-new group, another store, a group whose arrays cannot take the values)
-streams the whole pyramid into a new group instead (see :mod:`.writer`).
+group rewrites only the chunks painted since the last save (the dirty chunks
+of every pyramid level, as of a ``save_point`` taken when the save starts),
+then the group's metadata (classes, answers, colours), and marks those chunk
+versions saved (a chunk painted while the save runs stays unsaved). Every
+other save of chunked labels (a new group, another store) streams the whole
+pyramid into a new group instead (see :mod:`.writer`). A save that would have
+to rewrite the group the labels read their unchanged pixels from (values its
+type cannot hold, levels that do not match) is refused before anything is
+written.
 
 **What survives an interruption.** Chunks are written through zarr (its
 codecs, its chunk keys) into :class:`AtomicLocalStore`, which stages every
 file under a temporary name beside it, flushes it to disk and renames it over
-the old one. So at every moment, also after a crash or a kill, each chunk
-file is either its old or its new version, never a torn mix, and the group
-opens. The order is: level 0's chunks, the coarser levels' chunks, the
-metadata last. A save stopped part-way therefore leaves some chunks new and
+the old one (a chunk that became all background is removed, also in one
+step); the metadata is one such file (``zarr.json``, or ``.zattrs`` with its
+``.zgroup`` in zarr v2), and the folders are flushed at the end. So at every
+moment, also after a crash or a kill, each chunk file and the metadata file
+is either its old or its new version, never a torn mix, and the group opens.
+The order is: level 0's chunks, the coarser levels' chunks, the metadata
+last. A save stopped part-way therefore leaves some chunks new and
 some old (the image is a mix of before and after that stroke set, at chunk
 granularity), coarser levels possibly behind level 0, and the classes and
 answers of the previous save (an instance drawn since then may read back as

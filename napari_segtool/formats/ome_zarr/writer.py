@@ -8,21 +8,27 @@ stopped before the swap leaves the previous group as it was, and one stopped
 between the renames is put back by the next read or write
 (:func:`~.store.recover_interrupted_swaps`).
 
-**Chunked labels** (a segmentation larger than memory,
-:class:`~napari_segtool.model.chunked_labels.ChunkedLabels` or any array a
-chunked label store serves) are never made one numpy array. Saved into the
-very label group they were read from, only the chunks changed since the last
-save are rewritten, each chunk file atomically, then the metadata
-(:mod:`.in_place`, whose docstring says what an interrupted save leaves).
-Saved anywhere else, the new group is streamed level by level, chunk by chunk
-(each level a dask array over the labels' own level), into the staging
-folder and swapped in as above. :attr:`WriteResult.details` lists a
-:class:`~.in_place.GroupWrite` per group: in place or not, chunks written.
-
 Anywhere else, a new store (NGFF 0.5 unless ``version="0.4"`` or the image
 came from a 0.4 store) is written in a hidden folder beside the target and
 renamed into place: the image as a pyramid (ome-zarr-py ``write_image``),
 then its label groups.
+
+**Chunked labels** (a segmentation larger than memory,
+:class:`~napari_segtool.model.chunked_labels.ChunkedLabels` or any array a
+chunked label store serves, such as a zarr array) are never made one numpy
+array. Saved into the very label group they were read from, only the chunks
+changed since the last save are rewritten, then the metadata
+(:mod:`.in_place`). That save is *not* atomic as a whole: each chunk file
+and the metadata file are replaced atomically (staged, flushed, renamed), so
+the group always opens and every chunk is its old or its new version; the
+metadata comes last, so a save stopped midway leaves some chunks new, some
+old, coarser levels possibly behind, and the previous save's classes and
+answers, until the next save writes every changed chunk again. Saved
+anywhere else, the new group is streamed level by level, chunk by chunk (each
+level a dask array over the labels' own level, one task at a time), into the
+staging folder and swapped in as above (atomic). :attr:`WriteResult.details`
+lists a :class:`~.in_place.GroupWrite` per group: in place or not, chunk
+files written.
 """
 
 from __future__ import annotations
