@@ -95,6 +95,7 @@ from napari_segtool._napari.binding import (
     is_segmentation_layer,
     unwrap,
 )
+from napari_segtool._napari.large_segmentation import full_shape, large_segmentation_of
 from napari_segtool.formats import recovery
 from napari_segtool.formats.recovery import RecoveryInfo
 from napari_segtool.model.document import METADATA_KEY, Document, DocumentError
@@ -212,7 +213,7 @@ def image_identity(
     image = _find_image_layer(layer, source.get("image_name"), viewer)
     if image is not None:
         return path, _hash_pixels_cached(image), "pixels"
-    name = f"{source.get('image_name') or layer.name}|{tuple(layer.data.shape)}"
+    name = f"{source.get('image_name') or layer.name}|{full_shape(layer)}"
     return path, recovery.hash_pixels(np.frombuffer(name.encode(), np.uint8)), "pixels"
 
 
@@ -433,12 +434,14 @@ class Autosaver:
             identity = error
         ids = {entry.get("label_id") for entry in document.get("instances", [])}
         counts = binding.pixel_counts
+        large = large_segmentation_of(layer)
         return {
             "document": document,
             "identity": identity,
             "layer_name": layer.name,
             "scale": [float(s) for s in layer.scale],
-            "translate": [float(t) for t in layer.translate],
+            # a window's layer: where the whole segmentation lies, not the window
+            "translate": [float(t) for t in getattr(large, "translate", layer.translate)],
             "instance_count": sum(1 for i in ids if counts.get(i, 0) > 0),
         }
 
@@ -583,6 +586,9 @@ class Autosaver:
     def _write(self, layer: Labels, snapshot: _Snapshot) -> Path:
         """Autosave thread: the whole labels, or (big stacks) what changed since the snapshot."""
         job = self._recovery_job(layer, snapshot)
+        segmentation = large_segmentation_of(layer)
+        if segmentation is not None:
+            return self._write_overlay(job, segmentation)
         labels = layer.data
         shape, dtype = tuple(labels.shape), np.dtype(labels.dtype)
         if math.prod(shape) * dtype.itemsize < self.delta_min_bytes:
@@ -625,6 +631,19 @@ class Autosaver:
         )
         self.deltas_written += 1
         return base
+
+    def _write_overlay(self, job, segmentation) -> Path:
+        """Autosave thread: a segmentation larger than memory spills its written chunks
+        (only those changed since the last spill) to an overlay folder; never its volume.
+
+        The window's edits are in its labels already (written through after each
+        stroke, on the UI thread); ``ChunkedLabels.spill_to`` is safe beside those writes.
+        """
+        with self._lock:
+            epoch = self._epoch
+        path = recovery.write_overlay_recovery(labels=segmentation.labels, epoch=epoch, **job)
+        self.snapshots_written += 1
+        return path
 
     def _write_snapshot(self, job, labels, epoch: int, boxes, whole: bool) -> Path:
         """Autosave thread: a new full snapshot (the compaction); its old delta goes."""
@@ -685,6 +704,8 @@ class Autosaver:
         # autosave thread: a write that was running has named this layer's file by now
         own = self.path
         recovery.discard([*paths, own] if own is not None else paths)
+        if own is not None:
+            recovery.discard_overlay(own.parent, own.name)
 
     def adopt(self, path: str | os.PathLike) -> None:
         """Write future autosaves over ``path`` (a restored recovery file)."""

@@ -23,6 +23,8 @@ import time
 import warnings
 import weakref
 from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -172,6 +174,14 @@ class LayerBinding:
         self._feature_rows: dict[int, int] = {}
         self._last_selected = int(layer.selected_label)
         self._last_edit: float | None = None
+        #: inside :meth:`data_moved`: ``layer.data`` is another view of the same pixels
+        self._moving = False
+        #: counts every label from scratch (``None``: a scan of ``layer.data``); a layer
+        #: showing a window of a larger segmentation counts the whole segmentation
+        self.full_counts: Callable[[], dict[int, int]] | None = None
+        #: ``check(label_ids, action)`` raises :class:`DocumentError` when an edit of whole
+        #: instances (delete, merge, clean-up) cannot see all their pixels (a window)
+        self.whole_instance_check: Callable[[list[int], str], None] | None = None
         self._doc_connections = [
             (document.instance_added, self._on_instance_event),
             (document.instance_removed, self._on_instance_event),
@@ -350,10 +360,17 @@ class LayerBinding:
         layer = self.layer
         if layer is None or not label_ids:
             return PaintResult()
+        self.check_whole_instances(label_ids, "change")
         edit = ProposedEdit.from_indices(
             self.instance_pixels(label_ids), value, replaces=frozenset(label_ids)
         )
         return paint(layer, edit) if edit is not None else PaintResult()
+
+    def check_whole_instances(self, label_ids: list[int], action: str) -> None:
+        """Refuse (:class:`DocumentError`) an edit of whole instances the layer does not hold
+        whole: on a window of a larger segmentation, those reaching outside it."""
+        if self.whole_instance_check is not None and label_ids:
+            self.whole_instance_check(list(label_ids), action)
 
     def _refuse_locked(self, label_ids: list[int], action: str) -> None:
         """The dock's own edits stop at protected instances, as the brush does."""
@@ -372,7 +389,39 @@ class LayerBinding:
         layer = self.layer
         if layer is None:
             return
+        if self.full_counts is not None:
+            self.pixel_counts = self.full_counts()
+            return
         self.pixel_counts = label_store(layer.data).counts()
+
+    def set_counts(self, counts: dict[int, int]) -> None:
+        """Replace every pixel count (e.g. a background count of a whole segmentation
+        ended); listeners are told about every id whose count may have changed."""
+        old = set(self.pixel_counts)
+        self.pixel_counts = {int(k): int(v) for k, v in counts.items() if int(k) and v > 0}
+        self._settle(old | set(self.pixel_counts))
+
+    @contextmanager
+    def data_moved(self) -> Iterator[None]:
+        """``layer.data`` is being replaced by another part of the same segmentation.
+
+        A window over a segmentation larger than memory moves this way: the
+        pixel counts (of the whole segmentation, kept by deltas) stay right,
+        so the replacement is not a "data replaced" event: no recount, no
+        ``pixels_changed`` or ``counts_changed`` (autosave sees no edit). The
+        undo history (napari's and the binding's mirror of it) is cleared on
+        exit: its atoms point into the old pixels.
+        """
+        self._moving = True
+        try:
+            yield
+        finally:
+            self._moving = False
+            self._undo_items.clear()
+            self._redo_items.clear()
+            layer = self.layer
+            if layer is not None:
+                compat.clear_undo_history(layer)
 
     def _on_history_step(self, forward: bool) -> None:
         """napari undid (or redid) one step: replay that step's counts backwards (forwards)."""
@@ -425,6 +474,8 @@ class LayerBinding:
             stored["source"]["seconds_to_label"] = source["seconds_to_label"]
 
     def _on_data_replaced(self, _event=None) -> None:
+        if self._moving:
+            return  # see data_moved
         self._undo_items.clear()
         self._redo_items.clear()
         self._recount_and_settle()

@@ -55,7 +55,10 @@ class NormalisedImage:
     @property
     def cache_key(self) -> tuple:
         """Identifies the pixels and their scaling (while the arrays live)."""
-        return (self.rgb, *((id(a), low, high) for a, low, high in self._arrays))
+        return (
+            self.rgb,
+            *((getattr(a, "identity", id(a)), low, high) for a, low, high in self._arrays),
+        )
 
     def __getitem__(self, key) -> np.ndarray:
         parts = []
@@ -71,8 +74,15 @@ class NormalisedImage:
 
 
 def image_for(layer: Labels, viewer) -> NormalisedImage:
-    """The image ``layer`` annotates (see the module doc); :class:`NoImageError` if none."""
-    grid = tuple(layer.data.shape)
+    """The image ``layer`` annotates (see the module doc); :class:`NoImageError` if none.
+
+    A layer showing a window of a larger segmentation gets the image's pixels
+    under its window (indexed like ``layer.data``).
+    """
+    # imported here: the large segmentation module imports the binding, which imports this one
+    from napari_segtool._napari.large_segmentation import full_shape, windowed
+
+    grid = full_shape(layer)
     candidates = []
     for other in list(viewer.layers) if viewer is not None else []:
         if not isinstance(other, Image) or other.metadata.get(HELPER_KEY) or not other.visible:
@@ -80,7 +90,7 @@ def image_for(layer: Labels, viewer) -> NormalisedImage:
         data = other.data[0] if other.multiscale else other.data
         shape = tuple(data.shape[:-1]) if other.rgb else tuple(data.shape)
         if shape == grid:
-            candidates.append((other, data))
+            candidates.append((other, windowed(data, layer)))
     if not candidates:
         raise NoImageError(
             f"no visible image of {grid} pixels under layer {layer.name!r}: the wand and "

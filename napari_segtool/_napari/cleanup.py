@@ -83,6 +83,7 @@ def clean_instances(
     ids = [i for i in ids if i not in protected]
     if not ids:
         return PaintResult()
+    binding_of(layer).check_whole_instances(ids, "clean up")
     data = layer.data
     shape = tuple(data.shape)
     boxes = label_store(data).bounding_boxes(ids)

@@ -42,6 +42,7 @@ from napari.utils.notifications import show_info, show_warning
 from napari_segtool._napari import compat
 from napari_segtool._napari.autosave import autosaver_of
 from napari_segtool._napari.binding import is_segmentation_layer, unwrap
+from napari_segtool._napari.large_segmentation import large_segmentation_of
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +55,19 @@ _guards: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def dirty_layers(layers) -> list[Labels]:
-    """Segmentation layers among ``layers`` whose edits are not saved through a writer."""
+    """Segmentation layers among ``layers`` whose edits are not saved through a writer.
+
+    The overview of a large segmentation stands for its editor (removing one removes both).
+    """
     dirty = []
     for layer in layers:
+        segmentation = large_segmentation_of(layer)
+        if segmentation is not None and layer is segmentation.overview:
+            layer = segmentation.editor
+            if layer is None:
+                continue
         saver = autosaver_of(layer) if is_segmentation_layer(layer) else None
-        if saver is not None and saver.is_dirty:
+        if saver is not None and saver.is_dirty and layer not in dirty:
             dirty.append(layer)
     return dirty
 

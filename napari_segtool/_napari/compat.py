@@ -23,7 +23,9 @@ What is used, and by whom
       history atoms (``_MaskedPaintAtom`` and the ``data_setitem`` 3-tuple),
       the history's depth and limit, and wraps ``undo``/``redo`` on the layer
       instance, relying on napari's undo sending no ``paint`` event:
-      :func:`history_changes` and the functions after it;
+      :func:`history_changes` and the functions after it; a window of a large
+      segmentation that moves clears the layer's history (``_reset_history``,
+      as napari does when a layer stops being editable): :func:`clear_undo_history`;
     - the layer-list guard shadows ``LayerList.remove_selected`` on the
       viewer's list (the GUI's delete paths call it):
       :func:`shadow_remove_selected`;
@@ -579,6 +581,22 @@ def history_boxes(item, shape: tuple[int, ...]) -> list[tuple[slice, ...]]:
         if all(s.stop > s.start for s in box):
             boxes.append(box)
     return boxes
+
+
+def clear_undo_history(layer: Labels) -> None:
+    """Forget every undo and redo step of ``layer`` (its data was swapped for other pixels).
+
+    napari 0.9.2's ``data`` setter keeps the history, whose atoms would then
+    write into the wrong pixels; napari clears it itself the same way when a
+    layer stops being editable.
+    """
+    reset = getattr(layer, "_reset_history", None)
+    if not callable(reset):
+        raise NapariCompatError(
+            f"napari {napari_version()} has no Labels._reset_history: cannot clear the undo "
+            f"history of {layer.name!r}; use napari{TESTED_NAPARI_TEXT}"
+        )
+    reset()
 
 
 def wrap_undo_redo(layer: Labels, owner: object, on_step: Callable[[bool], None]) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 from napari.layers import Image, Labels
 
 from napari_segtool._napari.binding import document_of, is_segmentation_layer, unwrap
@@ -30,7 +29,9 @@ from napari_segtool._napari.io_hooks import (
     axis_labels_of,
     bound_layer,
     claimed_reader,
+    data_pixels,
     layer_data,
+    layer_pixels,
     live_document,
 )
 from napari_segtool.formats import registry
@@ -56,8 +57,9 @@ def write_coco(path: str, layers: list[LayerData]) -> list[str]:
     for data, meta, layer_type in layers:
         name = meta.get("name") or layer_type
         if layer_type == "labels":
-            document = live_document(meta) or plain_document(np.asarray(data))
-            labels.append(LabelsItem(np.asarray(data), document, name, axis_labels_of(meta, data)))
+            pixels = data_pixels(data, meta, "coco")
+            document = live_document(meta) or plain_document(pixels)
+            labels.append(LabelsItem(pixels, document, name, axis_labels_of(meta, pixels)))
             saved.append(bound_layer(meta.get("metadata") or {}))
         elif layer_type == "image":
             images.append(ImageItem(data[0] if meta.get("multiscale") else data, name))
@@ -86,7 +88,7 @@ def export_coco(
     for layer in (unwrap(layer) for layer in layers):
         if isinstance(layer, Labels):
             document = document_of(layer) if is_segmentation_layer(layer) else None
-            data = np.asarray(layer.data)
+            data = layer_pixels(layer, "coco")
             labels.append(
                 LabelsItem(
                     data, document or plain_document(data), layer.name, tuple(layer.axis_labels)

@@ -30,6 +30,11 @@ from napari_segtool._napari.binding import (
     segmentation_layer_kwargs,
     unwrap,
 )
+from napari_segtool._napari.large_segmentation import (
+    full_labels,
+    is_windowed,
+    open_large_segmentation,
+)
 from napari_segtool.formats import registry
 from napari_segtool.formats.result import (
     ImageItem,
@@ -38,6 +43,7 @@ from napari_segtool.formats.result import (
     ShapesItem,
     WriteResult,
 )
+from napari_segtool.formats.toolkit.arrays import is_chunked
 from napari_segtool.model.document import METADATA_KEY, Document
 
 if TYPE_CHECKING:
@@ -49,6 +55,10 @@ LAST_SAVE_KEY = "last_save"
 LayerData = tuple[Any, dict[str, Any], str]
 #: a Shapes / Points layer's metadata: ``ShapesItem.read_ids``, for the writer
 READ_IDS_KEY = "segtool_read_ids"
+#: formats whose writer takes a segmentation larger than memory (a ``ChunkedLabels``)
+#: as it is (read through its label store, box by box); the others get it as one
+#: numpy array
+CHUNKED_WRITERS = frozenset({"ome-zarr", "labelbox-v1", "labelbox-ndjson", "coco"})
 
 
 def napari_progress(items: Iterable[T], total: int, description: str) -> Iterable[T]:
@@ -97,10 +107,57 @@ def claimed_reader(format_name: str, path: str | list[str]):
 
     def read_claimed(_path: str | list[str]) -> list[LayerData]:
         results = [entry.read(p, claim=c) for p, c in zip(paths, claims, strict=True)]
+        viewer = _current_viewer()
+        if viewer is not None and any(_holds_chunked(result) for result in results):
+            # a segmentation larger than memory is two layers napari cannot build from
+            # layer data: every layer is added here, in order; napari is told "no layers"
+            for result in results:
+                add_to_viewer(viewer, result)
+            return [(None,)]
         return [layer for result in results for layer in layer_data(result)]
 
     start_session_for_current_viewer()
     return read_claimed
+
+
+def add_to_viewer(viewer: napari.Viewer, result: ReadResult) -> list[Layer]:
+    """The layers of ``result`` added to ``viewer`` in its order; labels larger than memory
+    (a ``ChunkedLabels``) as one large segmentation (its overview and editor layers, see
+    :mod:`.large_segmentation`). Returns the layers added (an editor for a large one).
+
+    The other layers are built before any is added, so a bad one adds nothing.
+    """
+    built: list[Layer | LabelsItem] = []
+    for item, (data, meta, kind) in zip(result.items, layer_data(result), strict=True):
+        if isinstance(item, LabelsItem) and is_chunked(item.data):
+            built.append(item)
+        else:
+            built.append(Layer.create(data, meta, kind))
+    added: list[Layer] = []
+    for layer in built:
+        if isinstance(layer, LabelsItem):
+            axis_labels = layer.axis_labels
+            if axis_labels is not None and len(axis_labels) != len(layer.data.shape):
+                axis_labels = None
+            added.append(
+                open_large_segmentation(
+                    viewer, layer.data, layer.document, layer.name, axis_labels=axis_labels
+                )
+            )
+        else:
+            viewer.add_layer(layer)
+            added.append(layer)
+    return added
+
+
+def _holds_chunked(result: ReadResult) -> bool:
+    return any(is_chunked(item.data) for item in result.labels)
+
+
+def _current_viewer():
+    from napari import current_viewer
+
+    return current_viewer()
 
 
 def axis_labels_of(meta: dict[str, Any], data: Any) -> tuple[str, ...] | None:
@@ -132,6 +189,38 @@ def bound_layer(metadata: dict[str, Any]) -> Labels | None:
     live document (which may hold edits not yet mirrored) is found through it.
     """
     return next((layer for layer in bound_layers() if layer.metadata is metadata), None)
+
+
+def layer_pixels(layer: Labels, format_name: str | None = None):
+    """The pixels a writer saves for ``layer``: all of them, never a window.
+
+    A layer showing a window of a larger segmentation gives its whole
+    ``ChunkedLabels`` (the window's edits written into it): as it is to the
+    formats of :data:`CHUNKED_WRITERS`, else as one numpy array (which the
+    ``ChunkedLabels`` refuses, naming the layer's size, beyond its limit).
+    """
+    layer = unwrap(layer)
+    pixels = full_labels(layer)
+    if not is_windowed(layer):
+        return np.asarray(pixels)
+    if format_name in CHUNKED_WRITERS:
+        return pixels
+    try:
+        return np.asarray(pixels)
+    except MemoryError as error:  # the ChunkedLabels' limit: say which layer and why
+        raise ValueError(
+            f"{layer.name!r} is too large to be written as one array "
+            f"({'x'.join(str(n) for n in pixels.shape)} pixels): {error}; save it as OME-Zarr"
+        ) from None
+
+
+def data_pixels(data: Any, meta: dict[str, Any], format_name: str | None = None):
+    """A writer hook's pixels of a labels layer data tuple: :func:`layer_pixels` of its
+    bound layer when it shows a window, else ``data`` as a numpy array."""
+    layer = bound_layer(meta.get("metadata") or {})
+    if layer is not None and is_windowed(layer):
+        return layer_pixels(layer, format_name)
+    return np.asarray(data[0] if meta.get("multiscale") else data)
 
 
 def live_document(meta: dict[str, Any]) -> Document | None:
@@ -176,7 +265,9 @@ def save_layers(
         if is_segmentation_layer(layer):
             document = document_of(layer)
             labels.append(
-                LabelsItem(np.asarray(layer.data), document, layer.name, tuple(layer.axis_labels))
+                LabelsItem(
+                    layer_pixels(layer, entry.name), document, layer.name, tuple(layer.axis_labels)
+                )
             )
             saved.append(layer)
         elif isinstance(layer, Image):
@@ -203,7 +294,4 @@ def open_file(viewer: napari.Viewer, path: str | Path, **options) -> list[Layer]
     """
     entry, claim = registry.claimed_format(path)
     result = entry.read(path, claim=claim, progress=napari_progress, **options)
-    layers = [Layer.create(data, meta, kind) for data, meta, kind in layer_data(result)]
-    for layer in layers:
-        viewer.add_layer(layer)
-    return layers
+    return add_to_viewer(viewer, result)

@@ -20,7 +20,9 @@ from napari_segtool._napari.io_hooks import (
     after_write,
     axis_labels_of,
     bound_layer,
+    data_pixels,
     layer_data,
+    layer_pixels,
     live_document,
     napari_progress,
 )
@@ -110,7 +112,10 @@ def write_labelbox_v1(path: str, layers: list[LayerData]) -> list[str]:
         metadata = meta["metadata"]
         items.append(
             LabelsItem(
-                np.asarray(data), document, meta.get("name") or "labels", axis_labels_of(meta, data)
+                data_pixels(data, meta, LABELBOX),
+                document,
+                meta.get("name") or "labels",
+                axis_labels_of(meta, data),
             )
         )
         targets.append((metadata, bound_layer(metadata), document))
@@ -166,7 +171,7 @@ def export_layer(
     document = document_of(layer)
     result = registry.get(LABELBOX).write(
         path,
-        [LabelsItem(np.asarray(layer.data), document, layer.name, tuple(layer.axis_labels))],
+        [LabelsItem(layer_pixels(layer, LABELBOX), document, layer.name, tuple(layer.axis_labels))],
         mask_mode=mask_mode,
         mask_base_url=mask_base_url,
         image_base_url=image_base_url,

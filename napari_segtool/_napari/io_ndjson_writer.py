@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from napari.layers import Labels
 
 from napari_segtool._napari.binding import binding_of, document_of, unwrap
@@ -20,6 +19,8 @@ from napari_segtool._napari.io_hooks import (
     after_write,
     axis_labels_of,
     bound_layer,
+    data_pixels,
+    layer_pixels,
     live_document,
 )
 from napari_segtool._napari.io_hooks import napari_progress as progress
@@ -55,7 +56,10 @@ def write_labelbox_ndjson(path: str, layers: list[LayerData]) -> list[str]:
             )
         items.append(
             LabelsItem(
-                np.asarray(data), document, meta.get("name") or "labels", axis_labels_of(meta, data)
+                data_pixels(data, meta, NDJSON),
+                document,
+                meta.get("name") or "labels",
+                axis_labels_of(meta, data),
             )
         )
         targets.append((meta["metadata"], bound_layer(meta["metadata"]), document))
@@ -75,7 +79,9 @@ def export_ndjson_layer(layer: Labels, path: str | Path, **options) -> NdjsonExp
     """
     layer = unwrap(layer)
     document = document_of(layer)
-    items = [LabelsItem(np.asarray(layer.data), document, layer.name, tuple(layer.axis_labels))]
+    items = [
+        LabelsItem(layer_pixels(layer, NDJSON), document, layer.name, tuple(layer.axis_labels))
+    ]
     result = registry.get(NDJSON).write(path, items, progress=progress, **options)
     _remember(layer.metadata, layer, document, result.sources[0])
     after_write(result, [layer])

@@ -26,10 +26,12 @@ from napari_segtool._napari.io_hooks import (
     axis_labels_of,
     bound_layer,
     claimed_reader,
+    data_pixels,
     layer_data,
     live_document,
     save_layers,
 )
+from napari_segtool._napari.large_segmentation import full_shape
 from napari_segtool._napari.session import start_session_for_current_viewer
 from napari_segtool.formats import registry
 from napari_segtool.formats.coco_files import plain_document
@@ -57,7 +59,7 @@ def write_ome_zarr(path: str, layers: list[LayerData]) -> list[str]:
     for data, meta, layer_type in layers:
         name = meta.get("name") or layer_type
         if layer_type == "labels":
-            pixels = np.asarray(data[0] if meta.get("multiscale") else data)
+            pixels = data_pixels(data, meta, FORMAT)
             document = live_document(meta) or plain_document(pixels)
             labels.append(LabelsItem(pixels, document, name, axis_labels_of(meta, pixels)))
             saved.append(bound_layer(meta.get("metadata") or {}))
@@ -80,7 +82,7 @@ def image_for(viewer, layer: Labels) -> Image | None:
     document = document_of(layer)
     images = [item for item in viewer.layers if isinstance(item, Image)]
     named = [image for image in images if image.name == document.source.get("image_name")]
-    shape = tuple(np.shape(layer.data))
+    shape = full_shape(layer)
     fitting = [
         image
         for image in images

@@ -31,6 +31,7 @@ from napari_segtool._napari import compat
 from napari_segtool._napari.canvas_tool import tools_on
 from napari_segtool._napari.compat import unwrap
 from napari_segtool._napari.interpolate import viewer_of
+from napari_segtool._napari.large_segmentation import full_shape, windowed
 from napari_segtool._napari.painter import PaintResult, paint
 from napari_segtool.tools import scribble
 from napari_segtool.tools.registry import tool
@@ -190,7 +191,7 @@ class Scribbler:
         image = self.image_layer()
         if image is None or self.window is None:
             return None
-        data = image.data[0] if image.multiscale else image.data
+        data = windowed(image.data[0] if image.multiscale else image.data, self.layer)
         index = tuple(slice(i, i + 1) if i is not None else s for i, s in self._full_index())
         pixels = np.asarray(data[index])
         plane = pixels.reshape(pixels.shape[-3:] if image.rgb else pixels.shape[-2:])
@@ -204,7 +205,7 @@ class Scribbler:
         layer, viewer = self.layer, self.viewer
         if layer is None or viewer is None:
             return None
-        shape = tuple(layer.data.shape)
+        shape = full_shape(layer)
         for candidate in reversed(list(viewer.layers)):
             if not isinstance(candidate, Image):
                 continue

@@ -18,6 +18,7 @@ import pandas as pd
 from napari_segtool.batch import engine
 from napari_segtool.batch.inputs import Unit, expand_inputs, named, scan
 from napari_segtool.formats.result import ImageItem, LabelsItem, ReadResult
+from napari_segtool.formats.toolkit.arrays import is_chunked, label_array
 from napari_segtool.formats.toolkit.atomic import atomic_path
 from napari_segtool.model.answers import walk_answers
 from napari_segtool.model.document import Document
@@ -54,22 +55,26 @@ def measure_labels(
     """
     from skimage.measure import regionprops_table
 
-    labels = np.asarray(labels)
+    labels = label_array(labels)
     ndim = labels.ndim
-    intensity = _intensity_image(image, labels.shape)
+    intensity = _intensity_image(image, tuple(labels.shape))
     properties = ["label", "area", "centroid", "bbox"]
     if ndim == 2:
         properties += _SHAPE_2D
     if intensity is not None:
         properties += _INTENSITY
-    if ndim in (2, 3):
+    if ndim in (2, 3) and is_chunked(labels):
+        values = _properties_by_box(labels, list(document.instances), intensity, properties)
+    elif ndim in (2, 3):
         values = regionprops_table(
             labels,
             intensity_image=None if intensity is None else np.asarray(intensity),
             properties=properties,
         )
     else:  # a time series of volumes (T, Z, Y, X) and deeper: scikit-image stops at 3-D
-        values = _properties_nd(labels, None if intensity is None else np.asarray(intensity))
+        if intensity is not None and not is_chunked(labels):
+            intensity = np.asarray(intensity)
+        values = _properties_nd(labels, intensity)
     table = pd.DataFrame(values).rename(columns={"label": "label_id"})
     # painted ids without a class are no instance
     table = table[table["label_id"].isin(list(document.instances))].reset_index(drop=True)
@@ -210,6 +215,49 @@ def measure(
 
 
 # -- helpers ----------------------------------------------------------------------------
+def _properties_by_box(
+    labels: Any, label_ids: list[int], intensity: Any, properties: list[str]
+) -> dict[str, list]:
+    """``regionprops_table``'s columns for a chunked label array, each instance measured
+    on its own bounding box (read alone), placed by ``offset`` so that its coordinates
+    are computed exactly as on the whole image."""
+    from skimage.measure import regionprops
+
+    store = label_store(labels)
+    wanted = [i for i in label_ids if i > 0]
+    boxes = store.bounding_boxes(wanted) if wanted else {}
+    columns: dict[str, list] = {}
+    for label_id, box in boxes.items():
+        crop = np.where(store.mask_of(label_id, box), label_id, 0)
+        pixels = None if intensity is None else np.asarray(intensity[box])
+        starts = [b.start for b in box]
+        (region,) = regionprops(crop, intensity_image=pixels, offset=starts)
+        for name in properties:
+            value = region[name]
+            if name == "bbox":  # scikit-image places coordinates, not the box
+                value = tuple(v + starts[k % len(starts)] for k, v in enumerate(value))
+            if np.ndim(value) == 0:
+                columns.setdefault(name, []).append(value)
+                continue
+            for k, v in enumerate(np.ravel(value)):
+                columns.setdefault(f"{name}-{k}", []).append(v)
+    if not boxes:  # the whole-image table's columns, empty
+        from skimage.measure import regionprops_table
+
+        empty = np.zeros((1,) * labels.ndim, dtype=np.int32)
+        shape = (
+            None
+            if intensity is None
+            else (1,) * labels.ndim + tuple(np.shape(intensity))[labels.ndim :]
+        )
+        return regionprops_table(
+            empty,
+            intensity_image=None if shape is None else np.zeros(shape),
+            properties=properties,
+        )
+    return columns
+
+
 def _properties_nd(labels: np.ndarray, intensity: np.ndarray | None) -> dict[str, list]:
     """``regionprops_table``'s columns (label, area, centroid, bbox, intensities) for
     labels of any number of axes, each instance measured on its bounding box."""
@@ -230,7 +278,7 @@ def _properties_nd(labels: np.ndarray, intensity: np.ndarray | None) -> dict[str
         values.update({name: [] for name in names})
     for label_id in ids:
         box = boxes[label_id]
-        where = np.nonzero(labels[box] == label_id)
+        where = np.nonzero(store.mask_of(label_id, box))
         values["area"].append(len(where[0]))
         for k in range(ndim):
             values[f"centroid-{k}"].append(float(where[k].mean()) + box[k].start)
@@ -248,6 +296,8 @@ def _properties_nd(labels: np.ndarray, intensity: np.ndarray | None) -> dict[str
 def _intensity_image(image: Any, shape: tuple[int, ...]):
     if image is None:
         return None
+    if isinstance(image, list | tuple):  # a pyramid (OME-Zarr): its full resolution
+        image = image[0]
     image_shape = tuple(np.shape(image))
     if image_shape == shape or (len(image_shape) == len(shape) + 1 and image_shape[:-1] == shape):
         return image

@@ -89,6 +89,7 @@ from napari_segtool.formats.toolkit.values import class_colour, is_int, shown
 from napari_segtool.model.answers import Answers, Parents, Step, build_answers, flatten_answers
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import new_cuid
+from napari_segtool.model.label_store import label_store
 from napari_segtool.model.ontology import (
     DEFAULT_TOOL,
     ObjectClass,
@@ -405,7 +406,8 @@ def coco_image_part(
     images are built apart (one per task) and joined by :func:`assemble_coco`.
     """
     _check_segmentation(segmentation)
-    labels = np.asarray(entry.labels)
+    # a chunked array stays chunked: boxes in one pass, then each instance's box alone
+    labels = label_store(entry.labels)
     if labels.ndim != 2:
         raise CocoError(None, f"{entry.file_name}: COCO needs 2D labels, got {labels.ndim}D")
     height, width = (int(n) for n in labels.shape)
@@ -440,7 +442,7 @@ def coco_image_part(
     for label_id in sorted(set(boxes) & set(document.instances)):
         instance = document.instances[label_id]
         rows, cols = boxes[label_id]
-        crop = labels[rows, cols] == label_id
+        crop = labels.mask_of(label_id, (rows, cols))
         record = originals.get(instance.feature_id)
         record = record if isinstance(record, dict) else {}
         original = record.get("annotation")

@@ -68,6 +68,7 @@ from napari_segtool.formats.result import (
     WriteResult,
     collected_notes,
 )
+from napari_segtool.formats.toolkit.arrays import label_array
 from napari_segtool.formats.toolkit.atomic import atomic_path
 from napari_segtool.formats.toolkit.images import (
     PILLOW_LIMIT,
@@ -387,7 +388,7 @@ def _inputs(entry: LabelsItem, file_name: str) -> list[CocoImageInput]:
     """The COCO images of a labels item: itself, or one per plane of a stack (see
     :mod:`.planes`), named ``<file_name>#z=<k>``."""
     if np.ndim(entry.data) <= 2:
-        return [CocoImageInput(np.asarray(entry.data), entry.document, file_name)]
+        return [CocoImageInput(label_array(entry.data), entry.document, file_name)]
     return [
         CocoImageInput(plane.data, plane.document, plane.document.source["external_id"])
         for plane in iter_planes(entry, file_name)
@@ -566,6 +567,11 @@ def _unique(name: str, used: set[str]) -> str:
     return candidate
 
 
+#: an image with no file of its own is encoded beside the COCO file up to this many values
+#: (a larger one, such as the image of an OME-Zarr store, is named only)
+IMAGE_COPY_LIMIT = 1 << 28
+
+
 def _write_image(image: ImageItem, target: Path, source: str) -> bool:
     """Copy the image's file, or encode its pixels as PNG; ``False`` if it cannot be."""
     if image.path is not None and image.path.is_file():
@@ -576,7 +582,16 @@ def _write_image(image: ImageItem, target: Path, source: str) -> bool:
         return True
     from PIL import Image as PILImage
 
-    pixels = np.asarray(image.data)
+    data = image.data[0] if isinstance(image.data, list | tuple) else image.data  # a pyramid
+    if int(np.prod(np.shape(data))) > IMAGE_COPY_LIMIT:
+        warnings.warn(
+            f"{source}: image layer {image.name!r} (shape {tuple(np.shape(data))}) is too large "
+            "to be encoded beside the file; only its name is written",
+            CocoWarning,
+            stacklevel=3,
+        )
+        return False
+    pixels = np.asarray(data)
     if target.suffix == ".tif" or target.name.endswith(".tif" + _STAGED_IMAGE):
         import tifffile
 

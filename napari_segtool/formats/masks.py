@@ -20,7 +20,12 @@ on a byte boundary with no back-references into the others:
   arithmetically from the pieces.
 
 Only the crop rows touch pixels, so the cost is the instance's area (plus a
-constant per row), not the image. The file carries a private ancillary chunk
+constant per row), not the image. No full-size raster is ever made, so the
+full-size masks of an image larger than memory are written the same way
+from each instance's box (a 32,768 x 32,768 RGBA mask is about 4 MB of zero
+runs around its crop, deflate's best ratio). :func:`encode_colour_png`
+streams a colour PNG (NDJSON's composite masks) likewise, a row block at a
+time. The file carries a private ancillary chunk
 (``sgRW``, unsafe to copy, so editors that change the pixels drop it) stating
 the crop box and the compressed size of each crop row.
 
@@ -35,7 +40,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -308,6 +313,70 @@ class MaskPngEncoder:
                 self._tail,
             )
         )
+
+
+#: rows of a colour PNG built (and compressed) at a time by :func:`encode_colour_png`
+COLOUR_ROW_BLOCK = 256
+
+
+def encode_colour_png(
+    shape: tuple[int, int],
+    masks: Sequence[SparseMask],
+    colours: Sequence[tuple[int, int, int]],
+    compress_level: int = 6,
+) -> bytes:
+    """An RGB PNG of ``shape``: black, each mask painted in its colour (later ones on top).
+
+    Streamed like :class:`MaskPngEncoder`: the image is never held whole. It
+    is made :data:`COLOUR_ROW_BLOCK` rows at a time; a block no mask touches
+    is a zero run (:func:`zero_run_deflate`), any other block is built, painted
+    from the masks that reach it and compressed by zlib with a full flush (so
+    no back-reference crosses into a zero run). Memory is one block plus the
+    compressed file; time follows the masks' rows, not the image. The same
+    masks always give the same bytes.
+    """
+    height, width = (int(n) for n in shape)
+    if height <= 0 or width <= 0:
+        raise ValueError(f"a PNG needs a positive size, not {shape}")
+    row_bytes = 1 + 3 * width
+    spans = [(m.top, m.top + m.crop.shape[0]) for m in masks]
+    compressor = zlib.compressobj(compress_level, zlib.DEFLATED, -15, 9)
+    pieces = [_ZLIB_HEADER]
+    adler, pending = 1, 0  # checksum so far; zero bytes not yet emitted
+    for start in range(0, height, COLOUR_ROW_BLOCK):
+        stop = min(height, start + COLOUR_ROW_BLOCK)
+        touching = [n for n, (top, bottom) in enumerate(spans) if top < stop and bottom > start]
+        if not touching:
+            pending += (stop - start) * row_bytes
+            continue
+        if pending:
+            pieces.append(zero_run_deflate(pending))
+            adler = adler32_combine(adler, _adler_of_zeros(pending), pending)
+            pending = 0
+        block = np.zeros((stop - start, row_bytes), dtype=np.uint8)
+        pixels = block[:, 1:].reshape(stop - start, width, 3)
+        for n in touching:
+            mask = masks[n]
+            top, bottom = max(start, spans[n][0]), min(stop, spans[n][1])
+            crop = mask.crop[top - mask.top : bottom - mask.top]
+            window = pixels[top - start : bottom - start, mask.left : mask.left + crop.shape[1]]
+            window[crop] = colours[n]
+        raw = block.tobytes()
+        pieces.append(compressor.compress(raw) + compressor.flush(zlib.Z_FULL_FLUSH))
+        adler = adler32_combine(adler, zlib.adler32(raw), len(raw))
+    if pending:
+        pieces.append(zero_run_deflate(pending))
+        adler = adler32_combine(adler, _adler_of_zeros(pending), pending)
+    pieces += [_FINAL_EMPTY_BLOCK, struct.pack(">I", adler)]
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"".join(
+        (
+            PNG_SIGNATURE,
+            _chunk(b"IHDR", ihdr),
+            _chunk(b"IDAT", b"".join(pieces)),
+            _chunk(b"IEND", b""),
+        )
+    )
 
 
 def encode_mask_png(mask: np.ndarray, mode: str = "RGBA", compress_level: int = 6) -> bytes:

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from napari_segtool.formats.result import ImageItem, Item, LabelsItem
+from napari_segtool.formats.toolkit.arrays import is_chunked
 from napari_segtool.formats.toolkit.flags import FLAGS_KEY, class_flags
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import new_cuid
@@ -318,6 +319,7 @@ def iter_planes(item: LabelsItem, base: str) -> Iterator[LabelsItem]:
     document = item.document
     token = new_cuid()  # the planes of this stack, and no other, may repeat featureIds
     present = []
+    _check_plane_size(item, shape)
     for index in np.ndindex(*shape[:-2]):
         ids = [i for i in label_store(np.asarray(data[index])).ids() if i in document.instances]
         if ids:
@@ -326,6 +328,24 @@ def iter_planes(item: LabelsItem, base: str) -> Iterator[LabelsItem]:
         plane = Plane(base, axes, tuple(int(i) for i in index), shape)
         document_of_plane = plane_document(document, plane, ids, token)
         yield LabelsItem(np.asarray(data[index]), document_of_plane, item.name)
+
+
+#: a plane of a chunked stack is read into memory (one at a time) up to this many bytes
+PLANE_LIMIT = 1 << 30
+
+
+def _check_plane_size(item: LabelsItem, shape: tuple[int, ...]) -> None:
+    """A chunked stack's planes are written one numpy plane at a time: refuse planes that
+    would not fit, naming the layer (a 2-D chunked image is written box by box instead)."""
+    if not is_chunked(item.data):
+        return
+    plane_bytes = int(np.prod(shape[-2:])) * np.dtype(item.data.dtype).itemsize
+    if plane_bytes > PLANE_LIMIT:
+        raise PlaneError(
+            f"{item.name}: its planes are {shape[-2]} x {shape[-1]} pixels "
+            f"({plane_bytes / 2**30:.1f} GiB each), more than the {PLANE_LIMIT / 2**30:.0f} GiB "
+            "a plane of a stack may take in memory; save it as OME-Zarr"
+        )
 
 
 def plane_document(document: Document, plane: Plane, ids: Sequence[int], token: str) -> Document:

@@ -146,11 +146,11 @@ def instance_polygons(
     One pass over the image finds all bounding boxes; each instance is traced
     in its crop. Ids with no pixels are left out of the result.
     """
-    labels = np.asarray(labels)
-    boxes = bounding_boxes(labels, label_ids)
+    store = label_store(labels)  # a chunked array is read box by box, never whole
+    boxes = bounding_boxes(store, label_ids)
     return {
         label_id: mask_polygons(
-            labels[box] == label_id, tolerance, offset=(box[1].start, box[0].start)
+            store.mask_of(label_id, box), tolerance, offset=(box[1].start, box[0].start)
         )
         for label_id, box in boxes.items()
     }
@@ -190,13 +190,13 @@ def labelbox_polygons(
     whole image is scanned once to find it. Returns ``[]`` when the instance has
     no pixels.
     """
-    labels = np.asarray(labels)
+    store = label_store(labels)
     if bbox is None:
-        bbox = bounding_boxes(labels, [label_id]).get(int(label_id))
+        bbox = bounding_boxes(store, [label_id]).get(int(label_id))
         if bbox is None:
             return []
     rows, cols = bbox
-    crop = labels[rows, cols] == label_id
+    crop = store.mask_of(label_id, (rows, cols))
     polygons = mask_polygons(crop, tolerance, offset=(cols.start or 0, rows.start or 0))
     return [
         [{"x": float(x), "y": float(y)} for x, y in polygon.exterior.tolist()]

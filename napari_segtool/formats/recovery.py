@@ -50,6 +50,7 @@ import json
 import math
 import os
 import re
+import shutil
 import struct
 import time
 import zipfile
@@ -814,3 +815,144 @@ def _normal_path(path: str | None) -> str | None:
     if not path:
         return None
     return os.path.normcase(os.path.abspath(path))
+
+
+# -- segmentations larger than memory: an overlay folder and its meta file ----------------
+#: ``<stem>.segtool-overlay.json`` beside ``<stem>.e<epoch>.segtool-overlay`` (a zarr folder
+#: written by ``ChunkedLabels.spill_to``: the written chunks only, never the whole volume)
+OVERLAY_META_SUFFIX = ".segtool-overlay.json"
+OVERLAY_FOLDER_SUFFIX = ".segtool-overlay"
+OVERLAY_FORMAT_NAME = "napari-segtool-overlay-recovery"
+OVERLAY_FORMAT_VERSION = 1
+
+
+def overlay_paths(folder: str | os.PathLike, name: str, epoch: int = 0) -> tuple[Path, Path]:
+    """The meta file and the overlay folder that stand for recovery file ``name``.
+
+    ``epoch`` starts a new folder (after a save its old one is gone, and a
+    spill to a new folder writes every written chunk again).
+    """
+    if Path(name).name != name or not name.endswith(SUFFIX):
+        raise ValueError(f"recovery file name must be a plain '*{SUFFIX}' name, not {name!r}")
+    stem = name[: -len(SUFFIX)]
+    folder = Path(folder)
+    return (
+        folder / f"{stem}{OVERLAY_META_SUFFIX}",
+        folder / f"{stem}.e{epoch}{OVERLAY_FOLDER_SUFFIX}",
+    )
+
+
+def write_overlay_recovery(
+    folder: str | os.PathLike,
+    name: str,
+    labels: Any,
+    document: dict[str, Any],
+    *,
+    epoch: int = 0,
+    image_path: str | None,
+    image_hash: str,
+    hash_kind: str = "file",
+    image_name: str | None = None,
+    layer_name: str = "",
+    layer: dict[str, Any] | None = None,
+    instance_count: int = 0,
+    saved_at: float | None = None,
+) -> Path:
+    """Recovery of a ``ChunkedLabels``: its written chunks spilled to the overlay folder
+    (only those changed since the last spill there), then the meta file replaced
+    atomically. Returns the meta file's path."""
+    meta_path, overlay = overlay_paths(folder, name, epoch)
+    overlay.parent.mkdir(parents=True, exist_ok=True)
+    labels.spill_to(overlay)
+    when = time.time() if saved_at is None else saved_at
+    meta = {
+        "format": OVERLAY_FORMAT_NAME,
+        "version": OVERLAY_FORMAT_VERSION,
+        "saved_at": datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds"),
+        "saved_at_epoch": when,
+        "image_path": image_path,
+        "image_name": image_name,
+        "image_hash": image_hash,
+        "hash_kind": hash_kind,
+        "layer_name": layer_name,
+        "layer": layer or {},
+        "instance_count": instance_count,
+        "labels_shape": [int(n) for n in labels.shape],
+        "labels_dtype": np.dtype(labels.dtype).name,
+        "overlay": overlay.name,
+        "document": document,
+    }
+    text = json.dumps(meta, ensure_ascii=False, allow_nan=False)
+    with atomic_path(meta_path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    for old in Path(folder).glob(f"{name[: -len(SUFFIX)]}.e*{OVERLAY_FOLDER_SUFFIX}"):
+        if old != overlay and old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+    return meta_path
+
+
+def read_overlay_recovery(path: str | os.PathLike, base: Any = None) -> tuple[Any, dict[str, Any]]:
+    """``(ChunkedLabels, meta)`` of an overlay recovery, over ``base`` (the base it had:
+    the label levels of the store the segmentation was opened from, or ``None``).
+    Raises :class:`RecoveryError` naming the file and the problem."""
+    from napari_segtool.model.chunked_labels import ChunkedLabels, OverlayError
+
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_META_BYTES:
+            raise RecoveryError(path, "the recovery metadata is too large")
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RecoveryError(path, f"cannot be read ({error})") from None
+    if not isinstance(meta, dict) or meta.get("format") != OVERLAY_FORMAT_NAME:
+        raise RecoveryError(path, "is not a napari-segtool overlay recovery")
+    if meta.get("version") != OVERLAY_FORMAT_VERSION:
+        raise RecoveryError(path, f"unknown version {meta.get('version')!r}")
+    overlay = meta.get("overlay")
+    if not isinstance(overlay, str) or Path(overlay).name != overlay:
+        raise RecoveryError(path, "names no overlay folder beside it")
+    try:
+        Document.from_dict(meta.get("document"))
+    except DocumentError as error:
+        raise RecoveryError(path, f"document: {error}") from None
+    try:
+        labels = ChunkedLabels.recover(path.parent / overlay, base=base)
+    except OverlayError as error:
+        raise RecoveryError(path, str(error)) from None
+    if list(labels.shape) != meta.get("labels_shape"):
+        raise RecoveryError(
+            path, f"holds {tuple(labels.shape)} pixels, not {meta.get('labels_shape')}"
+        )
+    return labels, meta
+
+
+def find_overlay_recoveries(
+    folder: str | os.PathLike, image_path: str | None, image_hash: str
+) -> list[Path]:
+    """Overlay recovery meta files for this image (same path and hash), newest first."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    wanted = _normal_path(image_path)
+    found = []
+    for path in folder.glob(f"*{OVERLAY_META_SUFFIX}"):
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if (
+            isinstance(meta, dict)
+            and meta.get("image_hash") == image_hash
+            and _normal_path(meta.get("image_path")) == wanted
+        ):
+            found.append((float(meta.get("saved_at_epoch") or 0), path))
+    return [path for _when, path in sorted(found, reverse=True)]
+
+
+def discard_overlay(folder: str | os.PathLike, name: str) -> None:
+    """Delete the overlay recovery that stands for recovery file ``name`` (missing is fine)."""
+    meta_path, _overlay = overlay_paths(folder, name)
+    meta_path.unlink(missing_ok=True)
+    for old in Path(folder).glob(f"{name[: -len(SUFFIX)]}.e*{OVERLAY_FOLDER_SUFFIX}"):
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)

@@ -94,6 +94,40 @@ def test_the_binding_drives_the_workflow_with_real_strokes(fish):
     assert created == [first, second]
 
 
+def test_data_moved_swaps_the_pixels_without_a_recount_or_an_edit(fish):
+    """What a window over a larger segmentation does when it moves."""
+    orange, *_ = ids(fish)
+    layer = Labels(np.zeros((40, 40), np.uint8), **segmentation_layer_kwargs(Document(fish), "s"))
+    binding = binding_of(layer)
+    label = binding.start_instance(orange)
+    layer.brush_size = 5
+    layer.paint((10, 10), label)
+    counts = dict(binding.pixel_counts)
+    boxes, changed = [], []
+    binding.pixels_changed.connect(boxes.append)
+    binding.counts_changed.connect(changed.append)
+    other = np.zeros((30, 50), np.uint8)
+    other[:5, :5] = 3  # another part of the segmentation: not recounted
+    with binding.data_moved():
+        layer.data = other
+    assert binding.pixel_counts == counts
+    assert boxes == [] and changed == []
+    # the history pointed into the old pixels: gone, undo changes nothing
+    assert compat.history_depths(layer) == (0, 0)
+    layer.undo()
+    np.testing.assert_array_equal(layer.data, other)
+    assert binding.pixel_counts == counts
+    # a stroke afterwards is counted as a delta, and undone exactly
+    layer.paint((20, 20), label)
+    grown = binding.pixel_counts[label]
+    assert grown > counts[label]
+    layer.undo()
+    assert binding.pixel_counts == counts
+    # a plain data replacement still recounts
+    layer.data = np.zeros((40, 40), np.uint8)
+    assert binding.pixel_counts == {}
+
+
 # -- pixel counts through napari's undo history ---------------------------------------------------
 def fresh_counts(layer) -> dict[int, int]:
     values, counts = np.unique(np.asarray(layer.data), return_counts=True)

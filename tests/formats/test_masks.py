@@ -335,3 +335,21 @@ def test_zero_one_masks_for_labelbox_import():
     np.testing.assert_array_equal(decode_mask_png(data, full.shape).to_full(), full)
     with pytest.raises(ValueError, match="255"):
         MaskPngEncoder(full.shape, "RGBA", foreground=1)
+
+
+def test_a_colour_png_is_streamed_from_crops_and_decodes_to_the_painted_image():
+    shape = (700, 300)  # three row blocks, the middle one untouched
+    rng = np.random.default_rng(5)
+    first = masks.SparseMask(shape, 10, 20, rng.random((200, 100)) > 0.5)
+    second = masks.SparseMask(shape, 150, 50, np.ones((120, 40), bool))  # over the first
+    third = masks.SparseMask(shape, 600, 250, np.ones((100, 50), bool))  # the last row
+    colours = [(255, 0, 0), (1, 2, 3), (0, 128, 255)]
+    png = masks.encode_colour_png(shape, [first, second, third], colours)
+    expected = np.zeros((*shape, 3), np.uint8)
+    for mask, colour in zip((first, second, third), colours, strict=True):
+        expected[mask.slices][mask.crop] = colour
+    decoded = np.asarray(Image.open(BytesIO(png)))
+    np.testing.assert_array_equal(decoded, expected)
+    assert png == masks.encode_colour_png(shape, [first, second, third], colours)
+    # rows no mask reaches are one zero run: deflate's best ratio (about 1:1032)
+    assert len(masks.encode_colour_png((20_000, 300), [], [])) < 20_000 * 901 // 1000

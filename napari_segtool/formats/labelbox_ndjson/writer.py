@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import re
 import uuid
@@ -74,7 +73,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from napari_segtool.formats.labelbox_ndjson.answers_out import (
     answers_by_question,
@@ -99,7 +97,12 @@ from napari_segtool.formats.labelbox_v1.save_files import (
     _remove_stale_temporaries,
 )
 from napari_segtool.formats.labelbox_v1.writer import _check_old_mask_dir
-from napari_segtool.formats.masks import MaskPngEncoder, SparseMask, iter_instance_crops
+from napari_segtool.formats.masks import (
+    MaskPngEncoder,
+    SparseMask,
+    encode_colour_png,
+    iter_instance_crops,
+)
 from napari_segtool.formats.planes import SOURCE_KEY as PLANE_SOURCE
 from napari_segtool.formats.planes import (
     Plane,
@@ -118,6 +121,7 @@ from napari_segtool.formats.toolkit import atomic
 from napari_segtool.formats.toolkit.flags import FLAGS_KEY
 from napari_segtool.model.document import Document, Instance
 from napari_segtool.model.ids import is_cuid, new_cuid
+from napari_segtool.model.label_store import label_store
 
 MASK_STYLES = ("png", "composite")
 _OBJECT_KEYS = ("bbox", "polygon", "point", "line")
@@ -236,7 +240,7 @@ def write_ndjson(
                 row_others = other_objects_of(document.source)
             row_lines, written_ids, empty, source = _row_lines(
                 path,
-                np.asarray(labels),
+                label_store(labels),  # a chunked array is read box by box
                 document,
                 mask_files,
                 row_others,
@@ -344,7 +348,7 @@ def write_row_part(
         mask_files = _MaskFiles(mask_dir_for(path))
     lines, written_ids, _empty, _source = _row_lines(
         path,
-        np.asarray(labels),
+        label_store(labels),
         document,
         mask_files,
         other_objects_of(document.source),
@@ -517,18 +521,13 @@ def _row_lines(
 
 def _attach_composite(shape, data_row, objects, mask_files, mask_base_url) -> None:
     """Paint every instance in its colour into one RGB image, save it, point the lines at it."""
-    composite = np.zeros((*shape, 3), np.uint8)
     taken: set[tuple[int, int, int]] = set()
-    colours = []
-    for _, mask, instance in objects:
-        colour = composite_colour(instance.feature_id, taken)
-        composite[mask.slices][mask.crop] = colour
-        colours.append(colour)
-    buffer = io.BytesIO()
-    Image.fromarray(composite, "RGB").save(buffer, format="PNG")
+    colours = [composite_colour(instance.feature_id, taken) for _, _, instance in objects]
+    # streamed from the instances' crops: a large image is never held whole
+    png = encode_colour_png(shape, [mask for _, mask, _ in objects], colours)
     # named after the data row; mask_files adds the content's digest
     stem = _SAFE_STEM.sub("_", next(iter(data_row.values())))[:80].strip("_") or "image"
-    file_name = mask_files.put(stem, buffer.getvalue())
+    file_name = mask_files.put(stem, png)
     relative = f"{mask_files.folder.name}/{file_name}"
     uri = _join_url(mask_base_url, relative) if mask_base_url else relative
     for (line, _, _), colour in zip(objects, colours, strict=True):

@@ -55,6 +55,7 @@ from napari_segtool.formats.toolkit import atomic
 from napari_segtool.formats.toolkit.flags import instance_flags
 from napari_segtool.model.document import Document
 from napari_segtool.model.ids import new_cuid
+from napari_segtool.model.label_store import label_store
 
 
 @dataclass
@@ -419,7 +420,8 @@ def _write_row(
     polygon_tolerance=0.0,
     other_objects=None,
 ) -> tuple[dict[str, Any], list[int], list[int]]:
-    labels = np.asarray(labels)
+    # a chunked array stays chunked: one pass for the boxes, then each instance's box
+    labels = label_store(labels)
     source = document.source
     label_uid = source.get("label_id") or new_cuid()
     encoder = MaskPngEncoder(labels.shape, mask_mode, compress_level)

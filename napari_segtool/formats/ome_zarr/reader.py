@@ -3,7 +3,13 @@
 ome-zarr-py's ``Reader`` gives the image pyramid as dask arrays and each
 label image with its ``colors`` and ``properties``; the label group's
 :data:`~.labels.NAMESPACE` attributes restore the document. The labels come
-back as a numpy array (the full-resolution level) for painting.
+back as a numpy array (the full-resolution level) for painting, unless they
+are large (a plane of more than :data:`LARGE_PLANE_PIXELS` pixels, or more
+than :data:`LARGE_BYTES` in all, or ``chunked=True``): then as a
+:class:`~napari_segtool.model.chunked_labels.ChunkedLabels` whose ``base`` is
+the group's own level arrays, so opening reads no pixel and holds none;
+painting keeps only the chunks it touches, and saving back into the group
+writes only those (see :mod:`.in_place`).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import zarr
 from ome_zarr.io import parse_url
 from ome_zarr.reader import Label, Multiscales, Reader
 
@@ -30,6 +37,7 @@ from napari_segtool.formats.ome_zarr.store import (
     recover_interrupted_swaps,
 )
 from napari_segtool.formats.result import ImageItem, LabelsItem, ReadResult
+from napari_segtool.model.chunked_labels import ChunkedLabels
 from napari_segtool.model.document import DocumentError
 from napari_segtool.model.ontology import Ontology
 
@@ -38,8 +46,25 @@ class OmeZarrWarning(UserWarning):
     """Something read from an OME-Zarr store that the user should know about."""
 
 
-def read_result(path: str, *, claim: StoreClaim | None = None, **_options: Any) -> ReadResult:
-    """The image of the store at ``path`` and its label groups as segmentation layers."""
+#: a label plane (the last two axes) of more pixels than this opens chunked
+LARGE_PLANE_PIXELS = 4096 * 4096
+#: labels of more bytes than this (all planes together) open chunked
+LARGE_BYTES = 1 << 30
+
+
+def read_result(
+    path: str,
+    *,
+    claim: StoreClaim | None = None,
+    chunked: bool | None = None,
+    **_options: Any,
+) -> ReadResult:
+    """The image of the store at ``path`` and its label groups as segmentation layers.
+
+    ``chunked``: ``True`` opens every label group as chunked labels, ``False``
+    none (each is read whole into memory), ``None`` the large ones (see the
+    module doc).
+    """
     claim = claim or claim_store(path)
     if claim is None:
         raise OmeZarrError(f"{path}: not an OME-Zarr store (no zarr group here)")
@@ -94,7 +119,7 @@ def read_result(path: str, *, claim: StoreClaim | None = None, **_options: Any) 
             "label_group": name,
             "version": VERSIONS[zarr_format],
         }
-        pixels = _load_labels(folder, node.data[0])
+        pixels = _labels_of(folder, zarr_format, node.data[0], chunked)
         items.append(LabelsItem(pixels, document, name))
     for note in notes:
         warnings.warn(note, OmeZarrWarning, stacklevel=2)
@@ -128,6 +153,38 @@ def _image_item(root: Path, node) -> ImageItem:
     data: Any = levels if len(levels) > 1 else levels[0]
     labels = tuple(str(a) for a in axes) if axes else None
     return ImageItem(data, root.name.removesuffix(".zarr").removesuffix(".ome"), root, rgb, labels)
+
+
+def is_large(shape: tuple[int, ...], dtype: np.dtype) -> bool:
+    """Whether labels of ``shape`` and ``dtype`` open chunked (see the module doc)."""
+    plane = int(np.prod(shape[-2:])) if len(shape) >= 2 else int(np.prod(shape))
+    return plane > LARGE_PLANE_PIXELS or int(np.prod(shape)) * dtype.itemsize > LARGE_BYTES
+
+
+def _labels_of(folder: Path, zarr_format: int, level, chunked: bool | None) -> Any:
+    if chunked is None:
+        chunked = is_large(tuple(level.shape), np.dtype(level.dtype))
+    if not chunked:
+        return _load_labels(folder, level)
+    levels = []
+    for path in multiscale_paths(folder, zarr_format):
+        try:
+            levels.append(zarr.open_array(str(folder / path), mode="r", zarr_format=zarr_format))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise OmeZarrError(
+                f"{folder / path}: the label array cannot be opened ({err})"
+            ) from None
+    first = levels[0]
+    if first.dtype.kind not in "ui":
+        raise OmeZarrError(f"{folder}: labels must be integers, not {first.dtype}")
+    dtype = first.dtype if first.dtype.itemsize >= 2 else np.dtype(np.uint16)
+    return ChunkedLabels.create(
+        tuple(first.shape),
+        chunks=tuple(first.chunks),
+        dtype=dtype,
+        level_shapes=[tuple(level.shape) for level in levels],
+        base=levels,
+    )
 
 
 def _load_labels(folder: Path, level) -> np.ndarray:

@@ -12,14 +12,32 @@ Anywhere else, a new store (NGFF 0.5 unless ``version="0.4"`` or the image
 came from a 0.4 store) is written in a hidden folder beside the target and
 renamed into place: the image as a pyramid (ome-zarr-py ``write_image``),
 then its label groups.
+
+**Chunked labels** (a segmentation larger than memory,
+:class:`~napari_segtool.model.chunked_labels.ChunkedLabels` or any array a
+chunked label store serves, such as a zarr array) are never made one numpy
+array. Saved into the very label group they were read from, only the chunks
+changed since the last save are rewritten, then the metadata
+(:mod:`.in_place`). That save is *not* atomic as a whole: each chunk file
+and the metadata file are replaced atomically (staged, flushed, renamed), so
+the group always opens and every chunk is its old or its new version; the
+metadata comes last, so a save stopped midway leaves some chunks new, some
+old, coarser levels possibly behind, and the previous save's classes and
+answers, until the next save writes every changed chunk again. Saved
+anywhere else, the new group is streamed level by level, chunk by chunk (each
+level a dask array over the labels' own level, one task at a time), into the
+staging folder and swapped in as above (atomic). :attr:`WriteResult.details`
+lists a :class:`~.in_place.GroupWrite` per group: in place or not, chunk
+files written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +48,13 @@ from ome_zarr.scale import Methods
 from ome_zarr.writer import add_metadata, get_metadata, write_image, write_multiscale
 
 from napari_segtool.formats.ome_zarr import labels as label_meta
+from napari_segtool.formats.ome_zarr.in_place import (
+    METADATA_KEYS,
+    GroupWrite,
+    is_read_from,
+    reads_inside,
+    save_in_place,
+)
 from napari_segtool.formats.ome_zarr.store import (
     PREVIOUS_TAG,
     VERSIONS,
@@ -42,6 +67,7 @@ from napari_segtool.formats.ome_zarr.store import (
     zarr_format_of,
 )
 from napari_segtool.formats.result import ImageItem, LabelsItem, WriteResult
+from napari_segtool.formats.toolkit.arrays import is_chunked
 from napari_segtool.formats.toolkit.atomic import fsync_dir
 
 #: spatial chunk side of a new store (its image and labels)
@@ -67,14 +93,16 @@ def write_items(
     if path.exists() and zarr_format is None:
         raise OmeZarrError(f"{path}: exists and is not an OME-Zarr store; choose another name")
     if zarr_format is None:
-        _write_new_store(path, labels, images, version or _version_of_source(labels, images))
+        groups = _write_new_store(
+            path, labels, images, version or _version_of_source(labels, images)
+        )
     else:
         if version is not None and version != VERSIONS[zarr_format]:
             raise OmeZarrError(
                 f"{path}: the store is OME-NGFF {VERSIONS[zarr_format]}; labels are written "
                 f"in its version, not {version}"
             )
-        _write_into_store(path, zarr_format, labels)
+        groups = _write_into_store(path, zarr_format, labels)
     names = [group_name(item) for item in labels]
     version_written = VERSIONS[zarr_format_of(path) or 3]
     sources = tuple(
@@ -89,7 +117,10 @@ def write_items(
     )
     written = (path, *(path / "labels" / name for name in names))
     summary = f"Saved {len(labels)} label image(s) to {path.name} ({', '.join(names)})"
-    return WriteResult(written=written, sources=sources, summary=summary)
+    in_place = [group for group in groups if group.in_place]
+    if in_place:
+        summary += f"; {sum(g.chunks_written for g in in_place)} changed chunk(s) written"
+    return WriteResult(written=written, sources=sources, summary=summary, details=tuple(groups))
 
 
 def group_name(item: LabelsItem) -> str:
@@ -142,16 +173,32 @@ def nearest_level(labels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(labels[tuple(index)])
 
 
-def _write_into_store(root: Path, zarr_format: int, labels: Sequence[LabelsItem]) -> None:
+def _write_into_store(
+    root: Path, zarr_format: int, labels: Sequence[LabelsItem]
+) -> list[GroupWrite]:
     fmt = ngff_format(VERSIONS[zarr_format])
     levels = _image_levels(root, zarr_format)
     labels_dir = root / "labels"
     recover_interrupted_swaps(labels_dir)
     names = [group_name(item) for item in labels]
+    groups = []
     for item, name in zip(labels, names, strict=True):
         _check_shape(root, item, levels[0][0])
-        _replace_group(labels_dir, name, item, levels, fmt, zarr_format)
+        folder = labels_dir / name
+        if is_chunked(item.data) and is_read_from(item.data, folder, zarr_format):
+            count = save_in_place(folder, item.data, item.document, fmt, zarr_format)
+            groups.append(GroupWrite(name, True, count))
+        elif reads_inside(item.data, folder):
+            raise OmeZarrError(
+                f"{folder}: the labels {item.name!r} read their unchanged pixels from this "
+                "group, whose levels they do not match; it is not rewritten under them. "
+                "Save to a new OME-Zarr store instead"
+            )
+        else:
+            count = _replace_group(labels_dir, name, item, levels, fmt, zarr_format)
+            groups.append(GroupWrite(name, False, count))
     _list_groups(root, names, fmt, zarr_format)
+    return groups
 
 
 def _image_levels(root: Path, zarr_format: int) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
@@ -172,24 +219,29 @@ def _check_shape(root: Path, item: LabelsItem, image_shape: tuple[int, ...]) -> 
         )
 
 
-def _replace_group(labels_dir: Path, name: str, item: LabelsItem, levels, fmt, zarr_format):
-    pixels = label_pixels(item)
-    ndim = pixels.ndim
-    pyramid = [nearest_level(pixels, tuple(shape[-ndim:])) for shape, _ in levels]
+def _replace_group(labels_dir: Path, name: str, item: LabelsItem, levels, fmt, zarr_format) -> int:
+    """Write the group whole beside the old one and swap it in; returns its chunk files."""
+    ndim = len(np.shape(item.data))
     chunks = [{"chunks": tuple(chunk[-ndim:])} for _, chunk in levels]  # the image's own
+    if is_chunked(item.data):
+        pyramid = chunked_pyramid(item, [tuple(shape[-ndim:]) for shape, _ in levels], chunks)
+    else:
+        pixels = label_pixels(item)
+        pyramid = [nearest_level(pixels, tuple(shape[-ndim:])) for shape, _ in levels]
     labels_dir.mkdir(exist_ok=True)
     token = secrets.token_hex(4)
     staging = labels_dir / f".{name}{WRITING_TAG}{token}"
     try:
         group = zarr.open_group(str(staging), mode="w", zarr_format=zarr_format)
-        write_multiscale(
-            pyramid,
-            group,
-            fmt=fmt,
-            axes=list(SPATIAL_AXES[ndim]),
-            storage_options=chunks,
-            name=name,
-        )
+        with _one_task_at_a_time(is_chunked(item.data)):
+            write_multiscale(
+                pyramid,
+                group,
+                fmt=fmt,
+                axes=list(SPATIAL_AXES[ndim]),
+                storage_options=chunks,
+                name=name,
+            )
         add_metadata(
             group,
             {
@@ -201,10 +253,79 @@ def _replace_group(labels_dir: Path, name: str, item: LabelsItem, levels, fmt, z
             fmt=fmt,
         )
         group.attrs[label_meta.NAMESPACE] = label_meta.namespaced_attributes(item.document)
+        count = _chunk_file_count(staging)
         _swap_in(labels_dir, name, staging, token)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    return count
+
+
+@contextlib.contextmanager
+def _one_task_at_a_time(chunked: bool) -> Iterator[None]:
+    """Chunked labels are read by one thread: memory stays one chunk or so, and the
+    labels need not be safe to read from several threads."""
+    if not chunked:
+        yield
+        return
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+def chunked_pyramid(
+    item: LabelsItem, shapes: Sequence[tuple[int, ...]], chunks: Sequence[dict[str, Any]]
+) -> list[Any]:
+    """The levels of chunked labels as dask arrays in the group's chunks (read lazily).
+
+    A level of the labels' own pyramid that has the wanted shape is used as it
+    is; any other is sampled from level 0 by nearest neighbour (strided, so a
+    task reads one chunk of level 0).
+    """
+    import dask.array as da
+
+    data = item.data
+    dtype = _unsigned(item.name, np.dtype(data.dtype))
+    own = {tuple(level.shape): level for level in getattr(data, "levels", [data])}
+    first = da.from_array(data, chunks=chunks[0]["chunks"], asarray=True, fancy=False)
+    pyramid = []
+    for shape, chunk in zip(shapes, chunks, strict=True):
+        level = own.get(tuple(shape))
+        if level is not None:
+            array = da.from_array(level, chunks=chunk["chunks"], asarray=True, fancy=False)
+        else:
+            array = _nearest_lazy(first, tuple(shape)).rechunk(chunk["chunks"])
+        pyramid.append(array.astype(dtype))
+    return pyramid
+
+
+def _nearest_lazy(first: Any, shape: tuple[int, ...]) -> Any:
+    """:func:`nearest_level` of a dask array, staying lazy (one axis at a time)."""
+    array = first
+    for axis, (size, target) in enumerate(zip(first.shape, shape, strict=True)):
+        index: list[Any] = [slice(None)] * first.ndim
+        if size == target:
+            continue
+        if size % target == 0:
+            index[axis] = slice(None, None, size // target)
+        else:
+            index[axis] = (np.arange(target) * size) // target
+        array = array[tuple(index)]
+    return array
+
+
+def _unsigned(name: str, dtype: np.dtype) -> np.dtype:
+    if dtype.kind == "u":
+        return dtype
+    if dtype.kind != "i":
+        raise OmeZarrError(f"{name}: labels must be integers, not {dtype}")
+    # a chunked array's negative values are not looked for (that would read it whole)
+    return np.dtype(f"u{dtype.itemsize}")
+
+
+def _chunk_file_count(group: Path) -> int:
+    return sum(1 for p in group.rglob("*") if p.is_file() and p.name not in METADATA_KEYS)
 
 
 def _swap_in(labels_dir: Path, name: str, staging: Path, token: str) -> None:
@@ -248,7 +369,7 @@ def _image_axes(image: Any, label_shape: tuple[int, ...]) -> tuple[Any, str]:
 
 def _write_new_store(
     path: Path, labels: Sequence[LabelsItem], images: Sequence[ImageItem], version: str
-) -> None:
+) -> list[GroupWrite]:
     if not images:
         raise OmeZarrError(
             f"{path}: a new OME-Zarr needs its image: save the image layer along with the labels"
@@ -276,9 +397,10 @@ def _write_new_store(
             storage_options={"chunks": chunks},
             name=images[0].name,
         )
-        _write_into_store(staging, fmt.zarr_format, labels)
+        groups = _write_into_store(staging, fmt.zarr_format, labels)
         os.replace(staging, path)
         fsync_dir(path.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    return groups

@@ -1,0 +1,373 @@
+"""A segmentation larger than memory: overview + full-resolution window that follows the camera.
+
+Every test drives real napari operations on the editor (mouse strokes through
+napari's callbacks and the pen, fill, undo, camera moves) and checks the
+ChunkedLabels behind it, the overview and the binding's counts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qtpy.QtCore import QCoreApplication, QElapsedTimer
+
+from napari_segtool._napari.autosave import autosaver_of
+from napari_segtool._napari.binding import binding_of
+from napari_segtool._napari.large_segmentation import (
+    OVERVIEW_SUFFIX,
+    full_labels,
+    is_windowed,
+    large_segmentation_of,
+    open_large_segmentation,
+)
+from napari_segtool._qt.large_segmentation import wait_for_workers
+from napari_segtool.formats import recovery
+from napari_segtool.model.chunked_labels import ChunkedLabels
+from napari_segtool.model.document import Document, DocumentError
+from tests.napari_input import click, stroke
+
+ORANGE_FISH, BLUE_FISH = "cjxtjkpjai8t80846iwqaa1d8", "cjxtjkpjai8t90846yzpbpo7t"
+SIZE, CHUNK, WINDOW = 6000, 256, 1024
+
+
+def wait(ms: int) -> None:
+    """Let Qt run ``ms`` milliseconds (the debounce timer fires)."""
+    timer = QElapsedTimer()
+    timer.start()
+    while timer.elapsed() < ms:
+        QCoreApplication.processEvents()
+
+
+def shown(layer) -> set[int]:
+    """The label values napari has sliced for display (the visible tile of a multiscale)."""
+    return set(np.unique(np.asarray(layer._slice.image.raw)).tolist())
+
+
+class Large:
+    def __init__(self, viewer, labels, editor):
+        self.viewer, self.labels, self.editor = viewer, labels, editor
+        self.segmentation = large_segmentation_of(editor)
+        self.overview = self.segmentation.overview
+        self.binding = binding_of(editor)
+
+    def look_at(self, y: float, x: float, zoom: float = 2.0) -> None:
+        """Move the camera (as a pan / zoom does) and let the debounce fire."""
+        camera = self.viewer.scene.camera
+        camera.zoom = zoom
+        camera.center = (y, x)
+        wait(400)
+
+    def stroke(self, points, **kwargs) -> None:
+        stroke(self.editor, points, **kwargs)
+
+    def true_counts(self) -> dict[int, int]:
+        values, counts = np.unique(np.asarray(full_labels(self.editor)), return_counts=True)
+        return {int(v): int(n) for v, n in zip(values, counts, strict=True) if v}
+
+    def check_counts(self) -> None:
+        counts = {k: v for k, v in self.binding.pixel_counts.items() if v}
+        assert counts == self.true_counts()
+
+
+@pytest.fixture
+def large(make_napari_viewer, fish) -> Large:
+    viewer = make_napari_viewer()
+    labels = ChunkedLabels.create((SIZE, SIZE), chunks=(CHUNK, CHUNK), dtype=np.uint32)
+    # an object far from where the window starts: counted by the background pass
+    labels.write((slice(5000, 5100), slice(5000, 5200)), np.full((100, 200), 7, np.uint32))
+    # and one taller than any window
+    labels.write((slice(100, 1500), slice(2000, 2010)), np.full((1400, 10), 9, np.uint32))
+    document = Document(fish)
+    document.add_instance(7, BLUE_FISH)
+    document.add_instance(9, BLUE_FISH)
+    editor = open_large_segmentation(viewer, labels, document, "big", window_max=WINDOW)
+    wait_for_workers()
+    large = Large(viewer, labels, editor)
+    large.look_at(500, 500)
+    return large
+
+
+def test_the_pair_looks_like_one_layer(large):
+    editor, overview = large.editor, large.overview
+    assert [layer.name for layer in large.viewer.layers] == ["big" + OVERVIEW_SUFFIX, "big"]
+    assert overview.multiscale and not overview.editable
+    assert editor.editable and not editor.multiscale
+    assert is_windowed(editor) and not is_windowed(overview)
+    assert max(editor.data.shape) <= WINDOW
+    # same instance colours, kept in step when a colour changes
+    assert overview.colormap is editor.colormap
+    large.binding.start_instance(ORANGE_FISH)
+    assert overview.colormap is editor.colormap
+    # zoomed in, the window covers the view: the overview is hidden (it would show
+    # through the editor's translucent pixels); zoomed out it shows the rest
+    assert large.segmentation.covers_view() and not overview.visible
+    large.look_at(3000, 3000, zoom=0.05)
+    assert overview.visible
+    editor.visible = False
+    assert not overview.visible
+    overview.visible = True
+    assert editor.visible
+    editor.opacity = 0.3
+    assert overview.opacity == pytest.approx(0.3)
+    editor.name = "renamed"
+    assert overview.name == "renamed" + OVERVIEW_SUFFIX
+    overview.editable = True
+    assert not overview.editable
+    large.viewer.layers.remove(editor)
+    assert list(large.viewer.layers) == []
+
+
+def test_counts_come_from_the_whole_segmentation_then_from_strokes(large):
+    assert large.binding.pixel_counts[7] == 100 * 200
+    large.binding.start_instance(ORANGE_FISH)
+    label = large.binding.current_label_id
+    large.editor.brush_size = 10
+    large.stroke([(450, 420), (450, 560)])
+    assert large.binding.pixel_counts[label] > 0
+    large.check_counts()
+
+
+def test_a_stroke_is_written_through_and_undo_works_in_the_window(large):
+    large.binding.start_instance(ORANGE_FISH)
+    label = large.binding.current_label_id
+    large.editor.brush_size = 10
+    large.stroke([(500, 450), (500, 550)])
+    # written into the chunked labels at once: the pyramid and the overview have it
+    assert large.labels[500, 500] == label
+    levels = large.labels.levels
+    assert label in np.asarray(levels[1][240:260, 240:260])
+    large.editor.undo()
+    assert large.labels[500, 500] == 0
+    assert np.count_nonzero(large.editor.data) == 0
+    assert label not in large.binding.pixel_counts
+    large.editor.redo()
+    assert large.labels[500, 500] == label
+    large.check_counts()
+    # zoomed out (the overview shows) a stroke reaches what napari draws of the overview
+    large.look_at(500, 500, zoom=0.3)
+    assert large.overview.visible
+    second = large.binding.start_instance(ORANGE_FISH)
+    large.stroke([(700, 450), (700, 550)])
+    assert second in shown(large.overview)
+    large.editor.undo()
+    assert second not in shown(large.overview)
+
+
+def test_a_window_move_keeps_counts_and_the_stroke_and_is_no_edit(large):
+    segmentation, saver = large.segmentation, autosaver_of(large.editor)
+    large.binding.start_instance(ORANGE_FISH)
+    label = large.binding.current_label_id
+    large.editor.brush_size = 10
+    large.stroke([(500, 450), (500, 550)])
+    counts = dict(large.binding.pixel_counts)
+    generation = saver._generation
+    before = segmentation.window
+    large.look_at(5050, 5100)
+    assert segmentation.window != before
+    assert segmentation.window[0].start <= 5050 < segmentation.window[0].stop
+    # the editor shows the new place: the object there, at its world position
+    y0, x0 = (s.start for s in segmentation.window)
+    assert large.editor.translate[0] == y0 and large.editor.translate[1] == x0
+    np.testing.assert_array_equal(large.editor.data, large.labels[segmentation.window])
+    assert large.editor.data[5050 - y0, 5100 - x0] == 7
+    # not a data replacement: counts kept, autosave saw no edit, history cleared
+    assert large.binding.pixel_counts == counts
+    assert saver._generation == generation
+    large.editor.undo()
+    assert large.labels[500, 500] == label  # nothing to undo from before the move
+    # the overview shows the stroke made in the old window
+    assert np.asarray(large.overview.data[0][500, 500]) == label
+    large.look_at(3000, 3000, zoom=0.05)
+    assert label in shown(large.overview)  # what napari draws of it now
+    large.look_at(5050, 5100)
+    # painting at the new place counts right
+    large.binding.start_instance(ORANGE_FISH)
+    second = large.binding.current_label_id
+    large.stroke([(5040, 5020), (5040, 5300)])
+    assert large.labels[5040, 5100] == second
+    large.check_counts()
+    # and back: the first stroke is in the editor again
+    large.look_at(500, 500)
+    y0, x0 = (s.start for s in segmentation.window)
+    assert large.editor.data[500 - y0, 500 - x0] == label
+    large.check_counts()
+
+
+def test_zoomed_out_the_window_stays(large):
+    window = large.segmentation.window
+    large.look_at(3000, 3000, zoom=0.05)
+    assert large.segmentation.window == window
+
+
+def test_locks_and_draw_to_back_hold_on_the_window(large):
+    binding = large.binding
+    large.look_at(5050, 5100)
+    binding.document.set_locked(7, True)
+    binding.start_instance(ORANGE_FISH)
+    label = binding.current_label_id
+    large.editor.brush_size = 20
+    large.stroke([(5050, 4950), (5050, 5250)])
+    assert large.labels[5050, 5100] == 7  # locked: kept
+    assert large.labels[5050, 4960] == label
+    binding.document.set_locked(7, False)
+    large.editor.preserve_labels = True
+    binding.start_instance(ORANGE_FISH)
+    third = binding.current_label_id
+    large.stroke([(5075, 4950), (5075, 5250)])
+    assert large.labels[5075, 5100] == 7  # draw to back: only background painted
+    assert large.labels[5075, 5230] == third
+    large.check_counts()
+
+
+def test_full_labels_has_every_edit_and_writers_use_it(large, tmp_path):
+    from napari_segtool._napari.io_hooks import layer_pixels
+
+    large.binding.start_instance(ORANGE_FISH)
+    label = large.binding.current_label_id
+    large.editor.brush_size = 6
+    large.stroke([(300, 300), (300, 340)])
+    large.look_at(5050, 5100)
+    full = full_labels(large.editor)
+    assert full is large.labels
+    assert full.shape == (SIZE, SIZE)
+    assert full[300, 320] == label and full[5050, 5100] == 7
+    assert layer_pixels(large.editor, "ome-zarr") is large.labels
+
+
+def test_whole_instance_edits_need_the_whole_instance_in_the_window(large):
+    from napari_segtool._napari.cleanup import clean_instances
+
+    large.look_at(5050, 5100)
+    with pytest.raises(DocumentError, match="reach beyond"):
+        large.binding.delete_instance(9)
+    with pytest.raises(DocumentError, match="reach beyond"):
+        clean_instances(large.editor, [9], "fill_holes")
+    assert large.labels[800, 2005] == 9
+    large.binding.delete_instance(7)  # all of it in the window
+    assert not np.asarray(large.labels[5000:5100, 5000:5200]).any()
+    assert 7 not in large.binding.pixel_counts
+    large.editor.undo()
+    assert large.labels[5050, 5100] == 7
+    large.check_counts()
+
+
+def test_autosave_spills_the_overlay_not_the_volume(large, tmp_path):
+    saver = autosaver_of(large.editor)
+    large.binding.start_instance(ORANGE_FISH)
+    label = large.binding.current_label_id
+    large.editor.brush_size = 8
+    large.stroke([(600, 600), (600, 660)])
+    large.look_at(5050, 5100)
+    large.stroke([(5020, 5300), (5020, 5400)])
+    assert saver.flush()
+    assert saver.last_error is None
+    folder = saver.folder
+    assert not list(folder.glob(f"*{recovery.SUFFIX}"))  # no copy of 36 million pixels
+    (meta_path,) = folder.glob(f"*{recovery.OVERLAY_META_SUFFIX}")
+    restored, meta = recovery.read_overlay_recovery(meta_path)
+    assert meta["labels_shape"] == [SIZE, SIZE] and meta["layer"]["translate"] == [0.0, 0.0]
+    assert restored[600, 630] == label and restored[5020, 5350] == label
+    assert restored[5050, 5100] == 7  # written by the fixture: part of the overlay too
+    # saving discards the recovery
+    saver.mark_saved()
+    from napari_segtool._napari.autosave import wait_idle
+
+    wait_idle()
+    assert not list(folder.glob("*segtool-overlay*"))
+
+
+def test_the_wand_reads_the_image_under_the_window(large):
+    from napari_segtool._napari.wand import wand_of
+
+    image = np.zeros((SIZE, SIZE), np.uint8)
+    rows, cols = np.ogrid[5300 - 30 : 5300 + 31, 5500 - 30 : 5500 + 31]
+    disk = (rows - 5300) ** 2 + (cols - 5500) ** 2 <= 30**2
+    image[5270:5331, 5470:5531][disk] = 200
+    large.viewer.add_image(image, name="cells", contrast_limits=(0, 255))
+    large.viewer.layers.selection.active = large.editor
+    large.look_at(5300, 5500)
+    label = large.binding.start_instance(ORANGE_FISH)
+    wand = wand_of(large.editor)
+    wand.activate()
+    click(large.editor, (5300, 5500))
+    painted = np.asarray(large.labels[5270:5331, 5470:5531]) == label
+    np.testing.assert_array_equal(painted, disk)
+    assert large.binding.pixel_counts[label] == int(disk.sum())
+
+
+def test_strokes_while_counting_are_counted_once_and_written_after(
+    make_napari_viewer, fish, monkeypatch
+):
+    """The count runs off the UI thread; strokes meanwhile stay in the window."""
+    from napari_segtool._qt import large_segmentation as qt_side
+
+    queued = []
+    monkeypatch.setattr(qt_side, "run_in_worker", lambda *job: queued.append(job))
+    viewer = make_napari_viewer()
+    labels = ChunkedLabels.create((3000, 3000), chunks=(CHUNK, CHUNK), dtype=np.uint16)
+    labels.write((slice(100, 200), slice(100, 300)), np.full((100, 200), 3, np.uint16))
+    labels.write((slice(2800, 2900), slice(2800, 2900)), np.full((100, 100), 4, np.uint16))
+    document = Document(fish)
+    editor = open_large_segmentation(viewer, labels, document, "big", window_max=WINDOW)
+    large = Large(viewer, labels, editor)
+    assert large.segmentation.counting and len(queued) == 1
+    assert large.binding.pixel_counts == {}  # nothing counted yet
+    label = large.binding.start_instance(ORANGE_FISH)
+    editor.brush_size = 10
+    large.stroke([(150, 50), (150, 250)])  # over object 3: takes some of its pixels
+    window = large.segmentation.window
+    large.look_at(2850, 2850)
+    assert large.segmentation.window == window  # no move while counting
+    assert labels[150, 150] == 3  # not written yet: the count sees one state
+    job, _description, done, _failed = queued.pop()
+    steps = []
+    done(job(lambda finished, total: steps.append((finished, total))))
+    assert steps and steps[-1][0] == steps[-1][1]
+    assert labels[150, 150] == label  # written now
+    large.check_counts()
+    assert large.binding.pixel_counts[4] == 100 * 100
+    assert large.segmentation.window != window  # and the window follows again
+
+
+def test_a_stack_window_follows_the_sliders(make_napari_viewer, fish):
+    viewer = make_napari_viewer()
+    labels = ChunkedLabels.create((4, 3000, 3000), chunks=(1, CHUNK, CHUNK), dtype=np.uint16)
+    labels.write((2, slice(2000, 2100), slice(2000, 2100)), np.full((100, 100), 5, np.uint16))
+    editor = open_large_segmentation(viewer, labels, Document(fish), "stack", window_max=WINDOW)
+    wait_for_workers()
+    large = Large(viewer, labels, editor)
+    large.look_at(2050, 2050)
+    viewer.dims.set_current_step(0, 2)
+    wait(400)
+    window = large.segmentation.window
+    assert window[0] == slice(2, 3) and window[1].start <= 2050 < window[1].stop
+    assert large.binding.pixel_counts[5] == 100 * 100
+    label = large.binding.start_instance(ORANGE_FISH)
+    editor.brush_size = 6
+    large.stroke([(2, 1900, 1900), (2, 1900, 1960)], dims_displayed=(1, 2))
+    assert labels[2, 1900, 1930] == label and not labels[1, 1900, 1930]
+    viewer.dims.set_current_step(0, 1)
+    wait(400)
+    assert large.segmentation.window[0] == slice(1, 2)
+    large.check_counts()
+    assert np.asarray(large.overview.data[0][2, 1900, 1930]) == label
+
+
+def test_deleting_the_overview_asks_for_the_unsaved_editor(large):
+    from napari_segtool._napari.close_guard import dirty_layers
+
+    large.binding.start_instance(ORANGE_FISH)
+    large.editor.brush_size = 6
+    large.stroke([(300, 300), (300, 340)])
+    assert dirty_layers([large.overview]) == [large.editor]
+    assert dirty_layers([large.overview, large.editor]) == [large.editor]
+
+
+def test_one_array_of_a_segmentation_too_large_for_it_is_refused(large):
+    from napari_segtool._napari.io_hooks import CHUNKED_WRITERS, layer_pixels
+
+    large.labels.array_limit = 1024  # bytes: stands for a segmentation of many GB
+    with pytest.raises(ValueError, match="too large to be written as one array"):
+        layer_pixels(large.editor)  # a writer that wants one array
+    for name in CHUNKED_WRITERS:  # every format's writer reads it box by box
+        assert layer_pixels(large.editor, name) is large.labels
