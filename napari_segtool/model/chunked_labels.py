@@ -236,6 +236,11 @@ class ChunkedLabels:
         return self._level_chunks[0]
 
     @property
+    def base(self) -> list[Any]:
+        """The read-only arrays under the written chunks (level 0 first; empty: zeros)."""
+        return list(self._base)
+
+    @property
     def level_shapes(self) -> list[tuple[int, ...]]:
         return list(self._shapes)
 
@@ -376,6 +381,25 @@ class ChunkedLabels:
                 for index, version in saved.items():
                     if dirty.get(index) == version:
                         del dirty[index]
+
+    def release_saved(self) -> int:
+        """Drop from memory the written chunks that are saved (not dirty) into the base.
+
+        Only for a save that wrote the chunks into the very arrays this reads
+        as its base (an in-place save): their pixels are read from there again,
+        so painting a large image for hours holds only what is unsaved.
+        Dirty chunks (written since the save's :meth:`save_point`) stay.
+        Returns the chunks dropped.
+        """
+        dropped = 0
+        with self._lock:
+            for overlay, dirty in zip(self._overlay, self._dirty, strict=True):
+                for index in [i for i in overlay if i not in dirty]:
+                    del overlay[index]
+                    self._spill_dirty.discard(index)
+                    dropped += 1
+            self._base_present.clear()  # the save stored chunks the base listed as absent
+        return dropped
 
     # -- spill and recovery ----------------------------------------------------------------
 

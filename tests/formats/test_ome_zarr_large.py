@@ -163,6 +163,10 @@ def test_painting_and_saving_in_place_writes_only_the_changed_chunks(tmp_path, v
     assert saved.chunks_written == sum(len(chunks) for chunks in expected.values())
     assert "changed chunk(s) written" in result.summary
     assert all(not labels.dirty_chunks(level=k) for k in expected)  # saved
+    # the group holds them now: memory keeps no saved chunk, the same object reads them back
+    assert all(not labels.written_chunks(level=k) for k in expected)
+    for y, x, value in STROKES:
+        assert labels[y + 20, x + 20] == value
     changed = [p for p, t in before.items() if not p.exists() or p.stat().st_mtime_ns != t]
     # of the files there before, only changed chunks and the group's metadata were touched
     chunk_files = [p for p in changed if p.name not in in_place.METADATA_KEYS]

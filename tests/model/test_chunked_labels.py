@@ -445,3 +445,21 @@ def test_spills_from_two_threads_take_turns(tmp_path):
         thread.join()
     assert errors == []
     assert (ChunkedLabels.recover(tmp_path / "overlay")[...] == 5).all()
+
+
+def test_release_saved_drops_saved_chunks_and_keeps_those_written_since(tmp_path):
+    """After an in-place save the base holds the chunks: memory keeps only what is unsaved."""
+    base = zarr.create_array(
+        str(tmp_path / "base"), shape=(64, 64), chunks=(16, 16), dtype=np.uint16, fill_value=0
+    )
+    labels = ChunkedLabels.create((64, 64), chunks=(16, 16), level_shapes=[(64, 64)], base=[base])
+    labels[0:4, 0:4] = 3
+    labels[20:24, 20:24] = 4
+    point = labels.save_point()
+    base[0:32, 0:32] = labels[0:32, 0:32]  # what an in-place save writes
+    labels[40:44, 40:44] = 5  # painted while the save ran
+    labels.mark_saved(point)
+    assert labels.release_saved() == 2
+    assert labels.written_chunks() == [(2, 2)] and labels.dirty_chunks() == {(2, 2)}
+    assert labels[1, 1] == 3 and labels[21, 21] == 4 and labels[41, 41] == 5
+    assert (0, 0) in labels.stored_chunks() and (1, 1) in labels.stored_chunks()

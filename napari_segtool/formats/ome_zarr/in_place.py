@@ -136,10 +136,7 @@ def array_folder(array: Any) -> Path | None:
 
 def base_of(labels: ChunkedLabels) -> list[Any]:
     """The read-only zarr arrays under ``labels`` (level 0 first), empty without a base."""
-    base = getattr(labels, "base", None)
-    if base is None:  # kept privately by the first versions of ChunkedLabels
-        base = getattr(labels, "_base", None)
-    return list(base or [])
+    return labels.base
 
 
 def is_read_from(labels: Any, folder: Path, zarr_format: int) -> bool:
@@ -211,6 +208,7 @@ def save_in_place(
     for written in store.folders():
         fsync_dir(written)
     labels.mark_saved(point)
+    labels.release_saved()  # the group holds them now: memory keeps only unsaved chunks
     return store.chunk_files
 
 
