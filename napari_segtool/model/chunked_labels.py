@@ -401,6 +401,24 @@ class ChunkedLabels:
             self._base_present.clear()  # the save stored chunks the base listed as absent
         return dropped
 
+    def rebase(self, base: Sequence[Any], point: SavePoint) -> int:
+        """Read unwritten pixels from ``base`` from now on: a save just wrote all of them there.
+
+        For a save that streamed every pixel (as of ``point``, taken before it
+        read them) into new arrays, one per level and shaped like the levels:
+        later saves into those arrays write only the chunks changed since, and
+        memory keeps only those. Returns the chunks dropped from memory.
+        """
+        base = list(base)
+        shapes = [tuple(np.shape(array)) for array in base]
+        if shapes != self._shapes:
+            raise ValueError(f"a base of levels {shapes} does not fit labels of {self._shapes}")
+        with self._lock:
+            self._base = base
+            self._base_present.clear()
+        self.mark_saved(point)
+        return self.release_saved()
+
     # -- spill and recovery ----------------------------------------------------------------
 
     def spill_to(self, path: str | os.PathLike) -> int:

@@ -275,12 +275,21 @@ def test_chunked_labels_saved_into_another_store_are_streamed_whole(tmp_path):
     item.document.source.pop(STORE_SOURCE)
     (written,) = _quiet(ENTRY.write, other, [moved]).details
     assert written.in_place is False
-    assert item.data.dirty_chunks()  # still unsaved in the group it was read from
     (copy,) = _quiet(ENTRY.read, other).labels
     for (y, x), pixels in placed.items():
         window = (slice(y, y + pixels.shape[0]), slice(x, x + pixels.shape[1]))
         np.testing.assert_array_equal(copy.data[window], item.data[window])
     np.testing.assert_array_equal(copy.data[10:20, 10:20], 5)
+    # like Save As: the labels now read from the store saved to, and hold nothing in memory
+    assert not item.data.dirty_chunks() and not item.data.written_chunks()
+    assert in_place.is_read_from(item.data, other / "labels" / "seg", 3)
+    np.testing.assert_array_equal(item.data[10:20, 10:20], 5)
+    # the next save there writes only the stroke made since, in place
+    item.data.write((slice(30, 40), slice(30, 40)), 9)
+    (again,) = _quiet(ENTRY.write, other, [moved]).details
+    assert again.in_place and again.chunks_written == len(item.data.levels)
+    (first,) = _quiet(ENTRY.read, store).labels
+    assert first.data[15, 15] == 0  # the group read first is left as it was
 
 
 def test_a_group_the_labels_read_from_is_not_rewritten_under_them(tmp_path):

@@ -69,6 +69,7 @@ from napari_segtool.formats.ome_zarr.store import (
 from napari_segtool.formats.result import ImageItem, LabelsItem, WriteResult
 from napari_segtool.formats.toolkit.arrays import is_chunked
 from napari_segtool.formats.toolkit.atomic import fsync_dir
+from napari_segtool.model.chunked_labels import ChunkedLabels
 
 #: spatial chunk side of a new store (its image and labels)
 NEW_CHUNK = 1024
@@ -90,6 +91,8 @@ def write_items(
     if not labels:
         raise OmeZarrError(f"{path}: nothing to write (no label image)")
     zarr_format = zarr_format_of(path) if path.is_dir() else None
+    # what each chunked item holds as this save starts (a stroke made meanwhile stays unsaved)
+    points = [item.data.save_point() if _rebasable(item) else None for item in labels]
     if path.exists() and zarr_format is None:
         raise OmeZarrError(f"{path}: exists and is not an OME-Zarr store; choose another name")
     if zarr_format is None:
@@ -105,6 +108,9 @@ def write_items(
         groups = _write_into_store(path, zarr_format, labels)
     names = [group_name(item) for item in labels]
     version_written = VERSIONS[zarr_format_of(path) or 3]
+    for item, name, group, point in zip(labels, names, groups, points, strict=True):
+        if point is not None and not group.in_place:
+            _rebase(item.data, path / "labels" / name, zarr_format_of(path) or 3, point)
     sources = tuple(
         {
             label_meta.STORE_SOURCE: {
@@ -121,6 +127,21 @@ def write_items(
     if in_place:
         summary += f"; {sum(g.chunks_written for g in in_place)} changed chunk(s) written"
     return WriteResult(written=written, sources=sources, summary=summary, details=tuple(groups))
+
+
+def _rebasable(item: LabelsItem) -> bool:
+    return isinstance(item.data, ChunkedLabels)
+
+
+def _rebase(labels: ChunkedLabels, folder: Path, zarr_format: int, point) -> None:
+    """Chunked labels just streamed whole into ``folder`` read their unchanged pixels from it:
+    the next save there writes only what changed, and memory holds only that."""
+    arrays = [
+        zarr.open_array(str(folder / level), mode="r")
+        for level in multiscale_paths(folder, zarr_format)
+    ]
+    if [tuple(a.shape) for a in arrays] == [tuple(level.shape) for level in labels.levels]:
+        labels.rebase(arrays, point)
 
 
 def group_name(item: LabelsItem) -> str:
