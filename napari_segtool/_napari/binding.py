@@ -37,6 +37,7 @@ from napari_segtool._napari.canvas_tool import canvas_tool_active
 from napari_segtool._napari.compat import unwrap
 from napari_segtool._napari.lock_guard import install_lock_guard
 from napari_segtool._napari.painter import PaintResult, paint
+from napari_segtool.model.chunked_labels import ChunkedLabels, is_large
 from napari_segtool.model.colours import UNASSIGNED_COLOUR as UNASSIGNED_COLOUR  # re-export
 from napari_segtool.model.colours import colour_dict, label_colour
 from napari_segtool.model.colours import instance_colour as instance_colour  # re-export
@@ -76,8 +77,12 @@ CHANNEL_AXIS_LABELS = frozenset({"c", "ch", "channel", "channels"})
 
 def segmentation_layer_for_image(
     image: Image, ontology: Ontology, name: str | None = None
-) -> tuple[np.ndarray, dict[str, Any], str]:
+) -> tuple[np.ndarray | ChunkedLabels, dict[str, Any], str]:
     """A layer data tuple: empty labels over ``image``'s spatial and time axes.
+
+    Labels too large for memory (:func:`~napari_segtool.model.chunked_labels.is_large`)
+    are an empty :class:`ChunkedLabels` chunked like the image, for
+    :func:`~napari_segtool._napari.large_segmentation.open_large_segmentation`.
 
     An RGB(A) axis and an axis labelled as channels (``c``, ``channel``) are
     dropped; every other axis keeps its size, scale, translate, unit and label,
@@ -96,7 +101,32 @@ def segmentation_layer_for_image(
         axis_labels=[image.axis_labels[axis] for axis in axes],
         units=[image.units[axis] for axis in axes],
     )
+    if is_large(shape, np.uint32):
+        # a window of it is shown and painted; nothing is allocated up front
+        return ChunkedLabels.create(shape, **_chunking_like(image)), kwargs, "labels"
     return np.zeros(shape, dtype=np.uint32), kwargs, "labels"
+
+
+def _chunking_like(image: Image) -> dict:
+    """Chunks and pyramid levels for an image's chunked segmentation: the image's own,
+    along the segmentation's axes, where the image has them."""
+    axes = segmentation_axes(image)
+    levels = list(image.data) if image.multiscale else [image.data]
+    options: dict = {}
+    chunks = _chunk_sizes(levels[0])
+    if chunks is not None:
+        options["chunks"] = tuple(chunks[axis] for axis in axes)
+    if len(levels) > 1:
+        options["level_shapes"] = [tuple(int(lv.shape[axis]) for axis in axes) for lv in levels]
+    return options
+
+
+def _chunk_sizes(array) -> tuple[int, ...] | None:
+    chunks = getattr(array, "chunks", None)
+    if not chunks:
+        return None
+    # dask gives the size of every chunk along each axis; zarr the one size
+    return tuple(int(c[0]) if isinstance(c, tuple) else int(c) for c in chunks)
 
 
 def segmentation_axes(image: Image) -> list[int]:

@@ -14,7 +14,10 @@ from napari_segtool._napari.binding import (
     is_segmentation_layer,
     segmentation_layer_for_image,
 )
+from napari_segtool._napari.large_segmentation import open_large_segmentation
 from napari_segtool._napari.session import session_for
+from napari_segtool.model.chunked_labels import ChunkedLabels
+from napari_segtool.model.document import METADATA_KEY, Document
 from napari_segtool.model.ontology import Ontology
 
 
@@ -42,9 +45,28 @@ def add_segmentation_layer(
 ) -> Labels:
     session_for(viewer)  # the new layer gets autosave, pen and keys, dock or not
     data, kwargs, _ = segmentation_layer_for_image(image, ontology or load_default_ontology())
+    if isinstance(data, ChunkedLabels):
+        # nothing allocated: the layer shows a window of labels kept chunk by chunk
+        layer = open_large_segmentation(
+            viewer,
+            data,
+            document_of_kwargs(kwargs),
+            kwargs["name"],
+            scale=kwargs.get("scale"),
+            translate=kwargs.get("translate"),
+            axis_labels=kwargs.get("axis_labels"),
+            units=kwargs.get("units"),
+        )
+        viewer.layers.selection.active = layer
+        return layer
     layer = viewer.add_labels(data, **kwargs)
     viewer.layers.selection.active = layer
     return layer
+
+
+def document_of_kwargs(kwargs: dict) -> Document:
+    """The document a segmentation layer's keyword arguments carry in their metadata."""
+    return Document.from_dict(kwargs["metadata"][METADATA_KEY])
 
 
 def add_segmentation_layer_from_file(

@@ -49,6 +49,21 @@ import numpy as np
 
 #: ``np.asarray`` of a level larger than this many bytes is refused
 ARRAY_LIMIT = 1 << 30
+
+#: a label plane (the last two axes) of more pixels than this is kept chunked, not in memory
+LARGE_PLANE_PIXELS = 4096 * 4096
+#: labels of more bytes than this (all planes together) are kept chunked
+LARGE_BYTES = 1 << 30
+
+
+def is_large(shape: Sequence[int], dtype: Any = np.uint32) -> bool:
+    """Whether labels of ``shape`` and ``dtype`` are kept chunked (a plane past
+    :data:`LARGE_PLANE_PIXELS`, or past :data:`LARGE_BYTES` in all), not as one numpy array."""
+    shape = tuple(int(s) for s in shape)
+    plane = math.prod(shape[-2:])
+    return plane > LARGE_PLANE_PIXELS or math.prod(shape) * np.dtype(dtype).itemsize > LARGE_BYTES
+
+
 #: default chunk side along the last two axes (other axes: 1)
 DEFAULT_CHUNK = 1024
 #: the marker attribute of an overlay folder written by :meth:`ChunkedLabels.spill_to`

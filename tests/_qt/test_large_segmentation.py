@@ -371,3 +371,34 @@ def test_one_array_of_a_segmentation_too_large_for_it_is_refused(large):
         layer_pixels(large.editor)  # a writer that wants one array
     for name in CHUNKED_WRITERS:  # every format's writer reads it box by box
         assert layer_pixels(large.editor, name) is large.labels
+
+
+def test_a_new_segmentation_of_a_large_image_is_windowed_and_allocates_nothing(
+    make_napari_viewer,
+):
+    """Layers > New segmentation layer on a 40,000 x 40,000 image (lazy, like a large
+    OME-Zarr): labels chunked like the image, nothing stored until painted."""
+    import dask.array as da
+
+    from napari_segtool._napari.commands import add_segmentation_layer
+
+    viewer = make_napari_viewer()
+    side = 40_000
+    levels = [da.zeros((side // 2**k,) * 2, np.uint8, chunks=512) for k in range(4)]
+    image = viewer.add_image(levels, multiscale=True, name="slide", scale=(0.5, 0.5))
+    editor = add_segmentation_layer(viewer, image)
+    wait_for_workers()
+    assert is_windowed(editor) and editor.name == "slide segmentation"
+    labels = full_labels(editor)
+    assert isinstance(labels, ChunkedLabels) and labels.shape == (side, side)
+    assert labels.chunks == (512, 512)
+    assert labels.level_shapes == [tuple(level.shape) for level in levels]
+    assert sum(labels.stored_chunk_count(level=k) for k in range(4)) == 0
+    assert tuple(editor.scale) == (0.5, 0.5)
+    assert max(editor.data.shape) <= 4096  # the window, not the image
+    assert viewer.layers.selection.active is editor
+    assert [layer.name for layer in viewer.layers] == [
+        "slide",
+        "slide segmentation" + OVERVIEW_SUFFIX,
+        "slide segmentation",
+    ]

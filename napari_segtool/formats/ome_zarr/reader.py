@@ -4,8 +4,8 @@ ome-zarr-py's ``Reader`` gives the image pyramid as dask arrays and each
 label image with its ``colors`` and ``properties``; the label group's
 :data:`~.labels.NAMESPACE` attributes restore the document. The labels come
 back as a numpy array (the full-resolution level) for painting, unless they
-are large (a plane of more than :data:`LARGE_PLANE_PIXELS` pixels, or more
-than :data:`LARGE_BYTES` in all, or ``chunked=True``): then as a
+are large (:func:`~napari_segtool.model.chunked_labels.is_large`: a plane of
+more than 4096 x 4096 pixels or 1 GiB in all; or ``chunked=True``): then as a
 :class:`~napari_segtool.model.chunked_labels.ChunkedLabels` whose ``base`` is
 the group's own level arrays, so opening reads no pixel and holds none;
 painting keeps only the chunks it touches, and saving back into the group
@@ -37,19 +37,13 @@ from napari_segtool.formats.ome_zarr.store import (
     recover_interrupted_swaps,
 )
 from napari_segtool.formats.result import ImageItem, LabelsItem, ReadResult
-from napari_segtool.model.chunked_labels import ChunkedLabels
+from napari_segtool.model.chunked_labels import ChunkedLabels, is_large
 from napari_segtool.model.document import DocumentError
 from napari_segtool.model.ontology import Ontology
 
 
 class OmeZarrWarning(UserWarning):
     """Something read from an OME-Zarr store that the user should know about."""
-
-
-#: a label plane (the last two axes) of more pixels than this opens chunked
-LARGE_PLANE_PIXELS = 4096 * 4096
-#: labels of more bytes than this (all planes together) open chunked
-LARGE_BYTES = 1 << 30
 
 
 def read_result(
@@ -153,12 +147,6 @@ def _image_item(root: Path, node) -> ImageItem:
     data: Any = levels if len(levels) > 1 else levels[0]
     labels = tuple(str(a) for a in axes) if axes else None
     return ImageItem(data, root.name.removesuffix(".zarr").removesuffix(".ome"), root, rgb, labels)
-
-
-def is_large(shape: tuple[int, ...], dtype: np.dtype) -> bool:
-    """Whether labels of ``shape`` and ``dtype`` open chunked (see the module doc)."""
-    plane = int(np.prod(shape[-2:])) if len(shape) >= 2 else int(np.prod(shape))
-    return plane > LARGE_PLANE_PIXELS or int(np.prod(shape)) * dtype.itemsize > LARGE_BYTES
 
 
 def _labels_of(folder: Path, zarr_format: int, level, chunked: bool | None) -> Any:
