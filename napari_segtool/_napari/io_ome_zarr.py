@@ -12,13 +12,16 @@ is added or replaced; elsewhere a new store holds the image and its labels.
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from napari.layers import Image, Labels, Layer
 
 from napari_segtool import load_default_ontology
+from napari_segtool._napari import compat
 from napari_segtool._napari.binding import document_of, is_segmentation_layer, unwrap
 from napari_segtool._napari.io_hooks import (
     LayerData,
@@ -31,13 +34,18 @@ from napari_segtool._napari.io_hooks import (
     live_document,
     save_layers,
 )
-from napari_segtool._napari.large_segmentation import full_shape
+from napari_segtool._napari.large_segmentation import (
+    QT_SUPPORT,
+    full_shape,
+    open_large_segmentation,
+)
 from napari_segtool._napari.session import start_session_for_current_viewer
 from napari_segtool.formats import registry
 from napari_segtool.formats.coco_files import plain_document
 from napari_segtool.formats.ome_zarr import tissue
 from napari_segtool.formats.ome_zarr.labels import STORE_SOURCE
 from napari_segtool.formats.result import ImageItem, LabelsItem, WriteResult
+from napari_segtool.model.chunked_labels import ChunkedLabels, is_large
 from napari_segtool.model.document import Document
 
 FORMAT = "ome-zarr"
@@ -117,10 +125,12 @@ def save_ome_zarr(viewer, layer: Labels, path: str | Path) -> WriteResult:
 def make_tissue_sample() -> list[LayerData]:
     """npe2 sample: a large synthetic tissue OME-Zarr (made on first use) and a segmentation layer.
 
-    The image opens lazily (every level a dask array). The segmentation layer
-    is a full-size ``uint16`` array (2 bytes a pixel: 800 MB of address space
-    for 20,000 x 20,000, of which the system gives memory only to the pages
-    that are painted).
+    The image opens lazily (every level a dask array). Its segmentation is a
+    large one (:mod:`.large_segmentation`: chunked labels like the image's
+    chunks and levels, shown as an overview and a full-resolution window)
+    when the image is large, which the default 20,000 x 20,000 is; nothing is
+    allocated until painted. A small sample (tests) gets a plain ``uint16``
+    layer. Saving puts the labels into the sample's own store.
     """
     start_session_for_current_viewer()
     size = int(os.environ.get(SAMPLE_SIZE_ENV, tissue.DEFAULT_SIZE))
@@ -137,11 +147,48 @@ def make_tissue_sample() -> list[LayerData]:
         "version": "0.5",
     }
     levels = image.data if isinstance(image.data, list) else [image.data]
+    viewer = _current_viewer()
+    if viewer is not None and is_large(levels[0].shape, np.uint16):
+        # napari builds no windowed layer from layer data: it follows the image in
+        _add_after(viewer, image.name, lambda: _large_tissue_segmentation(viewer, levels, document))
+        return layer_data(result)
     labels = np.zeros(levels[0].shape, dtype=np.uint16)
     return [
         *layer_data(result),
         *layer_data_for_labels(labels, document),
     ]
+
+
+def _large_tissue_segmentation(viewer, levels, document: Document) -> Labels:
+    labels = ChunkedLabels.create(
+        levels[0].shape,
+        chunks=tuple(int(c[0]) for c in levels[0].chunks),
+        dtype=np.uint16,
+        level_shapes=[tuple(level.shape) for level in levels],
+    )
+    editor = open_large_segmentation(viewer, labels, document, SAMPLE_LAYER_NAME)
+    viewer.layers.selection.active = editor
+    return editor
+
+
+def _add_after(viewer, name: str, add: Callable[[], object]) -> None:
+    """Run ``add`` once, right after napari inserts the layer named ``name``."""
+    events = viewer.layers.events.inserted
+
+    def on_inserted(event) -> None:
+        if event.value.name == name:
+            events.disconnect(on_inserted)
+            # after napari has made the image active, so that the segmentation ends active
+            qt = importlib.import_module(QT_SUPPORT) if compat.qt_window(viewer) else None
+            qt.call_soon(add) if qt is not None else add()
+
+    events.connect(on_inserted)
+
+
+def _current_viewer():
+    from napari import current_viewer
+
+    return current_viewer()
 
 
 def layer_data_for_labels(labels: np.ndarray, document: Document) -> list[LayerData]:

@@ -41,6 +41,11 @@ def debouncer(seconds: float) -> Callable[[Callable[[], None]], None]:
     return schedule
 
 
+def call_soon(callback: Callable[[], None]) -> None:
+    """Run ``callback`` on the UI thread once the current event is handled."""
+    QTimer.singleShot(0, callback)
+
+
 class _Progress(QObject):
     """Carries ``(done, total)`` from the worker thread to the progress bar on the UI thread."""
 

@@ -402,3 +402,43 @@ def test_a_new_segmentation_of_a_large_image_is_windowed_and_allocates_nothing(
         "slide segmentation" + OVERVIEW_SUFFIX,
         "slide segmentation",
     ]
+
+
+def test_the_large_tissue_sample_opens_windowed_and_saves_into_its_store(
+    make_napari_viewer, tmp_path, monkeypatch
+):
+    """File > Open Sample > Tissue past the large-image size: chunked labels over the image's
+    levels, one stroke, the dock's save into the sample's own store, reopened with classes."""
+    from napari_segtool import PLUGIN_NAME
+    from napari_segtool._napari.binding import document_of
+    from napari_segtool._napari.io_ome_zarr import SAMPLE_LAYER_NAME, save_ome_zarr
+    from napari_segtool.formats import registry
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("NAPARI_SEGTOOL_TISSUE_SIZE", "4200")
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN_NAME, "tissue")
+    wait(50)  # the segmentation follows the image in
+    wait_for_workers()
+    image, overview, editor = viewer.layers
+    assert image.multiscale and editor.name == SAMPLE_LAYER_NAME and is_windowed(editor)
+    assert overview is large_segmentation_of(editor).overview
+    labels = full_labels(editor)
+    assert labels.level_shapes == [tuple(shape) for shape in image.level_shapes]
+    assert labels.stored_chunk_count() == 0 and labels.dtype == np.uint16
+    assert viewer.layers.selection.active is editor
+    binding = binding_of(editor)
+    schema = document_of(editor).ontology.segmentation_classes[0].feature_schema_id
+    binding.start_instance(schema)
+    label = binding.current_label_id
+    origin = np.asarray(editor.translate)
+    editor.brush_size = 8
+    stroke(editor, [(origin[0] + 100, origin[1] + 100), (origin[0] + 100, origin[1] + 160)])
+    assert labels[int(origin[0]) + 100, int(origin[1]) + 130] == label
+    store = document_of(editor).source["ome_zarr"]["path"]
+    result = save_ome_zarr(viewer, editor, store)
+    assert str(result.written[0]).endswith(".ome.zarr")
+    (read,) = registry.get("ome-zarr").read(store).labels
+    assert read.name == "tissue_segmentation"
+    assert read.data[int(origin[0]) + 100, int(origin[1]) + 130] == label
+    assert read.document.instances[label].schema_id == schema
