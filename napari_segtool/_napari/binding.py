@@ -182,6 +182,8 @@ class LayerBinding:
         #: ``check(label_ids, action)`` raises :class:`DocumentError` when an edit of whole
         #: instances (delete, merge, clean-up) cannot see all their pixels (a window)
         self.whole_instance_check: Callable[[list[int], str], None] | None = None
+        #: ``counts_changed`` now tells of a count, not of an edit (:meth:`set_counts`)
+        self.counting_only = False
         self._doc_connections = [
             (document.instance_added, self._on_instance_event),
             (document.instance_removed, self._on_instance_event),
@@ -399,7 +401,11 @@ class LayerBinding:
         ended); listeners are told about every id whose count may have changed."""
         old = set(self.pixel_counts)
         self.pixel_counts = {int(k): int(v) for k, v in counts.items() if int(k) and v > 0}
-        self._settle(old | set(self.pixel_counts))
+        self.counting_only = True  # not an edit: autosave and the close guard ignore it
+        try:
+            self._settle(old | set(self.pixel_counts))
+        finally:
+            self.counting_only = False
 
     @contextmanager
     def data_moved(self) -> Iterator[None]:

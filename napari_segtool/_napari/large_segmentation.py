@@ -318,16 +318,33 @@ class LargeSegmentation:
             self.runner = self._qt.run_in_worker
         _segmentations[editor] = self
         self._connect(viewer, editor, overview)
-        binding = binding_of(editor)
-        binding.full_counts = self._count_now
-        binding.pixels_changed.connect(self._on_pixels_changed)
-        binding.counts_changed.connect(self._on_counts_changed)
-        binding.whole_instance_check = self.check_whole
+        self.attach(binding_of(editor))
         self.sync_colours()
 
     @property
     def viewer(self):
         return self._viewer_ref()
+
+    def attach(self, binding) -> None:
+        """Follow the editor's binding: its strokes, its counts, its whole-instance edits."""
+        binding.full_counts = self._count_now
+        binding.pixels_changed.connect(self._on_pixels_changed)
+        binding.counts_changed.connect(self._on_counts_changed)
+        binding.whole_instance_check = self.check_whole
+
+    def restore(self, recovered, binding) -> None:
+        """Write ``recovered``'s chunks (a ``ChunkedLabels`` read from an autosaved overlay)
+        over the labels, follow the new ``binding``, reload the window and count again."""
+        with self.lock:
+            for region, pixels in recovered.iter_chunks():
+                self.labels.write(region, pixels)
+        self.attach(binding)
+        self._boxes = {}
+        self.move_window(self.window, flush=False)
+        overview = self.overview
+        if overview is not None:
+            overview.refresh()
+        self.start_counting()
 
     @property
     def editor(self) -> Labels | None:

@@ -90,6 +90,7 @@ def large(make_napari_viewer, fish) -> Large:
 def test_the_pair_looks_like_one_layer(large):
     editor, overview = large.editor, large.overview
     assert [layer.name for layer in large.viewer.layers] == ["big" + OVERVIEW_SUFFIX, "big"]
+    assert not autosaver_of(editor).is_dirty  # opening (and counting) is no edit
     assert overview.multiscale and not overview.editable
     assert editor.editable and not editor.multiscale
     assert is_windowed(editor) and not is_windowed(overview)
@@ -370,3 +371,48 @@ def test_a_2d_format_refuses_a_segmentation_too_large_for_one_array(large):
     with pytest.raises(ValueError, match="too large to be written as one array"):
         layer_pixels(large.editor, "coco")
     assert layer_pixels(large.editor, "ome-zarr") is large.labels
+
+
+def test_an_autosaved_overlay_is_offered_and_restored_after_a_crash(make_napari_viewer, fish):
+    from napari_segtool._napari.autosave import check_recovery, restore_recovery
+
+    def fresh():
+        labels = ChunkedLabels.create((3000, 3000), chunks=(CHUNK, CHUNK), dtype=np.uint16)
+        labels.write((slice(100, 200), slice(100, 300)), np.full((100, 200), 3, np.uint16))
+        document = Document(fish)
+        document.add_instance(3, BLUE_FISH)
+        return labels, document
+
+    viewer = make_napari_viewer()
+    labels, document = fresh()
+    editor = open_large_segmentation(viewer, labels, document, "big", window_max=WINDOW)
+    wait_for_workers()
+    large = Large(viewer, labels, editor)
+    large.look_at(2500, 2500)
+    label = large.binding.start_instance(ORANGE_FISH)
+    editor.brush_size = 8
+    large.stroke([(2500, 2400), (2500, 2600)])
+    saver = autosaver_of(editor)
+    assert saver.flush()
+    viewer.layers.remove(editor)  # the window closes: its work stays in the recovery folder
+
+    labels, document = fresh()
+    editor = open_large_segmentation(viewer, labels, document, "big", window_max=WINDOW)
+    wait_for_workers()
+    info = check_recovery(binding_of(editor), viewer)
+    assert info is not None and info.labels_shape == (3000, 3000)
+    binding = restore_recovery(binding_of(editor), info)
+    wait_for_workers()
+    assert labels[2500, 2500] == label and labels[150, 150] == 3
+    assert binding.document.instance(label).schema_id == ORANGE_FISH
+    large = Large(viewer, labels, editor)
+    large.check_counts()
+    assert not autosaver_of(editor).has_pending  # the restored file holds this work
+    # still a windowed layer that follows the camera and writes through
+    large.look_at(2500, 2500)
+    y0, x0 = (s.start for s in large.segmentation.window)
+    assert editor.data[2500 - y0, 2500 - x0] == label
+    second = binding.start_instance(ORANGE_FISH)
+    large.stroke([(2520, 2400), (2520, 2600)])
+    assert labels[2520, 2500] == second
+    large.check_counts()
