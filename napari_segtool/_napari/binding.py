@@ -162,6 +162,8 @@ class LayerBinding:
     #: pixels changed in these boxes (a list of slice tuples; ``None``: anywhere), emitted
     #: before the counts; from napari's history atoms of a stroke, an undo or a redo
     pixels_changed = Signal(object)
+    #: ``layer.data`` now shows another part of the same segmentation (:meth:`data_moved`)
+    data_moved_to = Signal()
 
     def __init__(self, layer: Labels, document: Document):
         self._layer_ref = weakref.ref(layer)
@@ -428,6 +430,7 @@ class LayerBinding:
             layer = self.layer
             if layer is not None:
                 compat.clear_undo_history(layer)
+            self.data_moved_to.emit()
 
     def _on_history_step(self, forward: bool) -> None:
         """napari undid (or redid) one step: replay that step's counts backwards (forwards)."""

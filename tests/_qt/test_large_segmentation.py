@@ -24,7 +24,7 @@ from napari_segtool._qt.large_segmentation import wait_for_workers
 from napari_segtool.formats import recovery
 from napari_segtool.model.chunked_labels import ChunkedLabels
 from napari_segtool.model.document import Document, DocumentError
-from tests.napari_input import click, stroke
+from tests.napari_input import click, shift_click, stroke
 
 ORANGE_FISH, BLUE_FISH = "cjxtjkpjai8t80846iwqaa1d8", "cjxtjkpjai8t90846yzpbpo7t"
 SIZE, CHUNK, WINDOW = 6000, 256, 1024
@@ -416,3 +416,51 @@ def test_an_autosaved_overlay_is_offered_and_restored_after_a_crash(make_napari_
     large.stroke([(2520, 2400), (2520, 2600)])
     assert labels[2520, 2500] == second
     large.check_counts()
+
+
+def test_lines_scribble_and_clean_up_work_on_the_window(large):
+    from napari_segtool._napari.cleanup import clean_instances
+    from napari_segtool._napari.extents import extents_of
+    from napari_segtool._napari.scribble import scribbler_of
+
+    image = np.full((SIZE, SIZE), 40, np.uint8)
+    rows, cols = np.ogrid[-15:16, -15:16]
+    cell = rows**2 + cols**2 < 15**2  # no one-pixel tips: the watershed keeps no such spur
+    image[5285:5316, 5485:5516][cell] = 200
+    large.viewer.add_image(image, name="cells", contrast_limits=(0, 255))
+    large.viewer.layers.selection.active = large.editor
+    large.look_at(5300, 5500)
+    binding, editor = large.binding, large.editor
+    # Shift+click: a straight line from the last painted point
+    line = binding.start_instance(ORANGE_FISH)
+    editor.brush_size = 3
+    click(editor, (5200, 5400))
+    shift_click(editor, (5200, 5460))
+    assert np.all(np.asarray(large.labels[5200, 5400:5461]) == line)
+    # scribble to region: in the cell and round it
+    label = binding.start_instance(ORANGE_FISH)
+    scribbler = scribbler_of(editor, large.viewer)
+    scribbler.start()
+    stroke(editor, [(5298, 5495), (5302, 5505)])
+    angles = np.linspace(0, 2 * np.pi, 24)
+    stroke(
+        editor,
+        [(5300 + 23 * np.sin(a), 5500 + 23 * np.cos(a)) for a in angles],
+        modifiers=("Shift",),
+    )
+    scribbler.commit()
+    scribbler.stop()
+    np.testing.assert_array_equal(np.asarray(large.labels[5285:5316, 5485:5516]) == label, cell)
+    # clean-up of an instance inside the window: a hole punched and filled again
+    editor.mode = "erase"
+    editor.brush_size = 3
+    stroke(editor, [(5300, 5500), (5300, 5501)])
+    assert large.labels[5300, 5500] == 0
+    clean_instances(editor, [label], "fill_holes")
+    np.testing.assert_array_equal(np.asarray(large.labels[5285:5316, 5485:5516]) == label, cell)
+    large.check_counts()
+    # the slice ranges follow a move (they are measured in the new window)
+    y0 = large.segmentation.window[0].start
+    assert extents_of(binding).extent(label)[0][0] == 5286 - y0
+    large.look_at(500, 500)
+    assert extents_of(binding).extent(label) is None  # not in this window
