@@ -198,12 +198,18 @@ def full_labels(layer):
     """The layer's whole label array: for writers and autosave.
 
     For a windowed layer, the ``ChunkedLabels`` with every edit of the window
-    written into it; for any other layer, ``layer.data``.
+    written into it (a ``ValueError`` while its first count runs: the strokes
+    made meanwhile are not in it yet); for any other layer, ``layer.data``.
     """
     layer = unwrap(layer)
     segmentation = _segmentations.get(layer)
     if segmentation is None:
         return layer.data
+    if segmentation.counting:  # its strokes wait in the window until the count ends
+        raise ValueError(
+            f"{layer.name!r}: its labels are still being counted (see the progress bar); "
+            "save again when the count is done"
+        )
     segmentation.flush()
     return segmentation.labels
 

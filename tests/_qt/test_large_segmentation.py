@@ -320,6 +320,8 @@ def test_strokes_while_counting_are_counted_once_and_written_after(
     large.look_at(2850, 2850)
     assert large.segmentation.window == window  # no move while counting
     assert labels[150, 150] == 3  # not written yet: the count sees one state
+    with pytest.raises(ValueError, match="still being counted"):
+        full_labels(editor)  # a save now would miss the stroke
     job, _description, done, _failed = queued.pop()
     steps = []
     done(job(lambda finished, total: steps.append((finished, total))))
