@@ -18,6 +18,10 @@ covering the written box, by the rule of
 level-0 size ``n`` and level size ``m``, level pixel ``j`` is level-0 pixel
 ``j * n // m``).
 
+Dirty chunks (per level) are those written since :meth:`~ChunkedLabels.mark_saved`;
+a save running on another thread takes a :meth:`~ChunkedLabels.save_point`
+first, so that chunks written during the save stay dirty.
+
 Chunk arrays are never modified once stored (a write stores a new array), and
 the chunk tables are swapped under a lock, so a background thread may spill or
 iterate chunks while the UI thread writes, and never sees a half-written chunk.
@@ -37,7 +41,7 @@ import os
 import secrets
 import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +111,10 @@ class ChunkedLabels:
         self._base = list(base) if base is not None else []
         self._lock = threading.RLock()
         self._overlay: list[dict[Index, np.ndarray]] = [{} for _ in self._shapes]
-        self._dirty: list[set[Index]] = [set() for _ in self._shapes]
+        # chunk -> the count of writes when it was last written, since the last save
+        self._dirty: list[dict[Index, int]] = [{} for _ in self._shapes]
+        self._writes = 0
+        self._spill_lock = threading.Lock()  # one spill at a time
         self._spill_dirty: set[Index] = set()
         self._spill_path: Path | None = None
         self._base_present: dict[int, set[Index] | None] = {}
@@ -183,6 +190,28 @@ class ChunkedLabels:
                     )
             base = base[: len(level_shapes)]
         return cls(shape, chunks, dtype, level_shapes, base)
+
+    @classmethod
+    def from_array(
+        cls,
+        pixels: Any,
+        *,
+        chunks: Sequence[int] | None = None,
+        level_shapes: Sequence[Sequence[int]] | None = None,
+    ) -> ChunkedLabels:
+        """A ChunkedLabels holding ``pixels``, its chunks holding a non-zero pixel written.
+
+        They count as changed: :meth:`mark_saved` if ``pixels`` are saved.
+        """
+        pixels = np.asarray(pixels)
+        labels = cls.create(
+            pixels.shape, chunks=chunks, dtype=pixels.dtype, level_shapes=level_shapes
+        )
+        for index in np.ndindex(*labels.grid_shape()):
+            region = labels.chunk_region(index)
+            if pixels[region].any():
+                labels.write(region, pixels[region])
+        return labels
 
     # -- the array protocol ----------------------------------------------------------------
 
@@ -300,15 +329,19 @@ class ChunkedLabels:
         with self._lock:
             return sorted(self._overlay[level])
 
-    def iter_chunks(self) -> Iterator[tuple[Region, np.ndarray]]:
+    def iter_chunks(
+        self, indices: Iterable[Index] | None = None, level: int = 0
+    ) -> Iterator[tuple[Region, np.ndarray]]:
         """``(region, pixels)`` of every stored chunk of level 0 (see :meth:`stored_chunks`).
 
         A written chunk is yielded even when all zero, so that a writer
         replacing the base's pixels sees the erasure; never-written chunks
-        absent from the base (all 0) are not.
+        absent from the base (all 0) are not. ``indices`` (e.g.
+        :meth:`dirty_chunks`) and ``level`` choose other chunks, in grid order.
         """
-        for index in self.stored_chunks(0):
-            yield self.chunk_region(index, 0), self.read_chunk(index, 0)
+        chosen = self.stored_chunks(level) if indices is None else sorted(map(tuple, indices))
+        for index in chosen:
+            yield self.chunk_region(index, level), self.read_chunk(index, level)
 
     # -- dirty tracking --------------------------------------------------------------------
 
@@ -317,17 +350,32 @@ class ChunkedLabels:
         with self._lock:
             return set(self._dirty[level])
 
+    def save_point(self) -> SavePoint:
+        """The changes so far, for :meth:`mark_saved` once a save that read them has finished."""
+        with self._lock:
+            return SavePoint([dict(dirty) for dirty in self._dirty])
+
     @property
     def changed_chunk_count(self) -> int:
         """Level-0 chunks written since the last :meth:`mark_saved`."""
         with self._lock:
             return len(self._dirty[0])
 
-    def mark_saved(self) -> None:
-        """Forget the dirty chunks of every level (the pixels were saved)."""
+    def mark_saved(self, point: SavePoint | None = None) -> None:
+        """Forget the dirty chunks of every level (the pixels were saved).
+
+        With ``point`` (from :meth:`save_point`, taken before a save read the
+        pixels, e.g. on another thread), only the chunks not written since.
+        """
         with self._lock:
-            for dirty in self._dirty:
-                dirty.clear()
+            if point is None:
+                for dirty in self._dirty:
+                    dirty.clear()
+                return
+            for dirty, saved in zip(self._dirty, point.versions, strict=True):
+                for index, version in saved.items():
+                    if dirty.get(index) == version:
+                        del dirty[index]
 
     # -- spill and recovery ----------------------------------------------------------------
 
@@ -339,11 +387,16 @@ class ChunkedLabels:
         Returns the number of chunks written. Safe to call from another thread
         than the one writing pixels.
         """
+        path = Path(path)
+        with self._spill_lock:
+            return self._spill(path)
+
+    def _spill(self, path: Path) -> int:
         import zarr
 
-        path = Path(path)
+        settled = _is_overlay(path)  # else removed meanwhile: start it again
         with self._lock:
-            fresh = self._spill_path != path
+            fresh = self._spill_path != path or not settled
             names = list(self._overlay[0]) if fresh else list(self._spill_dirty)
             todo = {i: self._overlay[0][i] for i in names if i in self._overlay[0]}
             self._spill_dirty.clear()
@@ -370,24 +423,29 @@ class ChunkedLabels:
             raise OverlayError(f"{path}: exists and is not a label overlay; choose another folder")
         token = secrets.token_hex(4)
         writing = path.with_name(f".{path.name}.writing-{token}")
-        group = zarr.open_group(str(writing), mode="w", zarr_format=3)
-        group.attrs[OVERLAY_KEY] = {
-            "version": OVERLAY_VERSION,
-            "shape": list(self.shape),
-            "chunks": list(self.chunks),
-            "dtype": self.dtype.str,
-            "level_shapes": [list(s) for s in self._shapes],
-        }
-        array = group.create_array(
-            "0",
-            shape=self.shape,
-            chunks=self.chunks,
-            dtype=self.dtype,
-            fill_value=0,
-            config={"write_empty_chunks": True},  # an erased chunk must stay stored
-        )
-        for index in sorted(todo):
-            array[self.chunk_region(index)] = todo[index]
+        try:
+            group = zarr.open_group(str(writing), mode="w", zarr_format=3)
+            array = group.create_array(
+                "0",
+                shape=self.shape,
+                chunks=self.chunks,
+                dtype=self.dtype,
+                fill_value=0,
+                config={"write_empty_chunks": True},  # an erased chunk must stay stored
+            )
+            for index in sorted(todo):
+                array[self.chunk_region(index)] = todo[index]
+            # the marker last: a folder holding it is complete
+            group.attrs[OVERLAY_KEY] = {
+                "version": OVERLAY_VERSION,
+                "shape": list(self.shape),
+                "chunks": list(self.chunks),
+                "dtype": self.dtype.str,
+                "level_shapes": [list(s) for s in self._shapes],
+            }
+        except BaseException:
+            shutil.rmtree(writing, ignore_errors=True)
+            raise
         previous = path.with_name(f".{path.name}.previous-{token}")
         if path.exists():
             path.rename(previous)
@@ -403,6 +461,7 @@ class ChunkedLabels:
         import zarr
 
         path = Path(path)
+        _finish_interrupted_spill(path)
         if not _is_overlay(path):
             raise OverlayError(f"{path}: not a label overlay folder (nothing to recover)")
         try:
@@ -559,7 +618,8 @@ class ChunkedLabels:
             chunk.flags.writeable = False  # readers hold it without a copy
             with self._lock:
                 self._overlay[level][index] = chunk
-                self._dirty[level].add(index)
+                self._writes += 1
+                self._dirty[level][index] = self._writes
                 if level == 0:
                     self._spill_dirty.add(index)
 
@@ -594,6 +654,13 @@ class ChunkedLabels:
             found = _overlapping(self._base[level], self._level_chunks[level])
         self._base_present[level] = found
         return found
+
+
+class SavePoint:
+    """What :meth:`ChunkedLabels.save_point` saw: per level, chunk -> write count."""
+
+    def __init__(self, versions: list[dict[Index, int]]):
+        self.versions = versions
 
 
 class ChunkedLevel:
@@ -737,6 +804,23 @@ def _is_overlay(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(meta, dict) and OVERLAY_KEY in (meta.get("attributes") or {})
+
+
+def _finish_interrupted_spill(path: Path) -> None:
+    """Put back the overlay of a first spill stopped between its two renames.
+
+    The new folder (``.<name>.writing-…``) is complete once it holds the
+    marker, and is newer than the old one (``.<name>.previous-…``).
+    """
+    if path.exists():
+        return
+    for prefix in (f".{path.name}.writing-", f".{path.name}.previous-"):
+        for candidate in sorted(path.parent.glob(prefix + "*")):
+            if _is_overlay(candidate):
+                candidate.rename(path)
+                for older in path.parent.glob(f".{path.name}.previous-*"):
+                    shutil.rmtree(older, ignore_errors=True)
+                return
 
 
 def stored_blocks(array: Any) -> set[Index] | None:

@@ -1,6 +1,7 @@
 """ChunkedLabels: a chunked copy-on-write label array with a pyramid, checked against numpy."""
 
 import itertools
+import shutil
 import threading
 import tracemalloc
 
@@ -32,10 +33,10 @@ def assert_pyramid(labels, reference):
 
 
 @st.composite
-def writes(draw):
-    ndim = draw(st.integers(2, 4))
-    shape = tuple(draw(st.integers(1, 23)) for _ in range(ndim))
-    chunks = tuple(draw(st.integers(1, 9)) for _ in range(ndim))
+def writes(draw, max_ndim=4, max_side=23, min_chunk=1):
+    ndim = draw(st.integers(2, max_ndim))
+    shape = tuple(draw(st.integers(1, max_side)) for _ in range(ndim))
+    chunks = tuple(draw(st.integers(min_chunk, 9)) for _ in range(ndim))
     boxes = []
     for _ in range(draw(st.integers(1, 6))):
         box = []
@@ -67,6 +68,43 @@ def test_random_writes_match_numpy_and_keep_the_pyramid_nearest(case):
     assert labels.dirty_chunks() == expected_chunks
     assert labels.changed_chunk_count == len(expected_chunks)
     assert_pyramid(labels, reference)
+
+
+@settings(max_examples=60, deadline=None)
+@given(writes(max_ndim=3, max_side=14, min_chunk=2), st.integers(2, 9), st.booleans())
+def test_random_writes_over_a_zarr_base_match_numpy(case, base_chunk, whole_pyramid):
+    shape, chunks, boxes, seed = case
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 3, size=shape).astype(np.uint16)
+    pixels[tuple(slice(0, (n + 1) // 2) for n in shape)] = 0  # some base blocks not stored
+    level_shapes = default_level_shapes(shape, (4, 4))
+    base = []
+    for level_shape in level_shapes if whole_pyramid else level_shapes[:1]:
+        array = zarr.create_array(
+            store=zarr.storage.MemoryStore(),
+            shape=level_shape,
+            chunks=(base_chunk,) * len(shape),
+            dtype=np.uint16,
+        )
+        array[...] = nearest_level(pixels, level_shape)
+        base.append(array)
+    before = [np.asarray(level[...]) for level in base]
+    labels = ChunkedLabels.create(shape, chunks=chunks, level_shapes=level_shapes, base=base)
+    reference = pixels.copy()
+    for n, box in enumerate(boxes):
+        labels[box] = n + 7
+        reference[box] = n + 7
+    np.testing.assert_array_equal(labels[...], reference)
+    assert_pyramid(labels, reference)
+    for level, old in zip(base, before, strict=True):
+        np.testing.assert_array_equal(level[...], old)
+    for region, block in labels.iter_chunks():
+        np.testing.assert_array_equal(block, reference[region])
+    assert {
+        index
+        for index in np.ndindex(*labels.grid_shape())
+        if reference[labels.chunk_region(index)].any()
+    } <= set(labels.stored_chunks())
 
 
 def test_a_write_touches_only_the_chunks_of_its_box_at_every_level():
@@ -204,6 +242,36 @@ def test_mark_saved_forgets_dirty_chunks_of_every_level():
     assert labels.written_chunks() == [(0, 0), (2, 2)]  # saved chunks stay held
 
 
+def test_chunks_written_during_a_save_stay_dirty():
+    labels = ChunkedLabels.create((32, 32), chunks=(8, 8))
+    labels[0, 0] = 1
+    labels[20, 20] = 2
+    point = labels.save_point()  # a save starts, reading these pixels
+    labels[0, 2] = 3  # and the user paints meanwhile
+    labels.mark_saved(point)
+    assert labels.dirty_chunks() == {(0, 0)}  # written after the save read it
+    assert labels.dirty_chunks(1) == {(0, 0)}
+    labels.mark_saved(labels.save_point())
+    assert labels.changed_chunk_count == 0
+
+
+def test_from_array_writes_only_chunks_holding_labels():
+    pixels = np.zeros((3, 40, 40), dtype=np.uint16)
+    pixels[1, 30:35, 2:4] = 9
+    labels = ChunkedLabels.from_array(pixels, chunks=(1, 16, 16))
+    assert labels.dtype == np.uint16 and labels.written_chunks() == [(1, 1, 0), (1, 2, 0)]
+    np.testing.assert_array_equal(labels[...], pixels)
+    assert_pyramid(labels, pixels)
+    dirty = sorted(labels.dirty_chunks())
+    assert [region for region, _ in labels.iter_chunks(dirty)] == [
+        labels.chunk_region(index) for index in dirty
+    ]
+    assert [index for index in labels.written_chunks(1)] == sorted(labels.dirty_chunks(1))
+    level_chunks = list(labels.iter_chunks(labels.dirty_chunks(1), level=1))
+    for region, block in level_chunks:
+        np.testing.assert_array_equal(block, labels.levels[1][region])
+
+
 def base_store(tmp_path, shape=(40, 50), chunks=(16, 16)):
     """A zarr pyramid (nearest levels) with two objects, as an OME-Zarr label group holds."""
     rng = np.random.default_rng(2)
@@ -293,6 +361,33 @@ def test_spill_and_recover_round_trip(tmp_path):
     assert ChunkedLabels.recover(folder, base=base)[0, 0] == 8
 
 
+def test_a_first_spill_stopped_between_its_renames_is_recovered(tmp_path):
+    labels = ChunkedLabels.create((16, 16), chunks=(4, 4))
+    folder = tmp_path / "overlay"
+    labels[0, 0] = 1
+    labels.spill_to(folder)
+    newer = ChunkedLabels.create((16, 16), chunks=(4, 4))
+    newer[5, 5] = 2
+    newer.spill_to(tmp_path / "other")
+    # the old overlay moved aside, the new one complete but not yet renamed in
+    folder.rename(tmp_path / ".overlay.previous-0000")
+    (tmp_path / "other").rename(tmp_path / ".overlay.writing-0000")
+    recovered = ChunkedLabels.recover(folder)
+    assert recovered[5, 5] == 2 and recovered[0, 0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["overlay"]
+
+
+def test_a_removed_overlay_folder_is_written_again_whole(tmp_path):
+    labels = ChunkedLabels.create((16, 16), chunks=(4, 4))
+    labels[0, 0] = 1
+    labels.spill_to(tmp_path / "overlay")
+    shutil.rmtree(tmp_path / "overlay")
+    labels[9, 9] = 2
+    assert labels.spill_to(tmp_path / "overlay") == 2
+    recovered = ChunkedLabels.recover(tmp_path / "overlay")
+    assert recovered[0, 0] == 1 and recovered[9, 9] == 2
+
+
 def test_spilling_never_replaces_a_folder_that_is_not_an_overlay(tmp_path):
     labels = ChunkedLabels.create((8, 8), chunks=(4, 4))
     labels[0, 0] = 1
@@ -330,3 +425,23 @@ def test_a_background_spill_never_sees_a_half_written_chunk(tmp_path):
         thread.join()
     assert seen_bad == []
     assert ChunkedLabels.recover(tmp_path / "overlay")[0, 0] == 150
+
+
+def test_spills_from_two_threads_take_turns(tmp_path):
+    labels = ChunkedLabels.create((64, 64), chunks=(8, 8))
+    labels[...] = 5
+    errors = []
+
+    def spill():
+        try:
+            labels.spill_to(tmp_path / "overlay")
+        except Exception as error:  # a race would fail a rename
+            errors.append(error)
+
+    threads = [threading.Thread(target=spill) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert (ChunkedLabels.recover(tmp_path / "overlay")[...] == 5).all()

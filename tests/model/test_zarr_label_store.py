@@ -85,7 +85,7 @@ def assert_same_results(store: ChunkedLabelStore, labels: np.ndarray) -> None:
             np.testing.assert_array_equal(a, b)  # numpy's nonzero order too
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(chunked_cases())
 def test_chunked_store_matches_the_numpy_store(case):
     labels, chunks, kind = case
