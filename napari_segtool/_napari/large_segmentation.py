@@ -32,8 +32,10 @@ After every stroke, undo and redo (the binding's ``pixels_changed`` boxes) the
 changed boxes are written through into the ChunkedLabels, which recomputes the
 pyramid for just those chunks, and the overview re-reads its visible tile when
 the boxes lie in it. (napari sends ``paint`` before writing the pixels of an
-edit made outside a stroke, e.g. a script's ``layer.fill``: the window's boxes
-are written again before every move and every :func:`full_labels`.)
+edit made outside a stroke, e.g. the polygon tool or a script's ``layer.fill``:
+the boxes of the last write are checked again when napari redraws the painted
+pixels, and every box of the window is written again before a move and in
+:func:`full_labels`.)
 
 Undo works within a window. A window move clears the undo history: napari's
 history atoms point into the old window's pixels. So Ctrl+Z after the view
@@ -305,6 +307,9 @@ class LargeSegmentation:
         self._edited: list[Box] = []
         #: boxes not yet written into the labels (while counting)
         self._pending: list[Box] = []
+        #: boxes written at a ``paint`` event that may have come before napari wrote the
+        #: pixels (an edit outside a stroke: the polygon tool, a script's ``fill``)
+        self._unsure: list[Box] = []
         #: where each id's pixels may be (level 0; from the count, grown by every stroke)
         self._boxes: dict[int, Box] = {}
         self._last_boxes: list[Box] = []
@@ -363,6 +368,7 @@ class LargeSegmentation:
     # -- linking the two layers ----------------------------------------------------------
     def _connect(self, viewer, editor: Labels, overview: Labels) -> None:
         editor.events.colormap.connect(self.sync_colours)
+        editor.events.labels_update.connect(self._on_labels_update)
         editor.events.name.connect(self._on_name)
         editor.events.opacity.connect(self._linker("opacity", editor, overview))
         overview.events.opacity.connect(self._linker("opacity", overview, editor))
@@ -522,16 +528,38 @@ class LargeSegmentation:
         editor = self.editor
         if editor is None:
             return 0
+        self._check_unsure()
         boxes, self._pending = self._pending, []
         self._write(editor, boxes)
+        self._unsure = list(boxes)
         return len(boxes)
+
+    def _on_labels_update(self, _event=None) -> None:
+        """napari redrew painted pixels: those of an edit made outside a stroke are written now."""
+        if self._unsure and not self.counting:
+            self._check_unsure()
+
+    def _check_unsure(self) -> None:
+        """Write again the boxes of the last write-through whose pixels changed since."""
+        editor = self.editor
+        boxes, self._unsure = self._unsure, []
+        if editor is None or not boxes:
+            return
+        offset = [s.start for s in self.window]
+        stale = []
+        for box in boxes:
+            local = tuple(slice(b.start - o, b.stop - o) for b, o in zip(box, offset, strict=True))
+            if not np.array_equal(np.asarray(editor.data[local]), self.labels[box]):
+                stale.append(box)
+        if stale:
+            self._write(editor, stale)
 
     def flush(self) -> None:
         """Every edit of the window into the labels (before a move, a save, an autosave)."""
         editor = self.editor
         if editor is None or self.counting:
             return
-        self._pending = []
+        self._pending, self._unsure = [], []
         if self._edited:
             self._write(editor, self._edited)
 
@@ -694,7 +722,7 @@ class LargeSegmentation:
         binding = binding_of(editor)
         with binding.data_moved():
             self.window = region
-            self._edited, self._pending = [], []
+            self._edited, self._pending, self._unsure = [], [], []
             editor.data = pixels
             editor.translate = _window_translate(self.translate, self.scale, region)
         self.moves += 1

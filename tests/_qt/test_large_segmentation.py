@@ -466,3 +466,15 @@ def test_lines_scribble_and_clean_up_work_on_the_window(large):
     assert extents_of(binding).extent(label)[0][0] == 5286 - y0
     large.look_at(500, 500)
     assert extents_of(binding).extent(label) is None  # not in this window
+
+
+def test_the_polygon_tool_is_written_through_too(large):
+    """napari's polygon tool sends ``paint`` before it writes its pixels."""
+    large.look_at(3000, 3000, zoom=0.3)  # the overview shows
+    label = large.binding.start_instance(ORANGE_FISH)
+    y0, x0 = (s.start for s in large.segmentation.window)
+    # the tool's vertices are the editor's data coordinates (its window's pixels)
+    large.editor.paint_polygon(np.array([[100, 100], [100, 300], [300, 300], [300, 100]]), label)
+    assert large.labels[y0 + 200, x0 + 200] == label  # no flush needed
+    assert label in shown(large.overview)
+    large.check_counts()
