@@ -478,3 +478,12 @@ def test_the_polygon_tool_is_written_through_too(large):
     assert large.labels[y0 + 200, x0 + 200] == label  # no flush needed
     assert label in shown(large.overview)
     large.check_counts()
+
+
+def test_measure_measures_the_whole_segmentation(large):
+    from napari_segtool._qt.measure_panel import layer_snapshot
+
+    large.look_at(500, 500)
+    table = layer_snapshot(large.viewer, large.editor, large.binding.document)()
+    areas = dict(zip(table["label_id"], table["area"], strict=True))
+    assert areas[7] == 100 * 200 and areas[9] == 1400 * 10  # neither is in the window
