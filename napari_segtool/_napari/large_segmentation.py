@@ -73,13 +73,15 @@ from napari_segtool._napari.binding import (
     segmentation_layer_kwargs,
     unwrap,
 )
-from napari_segtool._napari.compat import camera, qt_window
+from napari_segtool._napari.compat import camera, editing_now, qt_window
 from napari_segtool.model.document import Document, DocumentError
 
 logger = logging.getLogger(__name__)
 
 #: the window's largest side in level-0 pixels (rounded down to whole chunks)
 WINDOW_MAX = 4096
+#: environment variable that sets another default for it (memory: side² x the dtype's bytes)
+WINDOW_MAX_ENV = "NAPARI_SEGTOOL_WINDOW_MAX"
 #: the overview layer's name is the editor's with this after it
 OVERVIEW_SUFFIX = " (overview)"
 #: key of the overview's ``metadata``: the name of the segmentation it shows
@@ -113,7 +115,7 @@ def open_large_segmentation(
     translate: Sequence[float] | None = None,
     axis_labels: Sequence[str] | None = None,
     units: Sequence[str] | None = None,
-    window_max: int = WINDOW_MAX,
+    window_max: int | None = None,
     opacity: float = 0.7,
 ) -> Labels:
     """Show ``labels`` (a ``ChunkedLabels``) in ``viewer`` as one editable segmentation.
@@ -121,7 +123,8 @@ def open_large_segmentation(
     Adds the read-only multiscale overview over ``labels.levels`` (named
     ``name + OVERVIEW_SUFFIX``) and above it the editor: the segmentation
     layer named ``name`` bound to ``document``, holding a full-resolution
-    window of at most ``window_max`` pixels a side that follows the camera.
+    window of at most ``window_max`` pixels a side that follows the camera
+    (default: :func:`default_window_max`).
     ``scale`` and ``translate`` are level 0's (world units per pixel, and
     where pixel 0 lies), as for any napari layer; ``axis_labels`` and
     ``units`` go to both layers. Starts the viewer's session (pen, keys,
@@ -135,6 +138,7 @@ def open_large_segmentation(
 
     viewer = unwrap(viewer)
     session_for(viewer)
+    window_max = default_window_max() if window_max is None else int(window_max)
     ndim = len(labels.shape)
     scale = tuple(float(s) for s in scale) if scale is not None else (1.0,) * ndim
     translate = tuple(float(t) for t in translate) if translate is not None else (0.0,) * ndim
@@ -177,6 +181,25 @@ def open_large_segmentation(
     segmentation.follow()
     segmentation.start_counting()
     return editor
+
+
+def default_window_max() -> int:
+    """``$NAPARI_SEGTOOL_WINDOW_MAX`` when it is a whole number of at least 256, else
+    :data:`WINDOW_MAX`."""
+    import os
+
+    raw = os.environ.get(WINDOW_MAX_ENV, "").strip()
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value >= 256:
+            return value
+        logger.warning(
+            "%s=%r is not a side of at least 256 pixels; using %s", WINDOW_MAX_ENV, raw, WINDOW_MAX
+        )
+    return WINDOW_MAX
 
 
 def large_segmentation_of(layer) -> LargeSegmentation | None:
@@ -617,6 +640,11 @@ class LargeSegmentation:
             return False
         wanted = self.wanted_window()
         if wanted is None or wanted == self.window:
+            return False
+        editor = self.editor
+        if editor is not None and editing_now(editor):  # a wheel zoom mid-stroke: after it
+            if self._qt is not None:
+                self.schedule(self.follow)
             return False
         self.move_window(wanted)
         return True

@@ -35,3 +35,16 @@ def test_counts_at_once_and_the_window_follows_each_camera_move(fish):
     editor.paint((4200 - y0, 4200 - x0), label)
     assert full_labels(editor)[4200, 4200] == label
     assert binding.pixel_counts[label] == np.count_nonzero(np.asarray(labels) == label)
+
+
+def test_the_window_side_comes_from_the_environment(fish, monkeypatch):
+    from napari_segtool._napari.large_segmentation import WINDOW_MAX, default_window_max
+
+    monkeypatch.setenv("NAPARI_SEGTOOL_WINDOW_MAX", "512")
+    assert default_window_max() == 512
+    viewer = ViewerModel()
+    labels = ChunkedLabels.create((5000, 5000), chunks=(256, 256), dtype=np.uint32)
+    editor = open_large_segmentation(viewer, labels, Document(fish), "big")
+    assert max(editor.data.shape) <= 512
+    monkeypatch.setenv("NAPARI_SEGTOOL_WINDOW_MAX", "lots")
+    assert default_window_max() == WINDOW_MAX

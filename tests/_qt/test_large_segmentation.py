@@ -24,7 +24,7 @@ from napari_segtool._qt.large_segmentation import wait_for_workers
 from napari_segtool.formats import recovery
 from napari_segtool.model.chunked_labels import ChunkedLabels
 from napari_segtool.model.document import Document, DocumentError
-from tests.napari_input import click, shift_click, stroke
+from tests.napari_input import click, drag_to, press, release, shift_click, stroke
 
 ORANGE_FISH, BLUE_FISH = "cjxtjkpjai8t80846iwqaa1d8", "cjxtjkpjai8t90846yzpbpo7t"
 SIZE, CHUNK, WINDOW = 6000, 256, 1024
@@ -487,3 +487,19 @@ def test_measure_measures_the_whole_segmentation(large):
     table = layer_snapshot(large.viewer, large.editor, large.binding.document)()
     areas = dict(zip(table["label_id"], table["area"], strict=True))
     assert areas[7] == 100 * 200 and areas[9] == 1400 * 10  # neither is in the window
+
+
+def test_the_window_waits_for_a_stroke_to_end(large):
+    label = large.binding.start_instance(ORANGE_FISH)
+    large.editor.brush_size = 6
+    window = large.segmentation.window
+    press(large.editor, (500, 450))
+    drag_to(large.editor, (500, 480))
+    large.look_at(5050, 5100)  # a wheel zoom while the button is down
+    assert large.segmentation.window == window
+    drag_to(large.editor, (500, 500))
+    release(large.editor, (500, 500))
+    wait(400)
+    assert large.segmentation.window != window
+    assert large.labels[500, 490] == label
+    large.check_counts()
