@@ -366,15 +366,6 @@ def test_deleting_the_overview_asks_for_the_unsaved_editor(large):
     assert dirty_layers([large.overview, large.editor]) == [large.editor]
 
 
-def test_a_2d_format_refuses_a_segmentation_too_large_for_one_array(large):
-    from napari_segtool._napari.io_hooks import layer_pixels
-
-    large.labels.array_limit = 1024  # bytes: stands for a segmentation of many GB
-    with pytest.raises(ValueError, match="too large to be written as one array"):
-        layer_pixels(large.editor, "coco")
-    assert layer_pixels(large.editor, "ome-zarr") is large.labels
-
-
 def test_an_autosaved_overlay_is_offered_and_restored_after_a_crash(make_napari_viewer, fish):
     from napari_segtool._napari.autosave import check_recovery, restore_recovery
 
@@ -503,3 +494,12 @@ def test_the_window_waits_for_a_stroke_to_end(large):
     assert large.segmentation.window != window
     assert large.labels[500, 490] == label
     large.check_counts()
+
+
+def test_a_2d_format_refuses_a_segmentation_too_large_for_one_array(large):
+    from napari_segtool._napari.io_hooks import layer_pixels
+
+    large.labels.array_limit = 1024  # bytes: stands for a segmentation of many GB
+    with pytest.raises(ValueError, match="too large to be written as one array"):
+        layer_pixels(large.editor, "coco")
+    assert layer_pixels(large.editor, "ome-zarr") is large.labels
