@@ -356,16 +356,6 @@ def test_a_stack_window_follows_the_sliders(make_napari_viewer, fish):
     assert np.asarray(large.overview.data[0][2, 1900, 1930]) == label
 
 
-def test_deleting_the_overview_asks_for_the_unsaved_editor(large):
-    from napari_segtool._napari.close_guard import dirty_layers
-
-    large.binding.start_instance(ORANGE_FISH)
-    large.editor.brush_size = 6
-    large.stroke([(300, 300), (300, 340)])
-    assert dirty_layers([large.overview]) == [large.editor]
-    assert dirty_layers([large.overview, large.editor]) == [large.editor]
-
-
 def test_an_autosaved_overlay_is_offered_and_restored_after_a_crash(make_napari_viewer, fish):
     from napari_segtool._napari.autosave import check_recovery, restore_recovery
 
@@ -494,6 +484,16 @@ def test_the_window_waits_for_a_stroke_to_end(large):
     assert large.segmentation.window != window
     assert large.labels[500, 490] == label
     large.check_counts()
+
+
+def test_deleting_the_overview_asks_for_the_unsaved_editor(large):
+    from napari_segtool._napari.close_guard import dirty_layers
+
+    large.binding.start_instance(ORANGE_FISH)
+    large.editor.brush_size = 6
+    large.stroke([(300, 300), (300, 340)])
+    assert dirty_layers([large.overview]) == [large.editor]
+    assert dirty_layers([large.overview, large.editor]) == [large.editor]
 
 
 def test_a_2d_format_refuses_a_segmentation_too_large_for_one_array(large):
