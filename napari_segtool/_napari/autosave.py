@@ -385,7 +385,7 @@ class Autosaver:
         document = binding.document
         self._connections = [
             (binding.pixels_changed, self._on_pixels),
-            (binding.counts_changed, self._on_edit),
+            (binding.counts_changed, self._on_counts),
             (document.instance_added, self._on_edit),
             (document.instance_removed, self._on_edit),
             (document.instance_changed, self._on_edit),
@@ -414,6 +414,10 @@ class Autosaver:
             self._snapshot = _Snapshot(generation=self._generation, **taken)
         self._set_unsaved(True)
         self._arm()  # re-arming it: save only after idle time
+
+    def _on_counts(self, _label_ids) -> None:
+        if not self.binding.counting_only:  # a background count is no edit
+            self._on_edit()
 
     def _on_pixels(self, boxes) -> None:
         # UI thread, before the counts change (which is the edit): remember where
@@ -832,6 +836,12 @@ def check_recovery(binding: LayerBinding, viewer=None) -> RecoveryInfo | None:
         return None
     saved_at = _epoch(binding.document.source.get("updated_at"))
     live = live_recovery_paths()
+    if large_segmentation_of(layer) is not None:  # its autosaves are overlays
+        live_overlays = {recovery.overlay_paths(p.parent, p.name)[0] for p in live}
+        found = recovery.find_overlay_recoveries(
+            folder, image_path, image_hash, exclude=live_overlays
+        )
+        return next((i for i in found if saved_at is None or i.saved_at_epoch > saved_at), None)
     for info in recovery.find_recoveries(folder, image_path, image_hash, exclude=live):
         if saved_at is None or info.saved_at_epoch > saved_at:
             return info
@@ -878,8 +888,11 @@ def restore_recovery(binding: LayerBinding, info: RecoveryInfo | os.PathLike | s
     Napari's undo history of the layer starts afresh (the data is replaced).
     """
     path = info.path if isinstance(info, RecoveryInfo) else Path(info)
-    saved = recovery.read_recovery(path)
     layer = unwrap(binding.layer)
+    segmentation = large_segmentation_of(layer)
+    if segmentation is not None:
+        return _restore_overlay(layer, segmentation, path)
+    saved = recovery.read_recovery(path)
     if tuple(layer.data.shape) != saved.info.labels_shape:
         raise recovery.RecoveryError(
             path,
@@ -899,4 +912,32 @@ def restore_recovery(binding: LayerBinding, info: RecoveryInfo | os.PathLike | s
     new_binding.sync_all()
     if saver is not None:
         saver.mark_restored(path)
+    return new_binding
+
+
+def _restore_overlay(layer: Labels, segmentation, path: Path) -> LayerBinding:
+    """A windowed layer's recovery: the overlay's chunks written over its labels.
+
+    Checked before anything changes (a bad file raises ``RecoveryError``). The
+    window is reloaded (napari's undo history starts afresh) and the labels are
+    counted again.
+    """
+    recovered, meta = recovery.read_overlay_recovery(path)
+    labels = segmentation.labels
+    if tuple(recovered.shape) != tuple(labels.shape) or recovered.dtype != labels.dtype:
+        raise recovery.RecoveryError(
+            path,
+            f"holds {recovered.dtype} labels of shape {tuple(recovered.shape)}, the layer "
+            f"{layer.name!r} has {labels.dtype} of {tuple(labels.shape)}",
+        )
+    document = Document.from_dict(meta["document"])
+    saver = _autosavers.get(layer)
+    new_binding = bind(layer, document)
+    if saver is not None:
+        saver.rebind(new_binding)
+    segmentation.restore(recovered, new_binding)
+    layer.metadata[METADATA_KEY] = document.to_dict()
+    new_binding.sync_all()
+    if saver is not None:
+        saver.mark_restored(path.parent / recovery.recovery_name_of_overlay(path))
     return new_binding

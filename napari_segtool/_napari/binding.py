@@ -192,6 +192,8 @@ class LayerBinding:
     #: pixels changed in these boxes (a list of slice tuples; ``None``: anywhere), emitted
     #: before the counts; from napari's history atoms of a stroke, an undo or a redo
     pixels_changed = Signal(object)
+    #: ``layer.data`` now shows another part of the same segmentation (:meth:`data_moved`)
+    data_moved_to = Signal()
 
     def __init__(self, layer: Labels, document: Document):
         self._layer_ref = weakref.ref(layer)
@@ -212,6 +214,8 @@ class LayerBinding:
         #: ``check(label_ids, action)`` raises :class:`DocumentError` when an edit of whole
         #: instances (delete, merge, clean-up) cannot see all their pixels (a window)
         self.whole_instance_check: Callable[[list[int], str], None] | None = None
+        #: ``counts_changed`` now tells of a count, not of an edit (:meth:`set_counts`)
+        self.counting_only = False
         self._doc_connections = [
             (document.instance_added, self._on_instance_event),
             (document.instance_removed, self._on_instance_event),
@@ -429,7 +433,11 @@ class LayerBinding:
         ended); listeners are told about every id whose count may have changed."""
         old = set(self.pixel_counts)
         self.pixel_counts = {int(k): int(v) for k, v in counts.items() if int(k) and v > 0}
-        self._settle(old | set(self.pixel_counts))
+        self.counting_only = True  # not an edit: autosave and the close guard ignore it
+        try:
+            self._settle(old | set(self.pixel_counts))
+        finally:
+            self.counting_only = False
 
     @contextmanager
     def data_moved(self) -> Iterator[None]:
@@ -452,6 +460,7 @@ class LayerBinding:
             layer = self.layer
             if layer is not None:
                 compat.clear_undo_history(layer)
+            self.data_moved_to.emit()
 
     def _on_history_step(self, forward: bool) -> None:
         """napari undid (or redid) one step: replay that step's counts backwards (forwards)."""

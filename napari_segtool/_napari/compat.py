@@ -599,6 +599,12 @@ def clear_undo_history(layer: Labels) -> None:
     reset()
 
 
+def editing_now(layer: Labels) -> bool:
+    """A stroke (or another grouped edit) is under way on ``layer``: napari is collecting
+    its history atoms (``_block_history``), so its data must not be swapped now."""
+    return bool(getattr(layer, "_block_history", False))
+
+
 def wrap_undo_redo(layer: Labels, owner: object, on_step: Callable[[bool], None]) -> None:
     """Shadow ``undo``/``redo`` on ``layer``; ``on_step(forward)`` runs after each real step.
 

@@ -52,6 +52,7 @@ class InstanceExtents:
         self._stale = True
         binding.pixels_changed.connect(self._on_pixels_changed)
         binding.counts_changed.connect(self._on_counts_changed)
+        binding.data_moved_to.connect(self._on_data_moved)
 
     def extent(self, label_id: int) -> Extent | None:
         """First and last index of ``label_id`` along each axis; None without pixels."""
@@ -74,6 +75,9 @@ class InstanceExtents:
             self._stale = True
         elif not self._stale:
             self._boxes = merge_boxes(self._boxes, boxes)
+
+    def _on_data_moved(self) -> None:
+        self._stale = True  # indices into other pixels now: measured again when read
 
     def _on_counts_changed(self, label_ids: Iterable[int]) -> None:
         binding = self._binding_ref()

@@ -32,8 +32,10 @@ After every stroke, undo and redo (the binding's ``pixels_changed`` boxes) the
 changed boxes are written through into the ChunkedLabels, which recomputes the
 pyramid for just those chunks, and the overview re-reads its visible tile when
 the boxes lie in it. (napari sends ``paint`` before writing the pixels of an
-edit made outside a stroke, e.g. a script's ``layer.fill``: the window's boxes
-are written again before every move and every :func:`full_labels`.)
+edit made outside a stroke, e.g. the polygon tool or a script's ``layer.fill``:
+the boxes of the last write are checked again when napari redraws the painted
+pixels, and every box of the window is written again before a move and in
+:func:`full_labels`.)
 
 Undo works within a window. A window move clears the undo history: napari's
 history atoms point into the old window's pixels. So Ctrl+Z after the view
@@ -71,13 +73,15 @@ from napari_segtool._napari.binding import (
     segmentation_layer_kwargs,
     unwrap,
 )
-from napari_segtool._napari.compat import camera, qt_window
+from napari_segtool._napari.compat import camera, editing_now, qt_window
 from napari_segtool.model.document import Document, DocumentError
 
 logger = logging.getLogger(__name__)
 
 #: the window's largest side in level-0 pixels (rounded down to whole chunks)
 WINDOW_MAX = 4096
+#: environment variable that sets another default for it (memory: side² x the dtype's bytes)
+WINDOW_MAX_ENV = "NAPARI_SEGTOOL_WINDOW_MAX"
 #: the overview layer's name is the editor's with this after it
 OVERVIEW_SUFFIX = " (overview)"
 #: key of the overview's ``metadata``: the name of the segmentation it shows
@@ -111,7 +115,7 @@ def open_large_segmentation(
     translate: Sequence[float] | None = None,
     axis_labels: Sequence[str] | None = None,
     units: Sequence[str] | None = None,
-    window_max: int = WINDOW_MAX,
+    window_max: int | None = None,
     opacity: float = 0.7,
 ) -> Labels:
     """Show ``labels`` (a ``ChunkedLabels``) in ``viewer`` as one editable segmentation.
@@ -119,7 +123,8 @@ def open_large_segmentation(
     Adds the read-only multiscale overview over ``labels.levels`` (named
     ``name + OVERVIEW_SUFFIX``) and above it the editor: the segmentation
     layer named ``name`` bound to ``document``, holding a full-resolution
-    window of at most ``window_max`` pixels a side that follows the camera.
+    window of at most ``window_max`` pixels a side that follows the camera
+    (default: :func:`default_window_max`).
     ``scale`` and ``translate`` are level 0's (world units per pixel, and
     where pixel 0 lies), as for any napari layer; ``axis_labels`` and
     ``units`` go to both layers. Starts the viewer's session (pen, keys,
@@ -133,6 +138,7 @@ def open_large_segmentation(
 
     viewer = unwrap(viewer)
     session_for(viewer)
+    window_max = default_window_max() if window_max is None else int(window_max)
     ndim = len(labels.shape)
     scale = tuple(float(s) for s in scale) if scale is not None else (1.0,) * ndim
     translate = tuple(float(t) for t in translate) if translate is not None else (0.0,) * ndim
@@ -177,6 +183,25 @@ def open_large_segmentation(
     return editor
 
 
+def default_window_max() -> int:
+    """``$NAPARI_SEGTOOL_WINDOW_MAX`` when it is a whole number of at least 256, else
+    :data:`WINDOW_MAX`."""
+    import os
+
+    raw = os.environ.get(WINDOW_MAX_ENV, "").strip()
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value >= 256:
+            return value
+        logger.warning(
+            "%s=%r is not a side of at least 256 pixels; using %s", WINDOW_MAX_ENV, raw, WINDOW_MAX
+        )
+    return WINDOW_MAX
+
+
 def large_segmentation_of(layer) -> LargeSegmentation | None:
     """The large segmentation whose editor (or overview) ``layer`` is; ``None`` for others."""
     layer = unwrap(layer)
@@ -198,12 +223,18 @@ def full_labels(layer):
     """The layer's whole label array: for writers and autosave.
 
     For a windowed layer, the ``ChunkedLabels`` with every edit of the window
-    written into it; for any other layer, ``layer.data``.
+    written into it (a ``ValueError`` while its first count runs: the strokes
+    made meanwhile are not in it yet); for any other layer, ``layer.data``.
     """
     layer = unwrap(layer)
     segmentation = _segmentations.get(layer)
     if segmentation is None:
         return layer.data
+    if segmentation.counting:  # its strokes wait in the window until the count ends
+        raise ValueError(
+            f"{layer.name!r}: its labels are still being counted (see the progress bar); "
+            "save again when the count is done"
+        )
     segmentation.flush()
     return segmentation.labels
 
@@ -299,6 +330,9 @@ class LargeSegmentation:
         self._edited: list[Box] = []
         #: boxes not yet written into the labels (while counting)
         self._pending: list[Box] = []
+        #: boxes written at a ``paint`` event that may have come before napari wrote the
+        #: pixels (an edit outside a stroke: the polygon tool, a script's ``fill``)
+        self._unsure: list[Box] = []
         #: where each id's pixels may be (level 0; from the count, grown by every stroke)
         self._boxes: dict[int, Box] = {}
         self._last_boxes: list[Box] = []
@@ -318,16 +352,33 @@ class LargeSegmentation:
             self.runner = self._qt.run_in_worker
         _segmentations[editor] = self
         self._connect(viewer, editor, overview)
-        binding = binding_of(editor)
-        binding.full_counts = self._count_now
-        binding.pixels_changed.connect(self._on_pixels_changed)
-        binding.counts_changed.connect(self._on_counts_changed)
-        binding.whole_instance_check = self.check_whole
+        self.attach(binding_of(editor))
         self.sync_colours()
 
     @property
     def viewer(self):
         return self._viewer_ref()
+
+    def attach(self, binding) -> None:
+        """Follow the editor's binding: its strokes, its counts, its whole-instance edits."""
+        binding.full_counts = self._count_now
+        binding.pixels_changed.connect(self._on_pixels_changed)
+        binding.counts_changed.connect(self._on_counts_changed)
+        binding.whole_instance_check = self.check_whole
+
+    def restore(self, recovered, binding) -> None:
+        """Write ``recovered``'s chunks (a ``ChunkedLabels`` read from an autosaved overlay)
+        over the labels, follow the new ``binding``, reload the window and count again."""
+        with self.lock:
+            for region, pixels in recovered.iter_chunks():
+                self.labels.write(region, pixels)
+        self.attach(binding)
+        self._boxes = {}
+        self.move_window(self.window, flush=False)
+        overview = self.overview
+        if overview is not None:
+            overview.refresh()
+        self.start_counting()
 
     @property
     def editor(self) -> Labels | None:
@@ -340,6 +391,7 @@ class LargeSegmentation:
     # -- linking the two layers ----------------------------------------------------------
     def _connect(self, viewer, editor: Labels, overview: Labels) -> None:
         editor.events.colormap.connect(self.sync_colours)
+        editor.events.labels_update.connect(self._on_labels_update)
         editor.events.name.connect(self._on_name)
         editor.events.opacity.connect(self._linker("opacity", editor, overview))
         overview.events.opacity.connect(self._linker("opacity", overview, editor))
@@ -499,16 +551,38 @@ class LargeSegmentation:
         editor = self.editor
         if editor is None:
             return 0
+        self._check_unsure()
         boxes, self._pending = self._pending, []
         self._write(editor, boxes)
+        self._unsure = list(boxes)
         return len(boxes)
+
+    def _on_labels_update(self, _event=None) -> None:
+        """napari redrew painted pixels: those of an edit made outside a stroke are written now."""
+        if self._unsure and not self.counting:
+            self._check_unsure()
+
+    def _check_unsure(self) -> None:
+        """Write again the boxes of the last write-through whose pixels changed since."""
+        editor = self.editor
+        boxes, self._unsure = self._unsure, []
+        if editor is None or not boxes:
+            return
+        offset = [s.start for s in self.window]
+        stale = []
+        for box in boxes:
+            local = tuple(slice(b.start - o, b.stop - o) for b, o in zip(box, offset, strict=True))
+            if not np.array_equal(np.asarray(editor.data[local]), self.labels[box]):
+                stale.append(box)
+        if stale:
+            self._write(editor, stale)
 
     def flush(self) -> None:
         """Every edit of the window into the labels (before a move, a save, an autosave)."""
         editor = self.editor
         if editor is None or self.counting:
             return
-        self._pending = []
+        self._pending, self._unsure = [], []
         if self._edited:
             self._write(editor, self._edited)
 
@@ -566,6 +640,11 @@ class LargeSegmentation:
             return False
         wanted = self.wanted_window()
         if wanted is None or wanted == self.window:
+            return False
+        editor = self.editor
+        if editor is not None and editing_now(editor):  # a wheel zoom mid-stroke: after it
+            if self._qt is not None:
+                self.schedule(self.follow)
             return False
         self.move_window(wanted)
         return True
@@ -671,7 +750,7 @@ class LargeSegmentation:
         binding = binding_of(editor)
         with binding.data_moved():
             self.window = region
-            self._edited, self._pending = [], []
+            self._edited, self._pending, self._unsure = [], [], []
             editor.data = pixels
             editor.translate = _window_translate(self.translate, self.scale, region)
         self.moves += 1

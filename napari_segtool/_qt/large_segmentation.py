@@ -28,8 +28,9 @@ def debouncer(seconds: float) -> Callable[[Callable[[], None]], None]:
 
     def fire() -> None:
         if wanted:
-            wanted.pop()()
+            callback = wanted.pop()
             wanted.clear()
+            callback()  # may schedule itself again
 
     timer.timeout.connect(fire)
 

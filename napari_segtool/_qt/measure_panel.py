@@ -24,13 +24,19 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_segtool._napari.io_hooks import layer_pixels
+from napari_segtool._napari.large_segmentation import full_shape
 from napari_segtool.batch.measure import measure_labels, save_table
 from napari_segtool.model.document import Document
 
 
 def layer_snapshot(viewer, layer: Labels, document: Document) -> Callable[[], pd.DataFrame]:
-    """What the worker needs, copied now (the user may paint while it runs)."""
-    labels = np.array(layer.data, copy=True)
+    """What the worker needs, copied now (the user may paint while it runs).
+
+    A window of a larger segmentation is measured whole (``ValueError`` when
+    that does not fit one array, or while its first count runs).
+    """
+    labels = np.array(layer_pixels(layer), copy=True)
     copy = Document.from_dict(document.to_dict())
     image = _image_for(viewer, layer)
     pixels = None if image is None else np.asarray(image.data)
@@ -55,7 +61,7 @@ def layer_snapshot(viewer, layer: Labels, document: Document) -> Callable[[], pd
 
 def _image_for(viewer, layer: Labels) -> Image | None:
     """The image the labels were drawn on: the same pixel grid (a channel axis allowed)."""
-    shape = tuple(np.shape(layer.data))
+    shape = full_shape(layer)
     for candidate in viewer.layers:
         if isinstance(candidate, Image) and not candidate.multiscale:
             size = tuple(candidate.data.shape)
@@ -126,7 +132,11 @@ class MeasureButton(QPushButton):
         if binding is None or self.worker is not None:
             return None
         layer = binding.layer
-        compute = layer_snapshot(self.dock.viewer, layer, binding.document)
+        try:
+            compute = layer_snapshot(self.dock.viewer, layer, binding.document)
+        except ValueError as error:
+            show_error(f"Not measured: {error}")
+            return None
         self.setEnabled(False)
         self.setText("Measuring…")
         self.worker = thread_worker(compute)()

@@ -891,13 +891,7 @@ def write_overlay_recovery(
     return meta_path
 
 
-def read_overlay_recovery(path: str | os.PathLike, base: Any = None) -> tuple[Any, dict[str, Any]]:
-    """``(ChunkedLabels, meta)`` of an overlay recovery, over ``base`` (the base it had:
-    the label levels of the store the segmentation was opened from, or ``None``).
-    Raises :class:`RecoveryError` naming the file and the problem."""
-    from napari_segtool.model.chunked_labels import ChunkedLabels, OverlayError
-
-    path = Path(path)
+def _overlay_meta(path: Path) -> dict[str, Any]:
     try:
         if path.stat().st_size > MAX_META_BYTES:
             raise RecoveryError(path, "the recovery metadata is too large")
@@ -909,44 +903,92 @@ def read_overlay_recovery(path: str | os.PathLike, base: Any = None) -> tuple[An
     if meta.get("version") != OVERLAY_FORMAT_VERSION:
         raise RecoveryError(path, f"unknown version {meta.get('version')!r}")
     overlay = meta.get("overlay")
-    if not isinstance(overlay, str) or Path(overlay).name != overlay:
+    if not isinstance(overlay, str) or Path(overlay).name != overlay or not overlay:
         raise RecoveryError(path, "names no overlay folder beside it")
+    shape = meta.get("labels_shape")
+    if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise RecoveryError(path, f"labels_shape {shape!r} is not a shape")
+    if meta.get("labels_dtype") not in LABEL_DTYPES:
+        raise RecoveryError(path, f"labels of dtype {meta.get('labels_dtype')!r}")
     try:
         Document.from_dict(meta.get("document"))
     except DocumentError as error:
         raise RecoveryError(path, f"document: {error}") from None
+    return meta
+
+
+def read_overlay_info(path: str | os.PathLike) -> RecoveryInfo:
+    """What an overlay recovery says about itself, checked (its chunks are not read)."""
+    path = Path(path)
+    meta = _overlay_meta(path)
     try:
-        labels = ChunkedLabels.recover(path.parent / overlay, base=base)
+        return RecoveryInfo(
+            path=path,
+            saved_at=str(meta["saved_at"]),
+            saved_at_epoch=float(meta["saved_at_epoch"]),
+            image_path=meta.get("image_path"),
+            image_name=meta.get("image_name"),
+            image_hash=str(meta["image_hash"]),
+            hash_kind=str(meta.get("hash_kind", "file")),
+            layer_name=str(meta.get("layer_name", "")),
+            instance_count=int(meta.get("instance_count", 0)),
+            labels_shape=tuple(meta["labels_shape"]),
+            labels_dtype=str(meta["labels_dtype"]),
+            layer=dict(meta.get("layer") or {}),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise RecoveryError(path, f"bad field ({error})") from None
+
+
+def read_overlay_recovery(path: str | os.PathLike, base: Any = None) -> tuple[Any, dict[str, Any]]:
+    """``(ChunkedLabels, meta)`` of an overlay recovery, over ``base`` (the base it had:
+    the label levels of the store the segmentation was opened from, or ``None``: the
+    overlay's chunks over zeros). Raises :class:`RecoveryError` naming the file."""
+    from napari_segtool.model.chunked_labels import ChunkedLabels, OverlayError
+
+    path = Path(path)
+    meta = _overlay_meta(path)
+    try:
+        labels = ChunkedLabels.recover(path.parent / meta["overlay"], base=base)
     except OverlayError as error:
         raise RecoveryError(path, str(error)) from None
-    if list(labels.shape) != meta.get("labels_shape"):
-        raise RecoveryError(
-            path, f"holds {tuple(labels.shape)} pixels, not {meta.get('labels_shape')}"
-        )
+    if list(labels.shape) != meta["labels_shape"]:
+        expected = meta["labels_shape"]
+        raise RecoveryError(path, f"holds {tuple(labels.shape)} pixels, not {expected}")
     return labels, meta
 
 
 def find_overlay_recoveries(
-    folder: str | os.PathLike, image_path: str | None, image_hash: str
-) -> list[Path]:
-    """Overlay recovery meta files for this image (same path and hash), newest first."""
+    folder: str | os.PathLike,
+    image_path: str | None,
+    image_hash: str,
+    *,
+    exclude: set[Path] | frozenset[Path] = frozenset(),
+) -> list[RecoveryInfo]:
+    """Readable overlay recoveries for this image (same path and hash), newest first."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
     wanted = _normal_path(image_path)
     found = []
     for path in folder.glob(f"*{OVERLAY_META_SUFFIX}"):
-        try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        if path in exclude or path.is_symlink():
             continue
-        if (
-            isinstance(meta, dict)
-            and meta.get("image_hash") == image_hash
-            and _normal_path(meta.get("image_path")) == wanted
-        ):
-            found.append((float(meta.get("saved_at_epoch") or 0), path))
-    return [path for _when, path in sorted(found, reverse=True)]
+        try:
+            info = read_overlay_info(path)
+        except RecoveryError:
+            continue
+        if info.image_hash == image_hash and _normal_path(info.image_path) == wanted:
+            found.append(info)
+    return sorted(found, key=lambda i: i.saved_at_epoch, reverse=True)
+
+
+def recovery_name_of_overlay(path: str | os.PathLike) -> str:
+    """The recovery file name an overlay meta file stands for (what an autosaver adopts)."""
+    name = Path(path).name
+    if not name.endswith(OVERLAY_META_SUFFIX):
+        raise ValueError(f"{path}: not an overlay recovery ('*{OVERLAY_META_SUFFIX}')")
+    return name[: -len(OVERLAY_META_SUFFIX)] + SUFFIX
 
 
 def discard_overlay(folder: str | os.PathLike, name: str) -> None:

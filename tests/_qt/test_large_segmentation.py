@@ -24,7 +24,7 @@ from napari_segtool._qt.large_segmentation import wait_for_workers
 from napari_segtool.formats import recovery
 from napari_segtool.model.chunked_labels import ChunkedLabels
 from napari_segtool.model.document import Document, DocumentError
-from tests.napari_input import click, stroke
+from tests.napari_input import click, drag_to, press, release, shift_click, stroke
 
 ORANGE_FISH, BLUE_FISH = "cjxtjkpjai8t80846iwqaa1d8", "cjxtjkpjai8t90846yzpbpo7t"
 SIZE, CHUNK, WINDOW = 6000, 256, 1024
@@ -90,6 +90,7 @@ def large(make_napari_viewer, fish) -> Large:
 def test_the_pair_looks_like_one_layer(large):
     editor, overview = large.editor, large.overview
     assert [layer.name for layer in large.viewer.layers] == ["big" + OVERVIEW_SUFFIX, "big"]
+    assert not autosaver_of(editor).is_dirty  # opening (and counting) is no edit
     assert overview.multiscale and not overview.editable
     assert editor.editable and not editor.multiscale
     assert is_windowed(editor) and not is_windowed(overview)
@@ -319,6 +320,8 @@ def test_strokes_while_counting_are_counted_once_and_written_after(
     large.look_at(2850, 2850)
     assert large.segmentation.window == window  # no move while counting
     assert labels[150, 150] == 3  # not written yet: the count sees one state
+    with pytest.raises(ValueError, match="still being counted"):
+        full_labels(editor)  # a save now would miss the stroke
     job, _description, done, _failed = queued.pop()
     steps = []
     done(job(lambda finished, total: steps.append((finished, total))))
@@ -351,6 +354,136 @@ def test_a_stack_window_follows_the_sliders(make_napari_viewer, fish):
     assert large.segmentation.window[0] == slice(1, 2)
     large.check_counts()
     assert np.asarray(large.overview.data[0][2, 1900, 1930]) == label
+
+
+def test_an_autosaved_overlay_is_offered_and_restored_after_a_crash(make_napari_viewer, fish):
+    from napari_segtool._napari.autosave import check_recovery, restore_recovery
+
+    def fresh():
+        labels = ChunkedLabels.create((3000, 3000), chunks=(CHUNK, CHUNK), dtype=np.uint16)
+        labels.write((slice(100, 200), slice(100, 300)), np.full((100, 200), 3, np.uint16))
+        document = Document(fish)
+        document.add_instance(3, BLUE_FISH)
+        return labels, document
+
+    viewer = make_napari_viewer()
+    labels, document = fresh()
+    editor = open_large_segmentation(viewer, labels, document, "big", window_max=WINDOW)
+    wait_for_workers()
+    large = Large(viewer, labels, editor)
+    large.look_at(2500, 2500)
+    label = large.binding.start_instance(ORANGE_FISH)
+    editor.brush_size = 8
+    large.stroke([(2500, 2400), (2500, 2600)])
+    saver = autosaver_of(editor)
+    assert saver.flush()
+    viewer.layers.remove(editor)  # the window closes: its work stays in the recovery folder
+
+    labels, document = fresh()
+    editor = open_large_segmentation(viewer, labels, document, "big", window_max=WINDOW)
+    wait_for_workers()
+    info = check_recovery(binding_of(editor), viewer)
+    assert info is not None and info.labels_shape == (3000, 3000)
+    binding = restore_recovery(binding_of(editor), info)
+    wait_for_workers()
+    assert labels[2500, 2500] == label and labels[150, 150] == 3
+    assert binding.document.instance(label).schema_id == ORANGE_FISH
+    large = Large(viewer, labels, editor)
+    large.check_counts()
+    assert not autosaver_of(editor).has_pending  # the restored file holds this work
+    # still a windowed layer that follows the camera and writes through
+    large.look_at(2500, 2500)
+    y0, x0 = (s.start for s in large.segmentation.window)
+    assert editor.data[2500 - y0, 2500 - x0] == label
+    second = binding.start_instance(ORANGE_FISH)
+    large.stroke([(2520, 2400), (2520, 2600)])
+    assert labels[2520, 2500] == second
+    large.check_counts()
+
+
+def test_lines_scribble_and_clean_up_work_on_the_window(large):
+    from napari_segtool._napari.cleanup import clean_instances
+    from napari_segtool._napari.extents import extents_of
+    from napari_segtool._napari.scribble import scribbler_of
+
+    image = np.full((SIZE, SIZE), 40, np.uint8)
+    rows, cols = np.ogrid[-15:16, -15:16]
+    cell = rows**2 + cols**2 < 15**2  # no one-pixel tips: the watershed keeps no such spur
+    image[5285:5316, 5485:5516][cell] = 200
+    large.viewer.add_image(image, name="cells", contrast_limits=(0, 255))
+    large.viewer.layers.selection.active = large.editor
+    large.look_at(5300, 5500)
+    binding, editor = large.binding, large.editor
+    # Shift+click: a straight line from the last painted point
+    line = binding.start_instance(ORANGE_FISH)
+    editor.brush_size = 3
+    click(editor, (5200, 5400))
+    shift_click(editor, (5200, 5460))
+    assert np.all(np.asarray(large.labels[5200, 5400:5461]) == line)
+    # scribble to region: in the cell and round it
+    label = binding.start_instance(ORANGE_FISH)
+    scribbler = scribbler_of(editor, large.viewer)
+    scribbler.start()
+    stroke(editor, [(5298, 5495), (5302, 5505)])
+    angles = np.linspace(0, 2 * np.pi, 24)
+    stroke(
+        editor,
+        [(5300 + 23 * np.sin(a), 5500 + 23 * np.cos(a)) for a in angles],
+        modifiers=("Shift",),
+    )
+    scribbler.commit()
+    scribbler.stop()
+    np.testing.assert_array_equal(np.asarray(large.labels[5285:5316, 5485:5516]) == label, cell)
+    # clean-up of an instance inside the window: a hole punched and filled again
+    editor.mode = "erase"
+    editor.brush_size = 3
+    stroke(editor, [(5300, 5500), (5300, 5501)])
+    assert large.labels[5300, 5500] == 0
+    clean_instances(editor, [label], "fill_holes")
+    np.testing.assert_array_equal(np.asarray(large.labels[5285:5316, 5485:5516]) == label, cell)
+    large.check_counts()
+    # the slice ranges follow a move (they are measured in the new window)
+    y0 = large.segmentation.window[0].start
+    assert extents_of(binding).extent(label)[0][0] == 5286 - y0
+    large.look_at(500, 500)
+    assert extents_of(binding).extent(label) is None  # not in this window
+
+
+def test_the_polygon_tool_is_written_through_too(large):
+    """napari's polygon tool sends ``paint`` before it writes its pixels."""
+    large.look_at(3000, 3000, zoom=0.3)  # the overview shows
+    label = large.binding.start_instance(ORANGE_FISH)
+    y0, x0 = (s.start for s in large.segmentation.window)
+    # the tool's vertices are the editor's data coordinates (its window's pixels)
+    large.editor.paint_polygon(np.array([[100, 100], [100, 300], [300, 300], [300, 100]]), label)
+    assert large.labels[y0 + 200, x0 + 200] == label  # no flush needed
+    assert label in shown(large.overview)
+    large.check_counts()
+
+
+def test_measure_measures_the_whole_segmentation(large):
+    from napari_segtool._qt.measure_panel import layer_snapshot
+
+    large.look_at(500, 500)
+    table = layer_snapshot(large.viewer, large.editor, large.binding.document)()
+    areas = dict(zip(table["label_id"], table["area"], strict=True))
+    assert areas[7] == 100 * 200 and areas[9] == 1400 * 10  # neither is in the window
+
+
+def test_the_window_waits_for_a_stroke_to_end(large):
+    label = large.binding.start_instance(ORANGE_FISH)
+    large.editor.brush_size = 6
+    window = large.segmentation.window
+    press(large.editor, (500, 450))
+    drag_to(large.editor, (500, 480))
+    large.look_at(5050, 5100)  # a wheel zoom while the button is down
+    assert large.segmentation.window == window
+    drag_to(large.editor, (500, 500))
+    release(large.editor, (500, 500))
+    wait(400)
+    assert large.segmentation.window != window
+    assert large.labels[500, 490] == label
+    large.check_counts()
 
 
 def test_deleting_the_overview_asks_for_the_unsaved_editor(large):
