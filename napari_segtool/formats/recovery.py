@@ -178,6 +178,39 @@ def recovery_name(layer_name: str, image_hash: str, session: str) -> str:
 
 
 # -- writing -------------------------------------------------------------------------
+def _meta(
+    format_name: str,
+    version: int,
+    saved_at: float | None,
+    labels: Any,
+    *,
+    image_path: str | None,
+    image_name: str | None,
+    image_hash: str,
+    hash_kind: str,
+    layer_name: str,
+    layer: dict[str, Any] | None,
+    instance_count: int,
+) -> dict[str, Any]:
+    """The fields every recovery file's metadata starts with, in the order they are written."""
+    when = time.time() if saved_at is None else saved_at
+    return {
+        "format": format_name,
+        "version": version,
+        "saved_at": datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds"),
+        "saved_at_epoch": when,
+        "image_path": image_path,
+        "image_name": image_name,
+        "image_hash": image_hash,
+        "hash_kind": hash_kind,
+        "layer_name": layer_name,
+        "layer": layer or {},
+        "instance_count": instance_count,
+        "labels_shape": [int(n) for n in labels.shape],
+        "labels_dtype": np.dtype(labels.dtype).name,
+    }
+
+
 def write_recovery(
     folder: str | os.PathLike,
     name: str,
@@ -210,23 +243,20 @@ def write_recovery(
     if instance_count is None:
         ids = {i.get("label_id") for i in document.get("instances", [])}
         instance_count = len(ids & set(label_store(labels).ids())) if ids else 0
-    when = time.time() if saved_at is None else saved_at
-    meta = {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "saved_at": datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds"),
-        "saved_at_epoch": when,
-        "image_path": image_path,
-        "image_name": image_name,
-        "image_hash": image_hash,
-        "hash_kind": hash_kind,
-        "layer_name": layer_name,
-        "layer": layer or {},
-        "instance_count": instance_count,
-        "labels_shape": list(labels.shape),
-        "labels_dtype": labels.dtype.name,
-        "document": document,
-    }
+    meta = _meta(
+        FORMAT_NAME,
+        FORMAT_VERSION,
+        saved_at,
+        labels,
+        image_path=image_path,
+        image_name=image_name,
+        image_hash=image_hash,
+        hash_kind=hash_kind,
+        layer_name=layer_name,
+        layer=layer,
+        instance_count=instance_count,
+    )
+    meta["document"] = document
     if snapshot_id is not None:
         if not _SNAPSHOT_ID.fullmatch(snapshot_id):
             raise ValueError(f"snapshot_id must be 8 to 64 hex digits, not {snapshot_id!r}")
@@ -864,24 +894,21 @@ def write_overlay_recovery(
     meta_path, overlay = overlay_paths(folder, name, epoch)
     overlay.parent.mkdir(parents=True, exist_ok=True)
     labels.spill_to(overlay)
-    when = time.time() if saved_at is None else saved_at
-    meta = {
-        "format": OVERLAY_FORMAT_NAME,
-        "version": OVERLAY_FORMAT_VERSION,
-        "saved_at": datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds"),
-        "saved_at_epoch": when,
-        "image_path": image_path,
-        "image_name": image_name,
-        "image_hash": image_hash,
-        "hash_kind": hash_kind,
-        "layer_name": layer_name,
-        "layer": layer or {},
-        "instance_count": instance_count,
-        "labels_shape": [int(n) for n in labels.shape],
-        "labels_dtype": np.dtype(labels.dtype).name,
-        "overlay": overlay.name,
-        "document": document,
-    }
+    meta = _meta(
+        OVERLAY_FORMAT_NAME,
+        OVERLAY_FORMAT_VERSION,
+        saved_at,
+        labels,
+        image_path=image_path,
+        image_name=image_name,
+        image_hash=image_hash,
+        hash_kind=hash_kind,
+        layer_name=layer_name,
+        layer=layer,
+        instance_count=instance_count,
+    )
+    meta["overlay"] = overlay.name
+    meta["document"] = document
     text = json.dumps(meta, ensure_ascii=False, allow_nan=False)
     with atomic_path(meta_path) as tmp:
         tmp.write_text(text, encoding="utf-8")
