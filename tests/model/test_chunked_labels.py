@@ -3,7 +3,6 @@
 import itertools
 import shutil
 import threading
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ from napari_segtool.model.chunked_labels import (
     TooLargeForMemory,
     default_level_shapes,
 )
+from tests.memory import traced_peak
 
 
 def touched_chunks(box, chunks):
@@ -193,21 +193,13 @@ def test_every_level_has_the_array_attributes_napari_reads():
         assert np.asarray(level).shape == level.shape
 
 
-def _peak(work):
-    tracemalloc.start()
-    try:
-        return work(), tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_a_huge_array_allocates_nothing_until_written():
-    labels, peak = _peak(lambda: ChunkedLabels.create((40_000, 40_000), chunks=(1024, 1024)))
+    labels, peak = traced_peak(lambda: ChunkedLabels.create((40_000, 40_000), chunks=(1024, 1024)))
     assert peak < 2**20 and labels.stored_chunk_count() == 0  # not the 6 GB of its pixels
-    tile, peak = _peak(lambda: labels.levels[3][100:356, 200:456])
+    tile, peak = traced_peak(lambda: labels.levels[3][100:356, 200:456])
     assert tile.shape == (256, 256) and not tile.any() and peak < 2**20
     assert labels.stored_chunk_count() == 0  # reading stores nothing
-    _, peak = _peak(lambda: labels.__setitem__((slice(19_968, 19_978), slice(0, 15)), 3))
+    _, peak = traced_peak(lambda: labels.__setitem__((slice(19_968, 19_978), slice(0, 15)), 3))
     # one 4 MB chunk per level is written, and nothing else
     chunk = 1024 * 1024 * 4
     assert peak < (len(labels.levels) + 1) * chunk

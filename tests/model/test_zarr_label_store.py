@@ -1,7 +1,5 @@
 """ChunkedLabelStore gives exactly NumpyLabelStore's results, a chunk at a time."""
 
-import tracemalloc
-
 import numpy as np
 import pytest
 import zarr
@@ -13,6 +11,7 @@ from napari_segtool.model import zarr_label_store as store_module
 from napari_segtool.model.chunked_labels import ChunkedLabels
 from napari_segtool.model.label_store import LabelStore, NumpyLabelStore, label_store
 from napari_segtool.model.zarr_label_store import ChunkedLabelStore
+from tests.memory import traced_peak
 
 DTYPES = [np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int32, np.int64]
 
@@ -180,9 +179,9 @@ def test_a_large_zarr_array_is_read_in_one_chunk_of_memory():
     for n in range(1, 200):
         row, col = rng.integers(0, 4000, 2)
         array[row : row + 90, col : col + 90] = n * 1_000_003  # sparse ids: hashed per chunk
-    counts, peak = _peak(lambda: ChunkedLabelStore(array).counts_and_boxes()[0])
+    counts, peak = traced_peak(lambda: ChunkedLabelStore(array).counts_and_boxes()[0])
     # the numpy store's cost for one chunk held in memory (the chunk itself included)
-    _, one_chunk = _peak(lambda: _numpy_counts_and_boxes(np.asarray(array[0:512, 512:1024])))
+    _, one_chunk = traced_peak(lambda: _numpy_counts_and_boxes(np.asarray(array[0:512, 512:1024])))
     assert peak < 1.5 * one_chunk  # the array is 64 times bigger
     assert sum(counts.values()) == np.count_nonzero(array[...])
 
@@ -190,14 +189,6 @@ def test_a_large_zarr_array_is_read_in_one_chunk_of_memory():
 def _numpy_counts_and_boxes(pixels):
     store = NumpyLabelStore(pixels)
     return store.counts(), store.bounding_boxes()
-
-
-def _peak(work):
-    tracemalloc.start()
-    try:
-        return work(), tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def test_accepts_only_chunked_arrays():
